@@ -1,0 +1,1 @@
+"""A deterministic simulator of Sentinel-2 L2A over farmland near Bolzano (the embedded data)."""

@@ -1,0 +1,307 @@
+"""Write the simulated scene as a static STAC catalog of COGs: one COG per band and date.
+
+The catalog looks like Earth Search's `sentinel-2-l2a` to downstream code: eo, raster
+(scale, offset, nodata) and projection fields, the processing-baseline offset from
+25 January 2022, eo:cloud_cover. A second collection carries the ground truth.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import rasterio.features
+from affine import Affine
+from pyproj import Transformer
+from shapely.geometry import mapping, shape
+from shapely.ops import transform as shp_transform
+
+from backend.demo import scene
+from backend.demo.classes import CROP_CLASSES, LABEL_NODATA, class_names
+from backend.demo.landscape import Landscape, build_landscape
+from backend.demo.spectra import BANDS
+
+GENERATOR_VERSION = 1
+EPSG = 32632
+CENTER = (680200.0, 5151500.0)  # covers the openEO test suite's box near Bolzano
+FIRST_DATE, LAST_DATE = dt.date(2021, 9, 1), dt.date(2022, 12, 31)
+REVISIT_DAYS = 5
+S2_COLLECTION = "SENTINEL2_L2A"
+LABEL_COLLECTION = "CROP_LABELS"
+
+# name: (common name, centre wavelength um, full width um, gsd m)
+BAND_INFO: dict[str, tuple[str | None, float | None, float | None, int]] = {
+    "B02": ("blue", 0.490, 0.098, 10),
+    "B03": ("green", 0.560, 0.045, 10),
+    "B04": ("red", 0.665, 0.038, 10),
+    "B05": ("rededge", 0.705, 0.019, 20),
+    "B06": ("rededge", 0.740, 0.018, 20),
+    "B07": ("rededge", 0.783, 0.028, 20),
+    "B08": ("nir", 0.842, 0.145, 10),
+    "B8A": ("nir08", 0.865, 0.033, 20),
+    "B11": ("swir16", 1.610, 0.143, 20),
+    "B12": ("swir22", 2.190, 0.242, 20),
+    "SCL": (None, None, None, 20),
+}
+EXTENSIONS = [
+    "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+]
+
+
+def acquisition_times() -> list[dt.datetime]:
+    """An acquisition every 5 days around 10:10 UTC."""
+    times, day, i = [], FIRST_DATE, 0
+    while day <= LAST_DATE:
+        seconds = 10 * 3600 + 10 * 60 + (i * 37) % 120 - 60
+        times.append(dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=seconds))
+        day += dt.timedelta(days=REVISIT_DAYS)
+        i += 1
+    return times
+
+
+def grid(size: int) -> tuple[Affine, float, float]:
+    """The 10 m transform of a size x size scene centred near Bolzano, on the 20 m grid."""
+    half = size * 10 / 2
+    west = round((CENTER[0] - half) / 20) * 20
+    north = round((CENTER[1] + half) / 20) * 20
+    return Affine(10, 0, west, 0, -10, north), west, north
+
+
+def _write_cog(path: Path, data: np.ndarray, transform: Affine, nodata: int, desc: str) -> None:
+    profile = dict(
+        driver="COG", width=data.shape[1], height=data.shape[0], count=1, dtype=data.dtype,
+        crs=f"EPSG:{EPSG}", transform=transform, nodata=nodata, compress="deflate",
+        blocksize=256, overview_resampling="nearest",
+    )
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+        dst.set_band_description(1, desc)
+
+
+_LAND: Landscape | None = None
+
+
+def _init_worker(size: int, seed: int) -> None:
+    global _LAND
+    _LAND = build_landscape(size, size, seed)
+
+
+def _render_item(args: tuple[int, dt.datetime, str, int, int]) -> dict[str, Any]:
+    index, when, items_dir, size, seed = args
+    assert _LAND is not None
+    acq = scene.render(_LAND, when, seed, index)
+    t10, west, north = grid(size)
+    t20 = Affine(20, 0, west, 0, -20, north)
+    item_id = f"S2{'AB'[index % 2]}_32TPS_{when:%Y%m%d}_0_L2A"
+    folder = Path(items_dir) / item_id
+    folder.mkdir(parents=True, exist_ok=True)
+    for band, dn in acq.dn.items():
+        _write_cog(folder / f"{band}.tif", dn, t10 if dn.shape[0] == size else t20, 0, band)
+    _write_cog(folder / "SCL.tif", acq.scl, t20, 0, "SCL")
+    return _item_json(item_id, index, when, size, acq.cloud_cover)
+
+
+def _bbox(size: int) -> tuple[list[float], list[float]]:
+    """Native and WGS84 bounding boxes of the scene."""
+    _, west, north = grid(size)
+    native = [west, north - size * 10, west + size * 10, north]
+    to_ll = Transformer.from_crs(EPSG, 4326, always_xy=True)
+    xs = [native[0], native[2], native[0], native[2]]
+    ys = [native[1], native[1], native[3], native[3]]
+    lon, lat = to_ll.transform(xs, ys)
+    return native, [min(lon), min(lat), max(lon), max(lat)]
+
+
+def _band_asset(band: str, when: dt.date, size: int) -> dict[str, Any]:
+    common, center, fwhm, gsd = BAND_INFO[band]
+    _, west, north = grid(size)
+    n = size * 10 // gsd
+    asset: dict[str, Any] = {
+        "href": f"./{band}.tif",
+        "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+        "title": f"{band} {'scene classification' if band == 'SCL' else 'reflectance'}",
+        "roles": ["data"],
+        "gsd": gsd,
+        "proj:shape": [n, n],
+        "proj:transform": [gsd, 0, west, 0, -gsd, north],
+    }
+    if band == "SCL":
+        asset["raster:bands"] = [{"nodata": 0, "data_type": "uint8", "spatial_resolution": 20}]
+        asset["eo:bands"] = [{"name": "SCL", "description": "scene classification map"}]
+    else:
+        offset = scene.boa_offset(when)
+        asset["raster:bands"] = [{
+            "nodata": 0, "data_type": "uint16", "spatial_resolution": gsd,
+            "scale": 0.0001, "offset": offset / 10000,
+        }]
+        asset["eo:bands"] = [{"name": band, "common_name": common,
+                              "center_wavelength": center, "full_width_half_max": fwhm}]
+    return asset
+
+
+def _item_json(item_id: str, index: int, when: dt.datetime, size: int, cc: float) -> dict:
+    native, ll = _bbox(size)
+    baseline = "04.00" if when.date() >= scene.BASELINE_04_START else "03.01"
+    return {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "stac_extensions": EXTENSIONS,
+        "id": item_id,
+        "collection": S2_COLLECTION,
+        "bbox": ll,
+        "geometry": {"type": "Polygon", "coordinates": [[
+            [ll[0], ll[1]], [ll[2], ll[1]], [ll[2], ll[3]], [ll[0], ll[3]], [ll[0], ll[1]]]]},
+        "properties": {
+            "datetime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "platform": f"sentinel-2{'ab'[index % 2]}",
+            "constellation": "sentinel-2",
+            "instruments": ["msi"],
+            "eo:cloud_cover": cc,
+            "proj:epsg": EPSG,
+            "proj:bbox": native,
+            "s2:processing_baseline": baseline,
+            "s2:mgrs_tile": "32TPS",
+            "cropcube:simulated": True,
+        },
+        "links": [],
+        "assets": {b: _band_asset(b, when.date(), size) for b in [*BANDS, "SCL"]},
+    }
+
+
+def _label_item(folder: Path, land: Landscape, size: int) -> dict[str, Any]:
+    t10, _, _ = grid(size)
+    labels = land.labels
+    _write_cog(folder / "labels.tif", labels, t10, LABEL_NODATA, "class")
+    to_ll = Transformer.from_crs(EPSG, 4326, always_xy=True).transform
+    crop_mask = labels < len(CROP_CLASSES)
+    features = []
+    for geom, pid in rasterio.features.shapes(land.parcel_id, mask=crop_mask, transform=t10):
+        cls = int(land.classes[int(pid)])
+        poly = shape(geom)
+        features.append({
+            "type": "Feature",
+            "properties": {"parcel_id": int(pid), "class_id": cls,
+                           "class_name": CROP_CLASSES[cls], "area_m2": round(poly.area)},
+            "geometry": mapping(shp_transform(to_ll, poly)),
+        })
+    (folder / "parcels.geojson").write_text(json.dumps(
+        {"type": "FeatureCollection", "features": features}))
+    native, ll = _bbox(size)
+    names = class_names()
+    return {
+        "type": "Feature", "stac_version": "1.0.0",
+        "stac_extensions": [*EXTENSIONS,
+                            "https://stac-extensions.github.io/classification/v2.0.0/schema.json"],
+        "id": "labels", "collection": LABEL_COLLECTION, "bbox": ll,
+        "geometry": {"type": "Polygon", "coordinates": [[
+            [ll[0], ll[1]], [ll[2], ll[1]], [ll[2], ll[3]], [ll[0], ll[3]], [ll[0], ll[1]]]]},
+        "properties": {
+            "datetime": None, "start_datetime": "2021-09-01T00:00:00Z",
+            "end_datetime": "2022-08-31T23:59:59Z", "proj:epsg": EPSG, "proj:bbox": native,
+            "cropcube:simulated": True,
+        },
+        "links": [],
+        "assets": {
+            "class": {
+                "href": "./labels.tif",
+                "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                "title": "land-cover class per 10 m pixel", "roles": ["data"],
+                "proj:shape": [size, size], "proj:transform": list(t10)[:6],
+                "raster:bands": [{"nodata": LABEL_NODATA, "data_type": "uint8",
+                                  "spatial_resolution": 10}],
+                "classification:classes": [{"value": k, "name": v} for k, v in names.items()],
+            },
+            "parcels": {
+                "href": "./parcels.geojson", "type": "application/geo+json",
+                "title": "agricultural parcels with class_id and class_name (EPSG:4326)",
+                "roles": ["data"],
+            },
+        },
+    }
+
+
+def _collection(cid: str, title: str, desc: str, ll: list[float], interval: list,
+                items: list[str]) -> dict[str, Any]:
+    return {
+        "type": "Collection", "stac_version": "1.0.0", "id": cid, "title": title,
+        "description": desc, "license": "CC-BY-4.0",
+        "extent": {"spatial": {"bbox": [ll]}, "temporal": {"interval": [interval]}},
+        "links": [{"rel": "root", "href": "../catalog.json", "type": "application/json"},
+                  {"rel": "parent", "href": "../catalog.json", "type": "application/json"}]
+        + [{"rel": "item", "href": f"./{i}/{i}.json", "type": "application/geo+json"}
+           for i in items],
+    }
+
+
+def _write(path: Path, doc: dict) -> None:
+    path.write_text(json.dumps(doc, indent=1))
+
+
+def build_demo_data(data_dir: Path | str, size: int = 500, seed: int = 42,
+                    workers: int | None = None) -> Path:
+    """Build (or reuse) the demo catalog under data_dir/stac and return catalog.json's path."""
+    if size % 2 or size < 100:
+        raise ValueError("size must be an even number of 10 m pixels, at least 100")
+    root = Path(data_dir) / "stac"
+    manifest = {"generator": GENERATOR_VERSION, "size": size, "seed": seed}
+    marker = root / "demo-manifest.json"
+    if marker.exists() and json.loads(marker.read_text()) == manifest:
+        return root / "catalog.json"
+    tmp = Path(data_dir) / "stac.building"
+    shutil.rmtree(tmp, ignore_errors=True)
+    s2_dir, label_dir = tmp / S2_COLLECTION, tmp / LABEL_COLLECTION
+    s2_dir.mkdir(parents=True)
+    times = acquisition_times()
+    jobs = [(i, t, str(s2_dir), size, seed) for i, t in enumerate(times)]
+    with ProcessPoolExecutor(workers or os.cpu_count() or 1, initializer=_init_worker,
+                             initargs=(size, seed)) as pool:
+        items = list(pool.map(_render_item, jobs, chunksize=4))
+    for item in items:
+        item["links"] = [{"rel": "collection", "href": "../collection.json",
+                          "type": "application/json"},
+                         {"rel": "root", "href": "../../catalog.json", "type": "application/json"},
+                         {"rel": "parent", "href": "../collection.json",
+                          "type": "application/json"}]
+        _write(s2_dir / item["id"] / f"{item['id']}.json", item)
+    _, ll = _bbox(size)
+    s2 = _collection(
+        S2_COLLECTION, "Sentinel-2 L2A (simulated, Bolzano)",
+        "Deterministic simulation of Sentinel-2 L2A surface reflectance over farmland in the "
+        "Adige valley near Bolzano: 16 TimeSen2Crop crop classes, clouds, shadows, cirrus "
+        "and snow with their SCL codes. Not real satellite data.",
+        ll, [f"{times[0]:%Y-%m-%dT%H:%M:%SZ}", f"{times[-1]:%Y-%m-%dT%H:%M:%SZ}"],
+        [i["id"] for i in items])
+    (s2_dir / "collection.json").write_text(json.dumps(s2, indent=1))
+
+    (label_dir / "labels").mkdir(parents=True)
+    label_item = _label_item(label_dir / "labels", build_landscape(size, size, seed), size)
+    label_item["links"] = items[0]["links"]
+    _write(label_dir / "labels" / "labels.json", label_item)
+    labels = _collection(
+        LABEL_COLLECTION, "Crop-type ground truth of the simulated scene",
+        "Class per 10 m pixel (16 TimeSen2Crop crops, 16-20 other cover) and the agricultural "
+        "parcels as GeoJSON, for the agricultural year September 2021 to August 2022.",
+        ll, ["2021-09-01T00:00:00Z", "2022-08-31T23:59:59Z"], ["labels"])
+    _write(label_dir / "collection.json", labels)
+    _write(tmp / "catalog.json", {
+        "type": "Catalog", "stac_version": "1.0.0", "id": "cropcube-demo",
+        "description": "cropcube's embedded demo data (simulated Sentinel-2 L2A)",
+        "links": [{"rel": "root", "href": "./catalog.json", "type": "application/json"},
+                  {"rel": "child", "href": f"./{S2_COLLECTION}/collection.json",
+                   "type": "application/json"},
+                  {"rel": "child", "href": f"./{LABEL_COLLECTION}/collection.json",
+                   "type": "application/json"}],
+    })
+    _write(tmp / "demo-manifest.json", manifest)
+    shutil.rmtree(root, ignore_errors=True)
+    tmp.rename(root)
+    return root / "catalog.json"
