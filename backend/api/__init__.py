@@ -1,0 +1,1 @@
+"""One blueprint per openEO API area; views are thin and call into the services."""

@@ -1,0 +1,83 @@
+"""Capabilities, well-known discovery, conformance, file formats, UDF runtimes, service types."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, current_app, jsonify
+
+from backend import __version__, formats
+from backend.services import API_PREFIX, API_VERSION, base_url
+
+bp = Blueprint("capabilities", __name__)
+well_known = Blueprint("well_known", __name__)
+
+CONFORMANCE = [
+    "https://api.openeo.org/1.2.0",
+    "https://api.stacspec.org/v1.0.0/core",
+    "https://api.stacspec.org/v1.0.0/collections",
+    "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
+]
+
+
+def _endpoints() -> list[dict]:
+    """Every API route this app serves, with its methods: capabilities list nothing else."""
+    found: dict[str, set[str]] = {}
+    for rule in current_app.url_map.iter_rules():
+        if not rule.rule.startswith(API_PREFIX + "/") or rule.rule == API_PREFIX + "/":
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule[len(API_PREFIX):])
+        found.setdefault(path, set()).update(rule.methods - {"HEAD", "OPTIONS"})
+    return [{"path": p, "methods": sorted(m)} for p, m in sorted(found.items())]
+
+
+@bp.get("/")
+def capabilities():
+    base = base_url()
+    return jsonify({
+        "api_version": API_VERSION,
+        "backend_version": __version__,
+        "stac_version": "1.0.0",
+        "type": "Catalog",
+        "id": "cropcube",
+        "title": "cropcube",
+        "description": "An openEO backend for crop-type mapping from Sentinel-2 L2A time "
+        "series: standard openEO processes over xarray/dask datacubes.",
+        "production": False,
+        "endpoints": _endpoints(),
+        "links": [
+            {"rel": "self", "href": f"{base}/", "type": "application/json"},
+            {"rel": "version-history", "href": f"{base.rsplit('/openeo', 1)[0]}"
+             "/.well-known/openeo", "type": "application/json"},
+            {"rel": "data", "href": f"{base}/collections", "type": "application/json",
+             "title": "Collections"},
+            {"rel": "conformance", "href": f"{base}/conformance", "type": "application/json"},
+        ],
+    })
+
+
+@well_known.get("/.well-known/openeo")
+def versions():
+    return jsonify({"versions": [
+        {"url": base_url() + "/", "api_version": API_VERSION, "production": False}]})
+
+
+@bp.get("/conformance")
+def conformance():
+    return jsonify({"conformsTo": CONFORMANCE})
+
+
+@bp.get("/file_formats")
+def file_formats():
+    return jsonify({"input": {}, "output": {f.name: f.describe() for f in formats.FORMATS}})
+
+
+@bp.get("/udf_runtimes")
+def udf_runtimes():
+    # run_udf is not offered (it would run arbitrary code on the server).
+    return jsonify({})
+
+
+@bp.get("/service_types")
+def service_types():
+    return jsonify({})

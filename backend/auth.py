@@ -1,0 +1,99 @@
+"""Users (a JSON file of password hashes) and bearer tokens (signed, expiring).
+
+Basic login: GET /credentials/basic with HTTP Basic credentials returns a token; clients
+then send `Authorization: Bearer basic//<token>`. Tokens are signed with a secret kept in
+the data dir, so they survive restarts and need no store; they expire after a setting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+from pathlib import Path
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from backend.errors import (
+    AuthenticationRequired,
+    AuthenticationSchemeInvalid,
+    CredentialsInvalid,
+    TokenInvalid,
+)
+from backend.settings import Settings
+
+_lock = threading.Lock()
+
+
+class UserStore:
+    """Users in data_dir/users.json: {name: password hash}."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _read(self) -> dict[str, str]:
+        if not self.path.exists():
+            return {}
+        return json.loads(self.path.read_text())
+
+    def add(self, name: str, password: str) -> None:
+        """Create or replace a user; the file is replaced atomically."""
+        if not name or not password:
+            raise ValueError("a user needs a name and a password")
+        with _lock:
+            users = self._read()
+            users[name] = generate_password_hash(password)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(users, indent=1))
+            os.chmod(tmp, 0o600)
+            tmp.replace(self.path)
+
+    def exists(self, name: str) -> bool:
+        return name in self._read()
+
+    def check(self, name: str, password: str) -> bool:
+        hashed = self._read().get(name)
+        return hashed is not None and check_password_hash(hashed, password)
+
+
+def _secret(path: Path) -> str:
+    with _lock:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            os.chmod(path, 0o600)
+        return path.read_text().strip()
+
+
+class Auth:
+    """Login and token checks for the HTTP layer."""
+
+    def __init__(self, settings: Settings):
+        self.users = UserStore(settings.users_file)
+        self.ttl = settings.token_ttl_s
+        self._signer = URLSafeTimedSerializer(_secret(settings.secret_file), salt="cropcube-token")
+
+    def login(self, name: str | None, password: str | None) -> str:
+        if not name or password is None or not self.users.check(name, password):
+            raise CredentialsInvalid()
+        return self._signer.dumps({"u": name})
+
+    def user_for(self, authorization: str | None) -> str:
+        """The user a request's Authorization header proves, or an openEO auth error."""
+        if not authorization:
+            raise AuthenticationRequired()
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.startswith("basic//"):
+            raise AuthenticationSchemeInvalid(
+                "Only basic authentication is supported: send 'Bearer basic//<token>'.")
+        try:
+            payload = self._signer.loads(value[len("basic//"):], max_age=self.ttl)
+        except (SignatureExpired, BadSignature):
+            raise TokenInvalid() from None
+        name = payload.get("u") if isinstance(payload, dict) else None
+        if not name or not self.users.exists(name):
+            raise TokenInvalid()
+        return name

@@ -1,0 +1,264 @@
+"""Collections: their openEO metadata and `load_collection` data access over STAC + COGs.
+
+Metadata (bands, dimensions) comes from specs/collections/<ID>.json, extents from the
+STAC collection itself. Pixels are read lazily by odc-stac into dask arrays, converted to
+float32 reflectance with each item's own scale and offset (the processing-baseline offset
+differs between items), no-data to NaN, and class bands (SCL) kept as class values.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import odc.stac
+import pyproj
+import pystac
+import xarray as xr
+from odc.geo.geobox import GeoBox
+from odc.geo.geom import Geometry
+from odc.geo.xr import rasterize
+from shapely.geometry import box
+from shapely.ops import unary_union
+
+from backend.errors import (
+    CollectionNotFound,
+    NoDataAvailable,
+    ProcessGraphComplexity,
+    ProcessParameterInvalid,
+)
+from backend.extents import Area, parse_spatial_extent, parse_temporal_extent
+from backend.settings import Settings
+from backend.stac_source import StacSource, item_time
+
+SPECS_DIR = Path(__file__).resolve().parent.parent / "specs" / "collections"
+
+
+@dataclass
+class Collection:
+    """One openEO collection backed by one STAC collection."""
+
+    id: str
+    stac_id: str
+    spec: dict[str, Any]
+
+    @property
+    def bands(self) -> list[dict[str, Any]]:
+        return self.spec["summaries"]["eo:bands"]
+
+    @property
+    def has_time(self) -> bool:
+        return "t" in self.spec["cube:dimensions"]
+
+    @property
+    def resolution(self) -> float:
+        return float(self.spec["cube:dimensions"]["x"].get("step") or 10)
+
+    def band_kind(self, name: str) -> str:
+        return self.spec.get("cropcube:bands", {}).get(name, "reflectance")
+
+    def resolve_bands(self, requested: Sequence[str] | None) -> list[str]:
+        """Band names for names or common names; an unknown one is a parameter error."""
+        names = [b["name"] for b in self.bands]
+        if requested is None:
+            return names
+        if isinstance(requested, str) or not isinstance(requested, Sequence) or not requested:
+            raise ProcessParameterInvalid(process="load_collection", parameter="bands",
+                                          reason="expected a non-empty list of band names")
+        out = []
+        for req in requested:
+            match = [b["name"] for b in self.bands
+                     if req in (b["name"], b.get("common_name"))]
+            if len(match) != 1:
+                why = "ambiguous common name" if match else "no such band"
+                raise ProcessParameterInvalid(
+                    process="load_collection", parameter="bands",
+                    reason=f"{why} '{req}' in collection '{self.id}'; bands are "
+                    f"{', '.join(names)}")
+            out.append(match[0])
+        return out
+
+
+class Catalog:
+    """The collections this backend serves, and the loader behind load_collection."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.source = StacSource(settings.catalog_url)
+
+    @cached_property
+    def _collections(self) -> dict[str, Collection]:
+        found = {}
+        for path in sorted(SPECS_DIR.glob("*.json")):
+            spec = json.loads(path.read_text())
+            cid = spec["id"]
+            stac_id = self.settings.collection_map.get(cid, cid)
+            stac = self.source.collection(stac_id)
+            if stac is None:
+                continue
+            spec["extent"] = stac.extent.to_dict()
+            found[cid] = Collection(cid, stac_id, spec)
+        return found
+
+    def ids(self) -> list[str]:
+        return list(self._collections)
+
+    def get(self, collection_id: str) -> Collection:
+        try:
+            return self._collections[collection_id]
+        except KeyError:
+            raise CollectionNotFound(identifier=collection_id) from None
+
+    def describe(self, collection_id: str, base_url: str) -> dict[str, Any]:
+        """The STAC collection document openEO clients expect, with links."""
+        doc = {k: copy.deepcopy(v) for k, v in self.get(collection_id).spec.items()
+               if not k.startswith("cropcube:")}
+        doc["links"] = [
+            {"rel": "self", "href": f"{base_url}/collections/{collection_id}",
+             "type": "application/json"},
+            {"rel": "root", "href": f"{base_url}/", "type": "application/json"},
+            {"rel": "parent", "href": f"{base_url}/collections", "type": "application/json"},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+             "href": f"{base_url}/collections/{collection_id}/queryables",
+             "type": "application/schema+json"},
+        ]
+        return doc
+
+    def queryables(self, collection_id: str, base_url: str) -> dict[str, Any]:
+        props = self.get(collection_id).spec.get("cropcube:queryables", {})
+        return {
+            "$schema": "https://json-schema.org/draft/2019-09/schema",
+            "$id": f"{base_url}/collections/{collection_id}/queryables",
+            "type": "object", "title": f"Queryables of {collection_id}",
+            "properties": props, "additionalProperties": False,
+        }
+
+    def load(self, collection_id: str, spatial_extent: Any = None, temporal_extent: Any = None,
+             bands: Sequence[str] | None = None,
+             keep_item: Callable[[dict[str, Any]], bool] | None = None,
+             max_values: int | None = None) -> xr.DataArray:
+        """A lazy (t, bands, y, x) float32 cube; see the module docstring."""
+        coll = self.get(collection_id)
+        names = coll.resolve_bands(bands)
+        area = parse_spatial_extent(spatial_extent) or _collection_area(coll)
+        whole = spatial_extent is None
+        start, end = parse_temporal_extent(temporal_extent) if temporal_extent else (None, None)
+        items = self.source.search(coll.stac_id, area.lonlat_bounds(), start, end)
+        if keep_item is not None:
+            items = [i for i in items if keep_item(i.properties)]
+        if not items:
+            raise NoDataAvailable(
+                f"No data in collection '{collection_id}' for the requested extent and "
+                f"filters; the collection covers {_extent_text(coll)}.")
+        epsg = Counter(_item_epsg(i) for i in items).most_common(1)[0][0]
+        if whole:
+            area = _native_area(items, epsg) or area
+        footprint = Geometry(area.geometry, crs=area.crs)
+        geobox = GeoBox.from_geopolygon(footprint, resolution=coll.resolution, crs=f"EPSG:{epsg}")
+        n_times = len({item_time(i).date() for i in items}) if coll.has_time else 1
+        values = n_times * len(names) * geobox.shape[0] * geobox.shape[1]
+        if max_values is not None and values > max_values:
+            raise ProcessGraphComplexity(
+                f"The request would load {values:,} values ({n_times} dates x {len(names)} "
+                f"bands x {geobox.shape[0]} x {geobox.shape[1]} pixels), more than the "
+                f"{max_values:,} allowed for synchronous processing. Use a batch job, or "
+                "a smaller extent, fewer dates or fewer bands.")
+        cube = self._read(coll, items, names, geobox)
+        if area.polygons:
+            inside = rasterize(footprint.to_crs(f"EPSG:{epsg}"), geobox)
+            cube = cube.where(inside.rename({inside.dims[0]: "y", inside.dims[1]: "x"}).data)
+        return cube
+
+    def _read(self, coll: Collection, items: list[pystac.Item], names: list[str],
+              geobox: GeoBox) -> xr.DataArray:
+        keys = [_asset_key(items[0], coll, n) for n in names]
+        chunk = self.settings.dask_chunk_px
+        ds = odc.stac.load(items, bands=keys, geobox=geobox, groupby="solar_day",
+                           resampling="nearest", chunks={"x": chunk, "y": chunk, "time": 1})
+        times = ds["time"].values
+        layers = []
+        for name, key in zip(names, keys, strict=True):
+            raw = ds[key]
+            nodata = raw.attrs.get("nodata")
+            valid = raw != nodata if nodata is not None else xr.ones_like(raw, dtype=bool)
+            if coll.band_kind(name) == "class":
+                layer = raw.astype(np.float32)
+            else:
+                scale, offset = _scale_offset(items, key, times)
+                layer = raw.astype(np.float32) * scale[:, None, None] + offset[:, None, None]
+                layer = layer.where(valid)
+            layers.append(layer.astype(np.float32))
+        cube = xr.concat(layers, dim="bands", coords="minimal", compat="override",
+                         join="override")
+        cube = cube.assign_coords(bands=names).rename({"time": "t"})
+        cube = cube.transpose("t", "bands", "y", "x")
+        cube.attrs = {"crs": geobox.crs.to_wkt()}
+        cube.name = coll.id
+        if not coll.has_time:
+            cube = cube.isel(t=0, drop=True)
+        return cube
+
+
+def _scale_offset(items: list[pystac.Item], key: str, times: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Scale and offset per output time, from the item nearest in time (same solar day)."""
+    stamps = np.array([np.datetime64(item_time(i).replace(tzinfo=None), "ns") for i in items])
+    scale = np.ones(len(times), np.float32)
+    offset = np.zeros(len(times), np.float32)
+    for k, t in enumerate(times):
+        item = items[int(np.argmin(np.abs(stamps - t)))]
+        band = (item.assets[key].extra_fields.get("raster:bands") or [{}])[0]
+        scale[k] = band.get("scale", 1.0)
+        offset[k] = band.get("offset", 0.0)
+    return scale, offset
+
+
+def _asset_key(item: pystac.Item, coll: Collection, name: str) -> str:
+    """The item's asset key for a band: by key, then eo:bands name, then common name."""
+    if name in item.assets:
+        return name
+    common = next((b.get("common_name") for b in coll.bands if b["name"] == name), None)
+    for key, asset in item.assets.items():
+        eo = (asset.extra_fields.get("eo:bands") or [{}])[0]
+        if key.lower() == name.lower() or eo.get("name") == name:
+            return key
+    for key, asset in item.assets.items():
+        eo = (asset.extra_fields.get("eo:bands") or [{}])[0]
+        if common and (key == common or eo.get("common_name") == common):
+            return key
+    raise ProcessParameterInvalid(process="load_collection", parameter="bands",
+                                  reason=f"band '{name}' has no asset in item {item.id}")
+
+
+def _item_epsg(item: pystac.Item) -> int:
+    code = item.properties.get("proj:epsg") or item.properties.get("proj:code", "EPSG:4326")
+    return int(str(code).split(":")[-1])
+
+
+def _native_area(items: list[pystac.Item], epsg: int) -> Area | None:
+    """The union of the items' native bounding boxes (proj:bbox) in their CRS."""
+    boxes = [i.properties.get("proj:bbox") for i in items if _item_epsg(i) == epsg]
+    if not boxes or any(b is None for b in boxes):
+        return None
+    return Area(unary_union([box(*b[:4]) for b in boxes]), pyproj.CRS.from_epsg(epsg))
+
+
+def _collection_area(coll: Collection) -> Area:
+    bbox = coll.spec["extent"]["spatial"]["bbox"][0]
+    return Area(box(*bbox[:4]), pyproj.CRS.from_epsg(4326))
+
+
+def _extent_text(coll: Collection) -> str:
+    bbox = coll.spec["extent"]["spatial"]["bbox"][0]
+    interval = coll.spec["extent"]["temporal"]["interval"][0]
+    return (f"lon {bbox[0]:.4f} to {bbox[2]:.4f}, lat {bbox[1]:.4f} to {bbox[3]:.4f}, "
+            f"time {interval[0]} to {interval[1]}")
+
+

@@ -1,0 +1,109 @@
+"""`cropcube serve | demo-data | user add`: the command line of the backend."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from backend.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(data_dir=getattr(args, "data_dir", None))
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from backend.demo.build import build_demo_data
+
+    settings = _settings(args)
+    size = args.size or settings.demo_size
+    seed = settings.demo_seed if args.seed is None else args.seed
+    path = build_demo_data(settings.data_dir, size=size, seed=seed)
+    print(f"demo catalog: {path}")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from backend.auth import UserStore
+
+    store = UserStore(_settings(args).users_file)
+    if args.if_missing and store.exists(args.name):
+        print(f"user {args.name} exists")
+        return 0
+    store.add(args.name, args.password)
+    print(f"user {args.name} saved in {store.path}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from backend.app import create_app
+    from backend.demo.build import build_demo_data
+
+    settings = _settings(args)
+    if not settings.stac_url:
+        build_demo_data(settings.data_dir, size=settings.demo_size, seed=settings.demo_seed)
+    app = create_app(settings)
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{args.host}:{args.port}")
+            self.cfg.set("workers", int(os.environ.get("CROPCUBE_HTTP_WORKERS", "1")))
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", int(os.environ.get("CROPCUBE_HTTP_THREADS", "8")))
+            self.cfg.set("timeout", 600)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return app
+
+    print(f"cropcube serves http://{args.host}:{args.port}/openeo/1.2/ "
+          f"(data: {settings.catalog_url})", flush=True)
+    Server().run()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cropcube", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", type=Path, default=None,
+                       help="data directory (default: $CROPCUBE_DATA_DIR or ./data)")
+
+    serve = sub.add_parser("serve", help="run the openEO API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    data_dir(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo-data", help="build the embedded demo collection")
+    data_dir(demo)
+    demo.add_argument("--size", type=int, default=None,
+                      help="scene width and height in 10 m pixels (default 500 = 5 km)")
+    demo.add_argument("--seed", type=int, default=None)
+    demo.set_defaults(func=cmd_demo_data)
+
+    user = sub.add_parser("user", help="manage users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create a user or change a password")
+    add.add_argument("name")
+    add.add_argument("--password", required=True)
+    add.add_argument("--if-missing", action="store_true", help="leave an existing user alone")
+    data_dir(add)
+    add.set_defaults(func=cmd_user_add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

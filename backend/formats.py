@@ -1,0 +1,184 @@
+"""Output formats: GTiff (COG), netCDF (CF) and JSON; what /file_formats lists and the writers.
+
+Writers take the value a process graph produced and a target path; dask-backed cubes are
+computed while writing, chunk by chunk where the format allows it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+
+from backend.errors import FormatUnsupported, ProcessParameterInvalid
+
+_DTYPES = ["byte", "uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"]
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """One entry of GET /file_formats with the function that writes it."""
+
+    name: str
+    title: str
+    media_type: str
+    extension: str
+    gis_data_types: list[str]
+    parameters: dict[str, Any]
+    writer: Callable[[Any, Path, dict[str, Any]], None]
+    aliases: tuple[str, ...] = field(default=())
+
+    def describe(self) -> dict[str, Any]:
+        return {"title": self.title, "gis_data_types": self.gis_data_types,
+                "parameters": self.parameters}
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, np.datetime64 | pd.Timestamp):
+        ts = pd.Timestamp(value)
+        return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.isoformat()
+    return str(value)
+
+
+def _crs(da: xr.DataArray) -> Any:
+    crs = da.rio.crs
+    return crs if crs is not None else da.attrs.get("crs")
+
+
+def _raster(data: Any, fmt: str) -> xr.DataArray:
+    if not isinstance(data, xr.DataArray) or not {"x", "y"} <= set(data.dims):
+        raise FormatUnsupported(f"{fmt} needs a raster data cube with x and y dimensions; "
+                                "save other results as JSON.")
+    return data
+
+
+def _cast(da: xr.DataArray, options: dict[str, Any], fmt: str) -> xr.DataArray:
+    dtype = options.get("datatype")
+    if dtype is None:
+        if da.dtype == bool:
+            return da.astype(np.uint8)
+        if da.dtype == np.float64:
+            return da.astype(np.float32)
+        if da.dtype == np.int64:
+            return da.astype(np.int32)
+        return da
+    if dtype not in _DTYPES:
+        raise ProcessParameterInvalid(process="save_result", parameter="options",
+                                      reason=f"{fmt} datatype must be one of {_DTYPES}")
+    return da.astype("uint8" if dtype == "byte" else dtype)
+
+
+def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
+    """A COG; every other dimension (t, bands) is laid into bands named 'B04 2022-06-01'."""
+    da = _cast(_raster(data, "GTiff"), options, "GTiff")
+    other = [d for d in da.dims if d not in ("y", "x")]
+    da = da.transpose(*other, "y", "x")
+    if other:
+        index = pd.MultiIndex.from_product([da[d].values for d in other])
+        names = [" ".join(_label(v) for v in (key if isinstance(key, tuple) else (key,)))
+                 for key in index]
+        layers = da.data.reshape((-1, da.sizes["y"], da.sizes["x"]))
+    else:
+        names = [str(da.name or "band")]
+        layers = da.data[None]
+    out = xr.DataArray(layers, dims=("band", "y", "x"),
+                       coords={"band": np.arange(1, len(names) + 1), "y": da.y, "x": da.x})
+    out = out.rio.write_crs(_crs(da))
+    if np.issubdtype(out.dtype, np.floating):
+        out = out.rio.write_nodata(np.nan, encoded=False)
+    out.attrs["long_name"] = tuple(names)
+    compress = str(options.get("compression", "deflate")).lower()
+    if compress not in ("deflate", "lzw", "zstd", "none"):
+        raise ProcessParameterInvalid(process="save_result", parameter="options",
+                                      reason="compression must be deflate, lzw, zstd or none")
+    out.rio.to_raster(path, driver="COG", compress=compress.upper(),
+                      BIGTIFF="IF_SAFER", tags={"PRODUCER": "cropcube"})
+
+
+def write_netcdf(data: Any, path: Path, options: dict[str, Any]) -> None:
+    """CF-1.8 netCDF: one variable per band, the CRS as a grid mapping."""
+    da = _cast(_raster(data, "netCDF"), options, "netCDF")
+    crs = _crs(da)
+    da = da.drop_vars([c for c in da.coords if c not in da.dims])
+    if "bands" in da.dims:
+        ds = da.assign_coords(bands=[str(b) for b in da.bands.values]).to_dataset(dim="bands")
+    else:
+        ds = da.to_dataset(name=str(da.name or "data"))
+    ds = ds.rio.write_crs(crs)
+    ds.x.attrs.update(standard_name="projection_x_coordinate", long_name="x coordinate",
+                      units="m", axis="X")
+    ds.y.attrs.update(standard_name="projection_y_coordinate", long_name="y coordinate",
+                      units="m", axis="Y")
+    if "t" in ds.dims:
+        ds.t.attrs.update(standard_name="time", long_name="time", axis="T")
+    for var in ds.data_vars:
+        ds[var].attrs.pop("crs", None)
+    ds.attrs = {"Conventions": "CF-1.8", "institution": "cropcube openEO backend",
+                "source": "cropcube"}
+    ds.to_netcdf(path, engine="netcdf4")
+
+
+def to_json_value(value: Any) -> Any:
+    """JSON-compatible form of any process result (NaN and NaT as null)."""
+    if isinstance(value, xr.DataArray):
+        value = value.compute()
+        return {
+            "dims": list(value.dims),
+            "coords": {d: [to_json_value(v) for v in value[d].values] for d in value.dims
+                       if d in value.coords},
+            "data": to_json_value(value.values),
+        }
+    if isinstance(value, np.ndarray | list | tuple):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json_value(v) for k, v in value.items()}
+    if hasattr(value, "compute"):
+        return to_json_value(value.compute())
+    if isinstance(value, np.datetime64 | pd.Timestamp):
+        return None if pd.isna(value) else pd.Timestamp(value).isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(data: Any, path: Path, options: dict[str, Any]) -> None:
+    path.write_text(json.dumps(to_json_value(data)))
+
+
+FORMATS: list[OutputFormat] = [
+    OutputFormat(
+        "GTiff", "GeoTIFF (Cloud Optimized)", "image/tiff; application=geotiff", "tif",
+        ["raster"],
+        {"datatype": {"type": "string", "enum": _DTYPES,
+                      "description": "Cast the data to this type (default: float32 for "
+                      "floating-point data)."},
+         "compression": {"type": "string", "enum": ["deflate", "lzw", "zstd", "none"],
+                         "default": "deflate", "description": "Compression of the tiles."}},
+        write_gtiff, ("gtiff", "geotiff", "tiff", "tif", "cog")),
+    OutputFormat(
+        "netCDF", "netCDF (CF-1.8)", "application/x-netcdf", "nc", ["raster"],
+        {"datatype": {"type": "string", "enum": _DTYPES,
+                      "description": "Cast the data to this type."}},
+        write_netcdf, ("netcdf", "nc", "netcdf4")),
+    OutputFormat(
+        "JSON", "JSON", "application/json", "json", ["raster", "vector", "table", "other"], {},
+        write_json, ("json",)),
+]
+
+
+def lookup(name: str) -> OutputFormat | None:
+    """A format by its name or an alias, case-insensitively."""
+    if not isinstance(name, str):
+        return None
+    key = name.lower()
+    return next((f for f in FORMATS if key == f.name.lower() or key in f.aliases), None)

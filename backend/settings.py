@@ -1,0 +1,62 @@
+"""Every setting, read from CROPCUBE_* environment variables, with the defaults a laptop needs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"CROPCUBE_{name}", default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration; `from_env` is the only place environment variables are read."""
+
+    data_dir: Path = Path("data")
+    # STAC catalog (catalog.json, local or http) or STAC API root; default: the demo catalog.
+    stac_url: str = ""
+    # openEO collection id -> STAC collection id, where they differ ("A=b,C=d").
+    collection_map: dict[str, str] = field(default_factory=dict)
+    public_url: str = ""  # base URL clients see, when behind a proxy
+    sync_max_values: int = 100_000_000  # pixels x dates x bands loaded by one POST /result
+    token_ttl_s: int = 24 * 3600
+    dask_chunk_px: int = 1024
+    demo_size: int = 500
+    demo_seed: int = 42
+
+    @property
+    def users_file(self) -> Path:
+        return self.data_dir / "users.json"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
+    @property
+    def catalog_url(self) -> str:
+        return self.stac_url or str(self.data_dir / "stac" / "catalog.json")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        mapping = {}
+        for pair in filter(None, _env("COLLECTION_MAP", "").split(",")):
+            key, _, value = pair.partition("=")
+            mapping[key.strip()] = value.strip()
+        values: dict[str, object] = dict(
+            data_dir=Path(_env("DATA_DIR", "data")).resolve(),
+            stac_url=_env("STAC_URL", ""),
+            collection_map=mapping,
+            public_url=_env("PUBLIC_URL", ""),
+            sync_max_values=int(_env("SYNC_MAX_VALUES", "100000000")),
+            token_ttl_s=int(_env("TOKEN_TTL_S", str(24 * 3600))),
+            dask_chunk_px=int(_env("DASK_CHUNK_PX", "1024")),
+            demo_size=int(_env("DEMO_SIZE", "500")),
+            demo_seed=int(_env("DEMO_SEED", "42")),
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in overrides and overrides["data_dir"] is not None:
+            values["data_dir"] = Path(str(overrides["data_dir"])).resolve()
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""The process registry: openeo-processes-dask's standard processes, ours, and overrides."""

@@ -1,0 +1,31 @@
+"""What a running process graph shares with the processes it calls (set per execution)."""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.catalog import Catalog
+
+
+@dataclass
+class SaveRequest:
+    """One save_result call: the data, the output format and its options."""
+
+    data: Any
+    format: str
+    options: dict[str, Any]
+
+
+@dataclass
+class ExecutionContext:
+    """Per-execution state: the catalog, limits, saved results and load_collection filters."""
+
+    catalog: Catalog
+    max_values: int | None = None
+    saved: list[SaveRequest] = field(default_factory=list)
+    property_filters: dict[str, Any] = field(default_factory=dict)
+
+
+current: contextvars.ContextVar[ExecutionContext] = contextvars.ContextVar("cropcube_execution")

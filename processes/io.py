@@ -1,0 +1,32 @@
+"""load_collection and save_result: the two processes openeo-processes-dask leaves to backends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from backend import formats
+from backend.errors import FormatUnsupported
+from processes.context import SaveRequest, current
+
+PROPERTY_FILTER_PREFIX = "cropcube-properties:"
+
+
+def load_collection(id: str, spatial_extent: Any = None, temporal_extent: Any = None,
+                    bands: list[str] | None = None, properties: Any = None, **_: Any):
+    """Lazy Sentinel-2 (or label) cube from the catalog; see backend.catalog.Catalog.load."""
+    ctx = current.get()
+    keep: Callable[[dict], bool] | None = None
+    if isinstance(properties, str) and properties.startswith(PROPERTY_FILTER_PREFIX):
+        keep = ctx.property_filters[properties]
+    return ctx.catalog.load(id, spatial_extent, temporal_extent, bands, keep,
+                            max_values=ctx.max_values)
+
+
+def save_result(data: Any, format: str, options: dict[str, Any] | None = None, **_: Any) -> bool:
+    """Record the data to write in `format`; the executor writes it once the graph has run."""
+    fmt = formats.lookup(format)
+    if fmt is None:
+        raise FormatUnsupported(format=format)
+    current.get().saved.append(SaveRequest(data, fmt.name, dict(options or {})))
+    return True

@@ -1,0 +1,64 @@
+"""The one place that maps process ids to code, with the spec each id is listed under."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from functools import cache
+from typing import Any
+
+from openeo_pg_parser_networkx import ProcessRegistry
+from openeo_pg_parser_networkx.process_registry import Process
+from openeo_processes_dask.process_implementations.core import process as resolve_params
+
+from processes import io
+
+# Implemented upstream but not offered: load_stac and run_udf fetch or run arbitrary code,
+# the others are not openEO processes.
+_EXCLUDED = {"load_stac", "run_udf", "ddmc", "apply_neighborhood_intertwin"}
+
+
+def _standard() -> dict[str, tuple[Any, dict]]:
+    logging.getLogger("openeo_processes_dask").setLevel(logging.ERROR)
+    import openeo_processes_dask.specs as specs
+    from openeo_processes_dask.process_implementations.core import standard_processes
+
+    out = {}
+    for func in standard_processes:
+        pid = func.__name__.lstrip("_")
+        spec = getattr(specs, func.__name__, None) or getattr(specs, pid, None)
+        if pid in _EXCLUDED or spec is None:
+            continue
+        out[pid] = (func, spec)
+    return out
+
+
+def _upstream_spec(pid: str) -> dict:
+    import openeo_processes_dask.specs as specs
+
+    return getattr(specs, pid)
+
+
+@cache
+def registry() -> ProcessRegistry:
+    """Every process a graph may call, wrapped to resolve parameter references."""
+    reg = ProcessRegistry(wrap_funcs=[resolve_params])
+    for pid, (func, spec) in _standard().items():
+        reg[pid] = Process(spec=spec, implementation=func)
+    for pid, func in (("load_collection", io.load_collection), ("save_result", io.save_result)):
+        reg[pid] = Process(spec=_upstream_spec(pid), implementation=func)
+    return reg
+
+
+def spec(process_id: str) -> dict | None:
+    """The openEO spec of a process id, or None if it is not offered."""
+    reg = registry()
+    if process_id not in reg:
+        return None
+    return reg[process_id].spec
+
+
+def specs() -> list[dict]:
+    """Specs of every offered process, sorted by id, for GET /processes."""
+    reg = registry()
+    return [copy.deepcopy(reg[pid].spec) for pid in sorted(pid for _, pid in reg)]
