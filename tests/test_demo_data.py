@@ -1,0 +1,120 @@
+"""The embedded demo collection looks like Sentinel-2 L2A to downstream code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import rasterio
+from shapely.geometry import shape
+
+from backend.demo.build import build_demo_data
+from backend.demo.classes import CROP_CLASSES
+
+
+def _items(catalog):
+    return sorted((json.loads(p.read_text()) for p in
+                   (catalog.parent / "SENTINEL2_L2A").glob("*/*.json")),
+                  key=lambda i: i["properties"]["datetime"])
+
+
+def test_acquisitions_every_five_days_with_baseline_offsets(demo_catalog):
+    items = _items(demo_catalog)
+    times = [dt.datetime.fromisoformat(i["properties"]["datetime"].replace("Z", "+00:00"))
+             for i in items]
+    assert times[0].date() == dt.date(2021, 9, 1) and times[-1].date() >= dt.date(2022, 12, 27)
+    assert {(b.date() - a.date()).days for a, b in zip(times, times[1:], strict=False)} == {5}
+    assert all(t.hour == 10 and 8 <= t.minute <= 12 for t in times)
+    for item, t in zip(items, times, strict=True):
+        new = t.date() >= dt.date(2022, 1, 25)
+        assert item["properties"]["s2:processing_baseline"] == ("04.00" if new else "03.01")
+        raster = item["assets"]["B04"]["raster:bands"][0]
+        assert raster["offset"] == (-0.1 if new else 0.0) and raster["scale"] == 0.0001
+        assert raster["nodata"] == 0 and raster["data_type"] == "uint16"
+        assert 0 <= item["properties"]["eo:cloud_cover"] <= 100
+        assert item["properties"]["proj:epsg"] == 32632
+        assert set(item["assets"]) == {"B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A",
+                                       "B11", "B12", "SCL"}
+
+
+def test_band_files_are_cogs_at_their_resolution(demo_catalog):
+    folder = next((demo_catalog.parent / "SENTINEL2_L2A").iterdir())
+    for band, res, dtype in (("B04", 10, "uint16"), ("B11", 20, "uint16"), ("SCL", 20, "uint8")):
+        with rasterio.open(folder / f"{band}.tif") as src:
+            assert src.res == (res, res) and src.dtypes[0] == dtype and src.nodata == 0
+            assert src.crs.to_epsg() == 32632 and src.descriptions == (band,)
+            assert src.profile["tiled"] and src.overviews(1) is not None
+
+
+def _read(folder, band):
+    with rasterio.open(folder / f"{band}.tif") as src:
+        return src.read(1)
+
+
+def test_scl_codes_match_what_the_pixels_show(demo_catalog):
+    seen = set()
+    for item in _items(demo_catalog):
+        folder = demo_catalog.parent / "SENTINEL2_L2A" / item["id"]
+        scl = _read(folder, "SCL")
+        offset = -item["assets"]["B02"]["raster:bands"][0]["offset"] * 10000
+        blue = (_read(folder, "B02")[::2, ::2].astype(float) - offset) / 10000
+        seen |= set(np.unique(scl).tolist())
+        if (scl == 9).any():
+            assert np.median(blue[scl == 9]) > 0.3  # thick clouds are bright
+        if (scl == 3).any() and (scl == 4).any():
+            assert np.median(blue[scl == 3]) < np.median(blue[scl == 4]) + 0.01
+        if (scl == 0).any():
+            assert (_read(folder, "B02")[::2, ::2][scl == 0] == 0).all()
+    assert {0, 3, 4, 5, 6, 8, 9, 10, 11} <= seen
+
+
+def test_crop_phenology_shows_in_ndvi(demo_catalog):
+    labels = _read(demo_catalog.parent / "CROP_LABELS" / "labels", "labels")
+    monthly: dict[int, dict[int, list[float]]] = {}
+    for item in _items(demo_catalog)[:73]:  # September 2021 to August 2022
+        folder = demo_catalog.parent / "SENTINEL2_L2A" / item["id"]
+        month = int(item["properties"]["datetime"][5:7])
+        clear = np.isin(np.repeat(np.repeat(_read(folder, "SCL"), 2, 0), 2, 1), [4, 5])
+        red = _read(folder, "B04").astype(float)
+        nir = _read(folder, "B08").astype(float)
+        off = -item["assets"]["B04"]["raster:bands"][0]["offset"] * 10000
+        ndvi = ((nir - off) - (red - off)) / ((nir - off) + (red - off))
+        for cls in (CROP_CLASSES.index("Winter wheat"), CROP_CLASSES.index("Maize")):
+            sel = clear & (labels == cls)
+            if sel.sum() > 20:
+                monthly.setdefault(cls, {}).setdefault(month, []).append(np.median(ndvi[sel]))
+    peak = {cls: max(m, key=lambda k: np.mean(m[k])) for cls, m in monthly.items()}
+    assert peak[CROP_CLASSES.index("Winter wheat")] in (4, 5, 6)
+    assert peak[CROP_CLASSES.index("Maize")] in (7, 8)
+
+
+def test_ground_truth_parcels_match_label_raster(demo_catalog):
+    folder = demo_catalog.parent / "CROP_LABELS" / "labels"
+    parcels = json.loads((folder / "parcels.geojson").read_text())["features"]
+    assert len(parcels) > 50
+    assert {p["properties"]["class_id"] for p in parcels} == set(range(16))
+    from pyproj import Transformer
+
+    to_utm = Transformer.from_crs(4326, 32632, always_xy=True)
+    with rasterio.open(folder / "labels.tif") as src:
+        labels = src.read(1)
+        for feat in parcels[:200]:
+            point = shape(feat["geometry"]).representative_point()
+            x, y = to_utm.transform(point.x, point.y)
+            row, col = src.index(x, y)
+            assert labels[row, col] == feat["properties"]["class_id"]
+            assert feat["properties"]["class_name"] == CROP_CLASSES[labels[row, col]]
+
+
+def test_deterministic_per_seed(tmp_path):
+    a = build_demo_data(tmp_path / "a", size=100, seed=3)
+    b = build_demo_data(tmp_path / "b", size=100, seed=3)
+    c = build_demo_data(tmp_path / "c", size=100, seed=4)
+    item = sorted((a.parent / "SENTINEL2_L2A").iterdir())[40].name
+    bands = [_read(p.parent / "SENTINEL2_L2A" / item, "B08") for p in (a, b, c)]
+    np.testing.assert_array_equal(bands[0], bands[1])
+    assert not np.array_equal(bands[0], bands[2])
+    # A second build with the same parameters reuses the cached catalog.
+    mtime = a.stat().st_mtime
+    assert build_demo_data(tmp_path / "a", size=100, seed=3) == a and a.stat().st_mtime == mtime
