@@ -197,7 +197,9 @@ class Catalog:
             layers.append(layer.astype(np.float32))
         cube = xr.concat(layers, dim="bands", coords="minimal", compat="override",
                          join="override")
+        common = {b["name"]: b.get("common_name", "") for b in coll.bands}
         cube = cube.assign_coords(bands=names).rename({"time": "t"})
+        cube = cube.assign_coords(common_name=("bands", [common[n] for n in names]))
         cube = cube.transpose("t", "bands", "y", "x")
         cube.attrs = {"crs": geobox.crs.to_wkt()}
         cube.name = coll.id
