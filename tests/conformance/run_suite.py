@@ -55,7 +55,8 @@ def run(out_json: Path | None) -> dict:
         server = start_server(scratch / "server", {"CROPCUBE_STAC_URL": str(catalog)})
         junit = scratch / "junit.xml"
         try:
-            env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+            path = f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+            env = {**os.environ, "PYTHONPATH": path,
                    "OPENEO_AUTH_METHOD": "basic", "OPENEO_AUTH_BASIC_USERNAME": "alice",
                    "OPENEO_AUTH_BASIC_PASSWORD": USERS["alice"]}
             subprocess.run(
