@@ -62,7 +62,12 @@ class Collection:
         return float(self.spec["cube:dimensions"]["x"].get("step") or 10)
 
     def band_kind(self, name: str) -> str:
-        return self.spec.get("cropcube:bands", {}).get(name, "reflectance")
+        """'reflectance' (scaled, no-data to NaN) or 'class' (values kept)."""
+        return self.spec.get("cropcube:bands", {}).get(name, {}).get("kind", "reflectance")
+
+    def asset_aliases(self, name: str) -> list[str]:
+        """Asset keys other catalogs use for a band (Earth Search: 'red', 'rededge1', ...)."""
+        return self.spec.get("cropcube:bands", {}).get(name, {}).get("asset_aliases", [])
 
     def resolve_bands(self, requested: Sequence[str] | None) -> list[str]:
         """Band names for names or common names; an unknown one is a parameter error."""
@@ -223,17 +228,11 @@ def _scale_offset(items: list[pystac.Item], key: str, times: np.ndarray
 
 
 def _asset_key(item: pystac.Item, coll: Collection, name: str) -> str:
-    """The item's asset key for a band: by key, then eo:bands name, then common name."""
-    if name in item.assets:
-        return name
-    common = next((b.get("common_name") for b in coll.bands if b["name"] == name), None)
+    """The item's asset key for a band: the name itself, a known alias, or its eo:bands name."""
+    wanted = {name.lower(), *(a.lower() for a in coll.asset_aliases(name))}
     for key, asset in item.assets.items():
         eo = (asset.extra_fields.get("eo:bands") or [{}])[0]
-        if key.lower() == name.lower() or eo.get("name") == name:
-            return key
-    for key, asset in item.assets.items():
-        eo = (asset.extra_fields.get("eo:bands") or [{}])[0]
-        if common and (key == common or eo.get("common_name") == common):
+        if key.lower() in wanted or eo.get("name") == name:
             return key
     raise ProcessParameterInvalid(process="load_collection", parameter="bands",
                                   reason=f"band '{name}' has no asset in item {item.id}")
