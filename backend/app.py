@@ -8,7 +8,15 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from backend import errors
-from backend.api import capabilities, collections, credentials, processes, results
+from backend.api import (
+    capabilities,
+    collections,
+    credentials,
+    jobs,
+    process_graphs,
+    processes,
+    results,
+)
 from backend.services import API_PREFIX, Services
 from backend.settings import Settings
 
@@ -36,9 +44,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False
     app.extensions["cropcube"] = Services.build(settings)
-    for bp in (capabilities.bp, collections.bp, processes.bp, credentials.bp, results.bp):
+    for bp in (capabilities.bp, collections.bp, processes.bp, credentials.bp, results.bp,
+               jobs.bp, process_graphs.bp):
         app.register_blueprint(bp, url_prefix=API_PREFIX)
     app.register_blueprint(capabilities.well_known)
+    app.register_blueprint(jobs.downloads)
 
     @app.before_request
     def preflight():

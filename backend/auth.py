@@ -1,8 +1,8 @@
 """Users (a JSON file of password hashes) and bearer tokens (signed, expiring).
 
-Basic login: GET /credentials/basic with HTTP Basic credentials returns a token; clients
-then send `Authorization: Bearer basic//<token>`. Tokens are signed with a secret kept in
-the data dir, so they survive restarts and need no store; they expire after a setting.
+Basic login: GET /credentials/basic with HTTP Basic credentials returns a random token;
+clients then send `Authorization: Bearer basic//<token>`. The store keeps only a hash of
+each token with its expiry, so tokens survive restarts and a leaked database holds none.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import secrets
 import threading
 from pathlib import Path
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend.errors import (
@@ -22,6 +21,7 @@ from backend.errors import (
     CredentialsInvalid,
     TokenInvalid,
 )
+from backend.jobs.store import Store
 from backend.settings import Settings
 
 _lock = threading.Lock()
@@ -59,7 +59,8 @@ class UserStore:
         return hashed is not None and check_password_hash(hashed, password)
 
 
-def _secret(path: Path) -> str:
+def secret(path: Path) -> str:
+    """The server's signing secret (for result download links), created once."""
     with _lock:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,15 +72,15 @@ def _secret(path: Path) -> str:
 class Auth:
     """Login and token checks for the HTTP layer."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, store: Store):
         self.users = UserStore(settings.users_file)
         self.ttl = settings.token_ttl_s
-        self._signer = URLSafeTimedSerializer(_secret(settings.secret_file), salt="cropcube-token")
+        self.store = store
 
     def login(self, name: str | None, password: str | None) -> str:
         if not name or password is None or not self.users.check(name, password):
             raise CredentialsInvalid()
-        return self._signer.dumps({"u": name})
+        return self.store.new_token(name, self.ttl)
 
     def user_for(self, authorization: str | None) -> str:
         """The user a request's Authorization header proves, or an openEO auth error."""
@@ -89,11 +90,7 @@ class Auth:
         if scheme.lower() != "bearer" or not value.startswith("basic//"):
             raise AuthenticationSchemeInvalid(
                 "Only basic authentication is supported: send 'Bearer basic//<token>'.")
-        try:
-            payload = self._signer.loads(value[len("basic//"):], max_age=self.ttl)
-        except (SignatureExpired, BadSignature):
-            raise TokenInvalid() from None
-        name = payload.get("u") if isinstance(payload, dict) else None
+        name = self.store.token_user(value[len("basic//"):])
         if not name or not self.users.exists(name):
             raise TokenInvalid()
         return name

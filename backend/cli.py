@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from backend.settings import Settings
@@ -38,6 +41,68 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(settings: Settings) -> None:
+    from backend.jobs.store import Store
+
+    store = Store(settings.db_url, lock_dir=settings.data_dir)
+    store.migrate()
+    store.engine.dispose()
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    _migrate(_settings(args))
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from backend.jobs.worker import Worker
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    settings = _settings(args)
+    _migrate(settings)
+    Worker(settings, parent_pid=args.parent_pid).run()
+    return 0
+
+
+class WorkerPool:
+    """The job workers `serve` starts and restarts; stopped with SIGTERM when serve ends."""
+
+    def __init__(self, settings: Settings, count: int):
+        self.settings, self.count = settings, count
+        self.procs: list[subprocess.Popen] = []
+        self._stop = threading.Event()
+
+    def _spawn(self) -> subprocess.Popen:
+        cmd = [sys.executable, "-m", "backend.cli", "worker", "--data-dir",
+               str(self.settings.data_dir), "--parent-pid", str(os.getpid())]
+        return subprocess.Popen(cmd)
+
+    def start(self) -> None:
+        self.procs = [self._spawn() for _ in range(self.count)]
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(1.0):
+            for i, proc in enumerate(self.procs):
+                if proc.poll() is not None and not self._stop.is_set():
+                    logging.warning("job worker %s exited (%s); starting another", proc.pid,
+                                    proc.returncode)
+                    self.procs[i] = self._spawn()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 30
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
@@ -47,7 +112,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not settings.stac_url:
         build_demo_data(settings.data_dir, size=settings.demo_size, seed=settings.demo_seed)
+    _migrate(settings)
     app = create_app(settings)
+    workers = settings.workers if args.workers is None else args.workers
+    pool = WorkerPool(settings, workers)
 
     class Server(BaseApplication):
         def load_config(self) -> None:
@@ -57,13 +125,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
             self.cfg.set("threads", int(os.environ.get("CROPCUBE_HTTP_THREADS", "8")))
             self.cfg.set("timeout", 600)
             self.cfg.set("accesslog", "-")
+            # %(U)s is the path without the query string: signed download links stay secret.
+            self.cfg.set("access_log_format",
+                         '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"')
 
         def load(self):
             return app
 
     print(f"cropcube serves http://{args.host}:{args.port}/openeo/1.2/ "
-          f"(data: {settings.catalog_url})", flush=True)
-    Server().run()
+          f"(data: {settings.catalog_url}; {workers} job workers)", flush=True)
+    pool.start()
+    try:
+        Server().run()
+    finally:
+        pool.stop()
     return 0
 
 
@@ -78,8 +153,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the openEO API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=None,
+                       help="job worker processes to start (default: $CROPCUBE_WORKERS or 2)")
     data_dir(serve)
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run a batch-job worker")
+    worker.add_argument("--parent-pid", type=int, default=None,
+                        help="exit when this process is gone (used by serve)")
+    data_dir(worker)
+    worker.set_defaults(func=cmd_worker)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="migrate the job store to the newest schema")
+    data_dir(upgrade)
+    upgrade.set_defaults(func=cmd_db_upgrade)
 
     demo = sub.add_parser("demo-data", help="build the embedded demo collection")
     data_dir(demo)

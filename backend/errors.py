@@ -67,3 +67,22 @@ ProcessParameterRequired = _error("ProcessParameterRequired", 400,
 FormatUnsupported = _error("FormatUnsupported", 400, "Format '{format}' is not supported.")
 NoDataAvailable = _error("NoDataAvailable", 400, "There is no data available for the request.")
 Internal = _error("Internal", 500, "Server error: {reason}")
+JobNotFound = _error("JobNotFound", 404, "The batch job '{identifier}' does not exist.")
+JobLocked = _error("JobLocked", 400,
+                   "Batch job is locked due to a queued or running batch computation.")
+JobNotFinished = _error("JobNotFinished", 400,
+                        "Batch job has not finished computing the results yet. Please try "
+                        "again later or contact our support.")
+ResultLinkExpired = _error("ResultLinkExpired", 410,
+                           "The link to the batch job result has expired. Please request the "
+                           "results again.")
+PermissionsInsufficient = _error("PermissionsInsufficient", 403,
+                                 "Forbidden. The permissions of the authenticated account do "
+                                 "not allow to request the requested resource.")
+ProcessGraphNotFound = _error("ProcessGraphNotFound", 404,
+                              "User-defined process '{identifier}' does not exist.")
+PredefinedProcessExists = _error("PredefinedProcessExists", 400,
+                                 "A predefined process with the given identifier exists.")
+PropertyNotEditable = _error("PropertyNotEditable", 400,
+                             "The specified property '{property}' is read-only.")
+NoDataForUpdate = _error("NoDataForUpdate", 400, "No data specified to be updated.")

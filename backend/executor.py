@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from dataclasses import dataclass
@@ -22,15 +23,24 @@ from processes.io import PROPERTY_FILTER_PREFIX
 log = logging.getLogger(__name__)
 
 
-def lookup_spec(process_id: str, namespace: str | None = None) -> dict | None:
-    """Spec of a predefined process (namespace null or 'backend'), else None."""
-    if namespace not in (None, "backend"):
+def spec_lookup(user_processes: dict[str, dict]):
+    """Find a spec: predefined (namespace null or 'backend') or the user's (null or 'user')."""
+
+    def lookup(process_id: str, namespace: str | None = None) -> dict | None:
+        if namespace in (None, "backend"):
+            found = registry.spec(process_id)
+            if found is not None or namespace == "backend":
+                return found
+        if namespace in (None, "user"):
+            return user_processes.get(process_id)
         return None
-    return registry.spec(process_id)
+
+    return lookup
 
 
-def validate(graph: dict, catalog: Catalog) -> list[errors.OpenEOError]:
-    return graph_errors(graph, lookup_spec, catalog)
+def validate(graph: Any, catalog: Catalog, user_processes: dict[str, dict] | None = None
+             ) -> list[errors.OpenEOError]:
+    return graph_errors(graph, spec_lookup(user_processes or {}), catalog)
 
 
 def _property_filter(props: dict[str, Any]) -> Any:
@@ -77,14 +87,14 @@ def _translate(exc: Exception) -> errors.OpenEOError:
 
 def evaluate(graph: dict, ctx: ExecutionContext) -> Any:
     """Run a flat process graph; save_result calls are collected in ctx.saved."""
-    first = next(iter(validate(graph, ctx.catalog)), None)
+    first = next(iter(validate(graph, ctx.catalog, ctx.user_processes)), None)
     if first is not None:
         raise first
     token = current.set(ctx)
     try:
         prepared = _prepare(graph, ctx)
         parsed = OpenEOProcessGraph({"process_graph": prepared})
-        return parsed.to_callable(registry.registry())()
+        return parsed.to_callable(registry.with_user_processes(ctx.user_processes))()
     except Exception as exc:  # noqa: BLE001 - every failure becomes an openEO error
         raise _translate(exc) from None
     finally:
@@ -99,20 +109,30 @@ class Output:
     media_type: str
 
 
-def write_output(value: Any, ctx: ExecutionContext, out_dir: Path, stem: str = "result"
-                 ) -> Output:
-    """Write the saved result (or the graph's value: cubes as GTiff, the rest as JSON)."""
-    if ctx.saved:
-        request = ctx.saved[-1]
-        fmt, data, options = formats.lookup(request.format), request.data, request.options
-    else:
+def write_outputs(value: Any, ctx: ExecutionContext, out_dir: Path,
+                  scheduler: str | None = "threads") -> list[Output]:
+    """Write every save_result (or the graph's value: cubes as GTiff, the rest as JSON).
+
+    `scheduler` None computes on the current dask.distributed client (batch jobs).
+    """
+    requests = [(r.format, r.data, r.options) for r in ctx.saved]
+    if not requests:
         is_raster = isinstance(value, xr.DataArray) and {"x", "y"} <= set(value.dims)
-        fmt, data, options = formats.lookup("GTiff" if is_raster else "JSON"), value, {}
-    assert fmt is not None
-    path = out_dir / f"{stem}.{fmt.extension}"
-    try:
-        with dask.config.set(scheduler="threads"):
-            fmt.writer(data, path, options)
-    except Exception as exc:  # noqa: BLE001 - dask re-raises process errors here
-        raise _translate(exc) from None
-    return Output(path, fmt.media_type)
+        requests = [("GTiff" if is_raster else "JSON", value, {})]
+    outputs = []
+    for i, (name, data, options) in enumerate(requests):
+        fmt = formats.lookup(name)
+        assert fmt is not None
+        path = out_dir / f"result{'' if i == 0 else f'-{i}'}.{fmt.extension}"
+        try:
+            with dask.config.set(scheduler=scheduler) if scheduler else _nothing():
+                fmt.writer(data, path, options)
+        except Exception as exc:  # noqa: BLE001 - dask re-raises process errors here
+            raise _translate(exc) from None
+        outputs.append(Output(path, fmt.media_type))
+    return outputs
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield

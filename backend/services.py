@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from flask import current_app, request
 
-from backend.auth import Auth
+from backend.auth import Auth, secret
 from backend.catalog import Catalog
+from backend.jobs.signing import UrlSigner
+from backend.jobs.store import Store
 from backend.settings import Settings
 
 API_VERSION = "1.2.0"
@@ -18,11 +20,15 @@ API_PREFIX = "/openeo/1.2"
 class Services:
     settings: Settings
     catalog: Catalog
+    store: Store
     auth: Auth
+    signer: UrlSigner
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        return cls(settings, Catalog(settings), Auth(settings))
+        store = Store(settings.db_url, lock_dir=settings.data_dir)
+        signer = UrlSigner(secret(settings.secret_file), settings.signed_url_ttl_s)
+        return cls(settings, Catalog(settings), store, Auth(settings, store), signer)
 
 
 def services() -> Services:

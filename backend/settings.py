@@ -26,6 +26,15 @@ class Settings:
     dask_chunk_px: int = 1024
     demo_size: int = 500
     demo_seed: int = 42
+    database_url: str = ""  # default: SQLite in the data dir; or postgresql+psycopg://...
+    workers: int = 2  # job worker processes `serve` starts
+    job_heartbeat_s: float = 2.0
+    job_stale_s: float = 30.0  # a running job without heartbeat this long is marked error
+    job_poll_s: float = 1.0
+    job_threads: int = 0  # dask threads per job on the LocalCluster (0: cores / workers)
+    dask_scheduler: str = ""  # address of an existing dask.distributed scheduler
+    results_days: float = 30.0  # how long job results are kept
+    signed_url_ttl_s: int = 7 * 24 * 3600
 
     @property
     def users_file(self) -> Path:
@@ -34,6 +43,14 @@ class Settings:
     @property
     def secret_file(self) -> Path:
         return self.data_dir / "secret.key"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'cropcube.db'}"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.data_dir / "results"
 
     @property
     def catalog_url(self) -> str:
@@ -55,6 +72,15 @@ class Settings:
             dask_chunk_px=int(_env("DASK_CHUNK_PX", "1024")),
             demo_size=int(_env("DEMO_SIZE", "500")),
             demo_seed=int(_env("DEMO_SEED", "42")),
+            database_url=_env("DATABASE_URL", ""),
+            workers=int(_env("WORKERS", "2")),
+            job_heartbeat_s=float(_env("JOB_HEARTBEAT_S", "2")),
+            job_stale_s=float(_env("JOB_STALE_S", "30")),
+            job_poll_s=float(_env("JOB_POLL_S", "1")),
+            job_threads=int(_env("JOB_THREADS", "0")),
+            dask_scheduler=_env("DASK_SCHEDULER", ""),
+            results_days=float(_env("RESULTS_DAYS", "30")),
+            signed_url_ttl_s=int(_env("SIGNED_URL_TTL_S", str(7 * 24 * 3600))),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "data_dir" in overrides and overrides["data_dir"] is not None:

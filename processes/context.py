@@ -24,8 +24,10 @@ class ExecutionContext:
 
     catalog: Catalog
     max_values: int | None = None
+    user_processes: dict[str, dict] = field(default_factory=dict)
     saved: list[SaveRequest] = field(default_factory=list)
     property_filters: dict[str, Any] = field(default_factory=dict)
+    loaded_times: list[Any] = field(default_factory=list)  # t labels of every loaded cube
 
 
 current: contextvars.ContextVar[ExecutionContext] = contextvars.ContextVar("cropcube_execution")

@@ -19,8 +19,11 @@ def load_collection(id: str, spatial_extent: Any = None, temporal_extent: Any = 
     keep: Callable[[dict], bool] | None = None
     if isinstance(properties, str) and properties.startswith(PROPERTY_FILTER_PREFIX):
         keep = ctx.property_filters[properties]
-    return ctx.catalog.load(id, spatial_extent, temporal_extent, bands, keep,
+    cube = ctx.catalog.load(id, spatial_extent, temporal_extent, bands, keep,
                             max_values=ctx.max_values)
+    if "t" in cube.dims:
+        ctx.loaded_times.append(cube["t"].values)
+    return cube
 
 
 def save_result(data: Any, format: str, options: dict[str, Any] | None = None, **_: Any) -> bool:

@@ -50,6 +50,33 @@ def registry() -> ProcessRegistry:
     return reg
 
 
+def _user_process(spec: dict, reg: ProcessRegistry):
+    """Run a user-defined process: its graph with the call's arguments as parameters."""
+    from openeo_pg_parser_networkx import OpenEOProcessGraph
+
+    defaults = {p["name"]: p["default"] for p in spec.get("parameters") or [] if "default" in p}
+
+    def run(**kwargs: Any) -> Any:
+        graph = OpenEOProcessGraph({"process_graph": spec["process_graph"]})
+        return graph.to_callable(reg)(named_parameters={**defaults, **kwargs})
+
+    run.__name__ = spec["id"]
+    return run
+
+
+def with_user_processes(user_processes: dict[str, dict]) -> ProcessRegistry:
+    """The registry plus one user's processes (predefined ids always win)."""
+    base = registry()
+    if not user_processes:
+        return base
+    reg = ProcessRegistry(wrap_funcs=[resolve_params])
+    reg.store = {ns: dict(procs) for ns, procs in base.store.items()}
+    for pid, spec in user_processes.items():
+        if pid not in base:
+            reg[pid] = Process(spec=spec, implementation=_user_process(spec, reg))
+    return reg
+
+
 def spec(process_id: str) -> dict | None:
     """The openEO spec of a process id, or None if it is not offered."""
     reg = registry()

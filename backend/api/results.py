@@ -24,16 +24,22 @@ def _json_body() -> object:
     return body
 
 
+def _optional_user() -> str | None:
+    """The user when credentials are sent (validation also works without login)."""
+    return current_user() if request.headers.get("Authorization") else None
+
+
 @bp.post("/result")
 def compute_result():
-    current_user()
+    user = current_user()
     graph = process_graph_of(_json_body())
     svc = services()
-    ctx = ExecutionContext(svc.catalog, max_values=svc.settings.sync_max_values)
+    ctx = ExecutionContext(svc.catalog, max_values=svc.settings.sync_max_values,
+                           user_processes=svc.store.processes(user))
     value = executor.evaluate(graph, ctx)
     out_dir = Path(tempfile.mkdtemp(prefix="cropcube-result-"))
     try:
-        output = executor.write_output(value, ctx, out_dir)
+        output = executor.write_outputs(value, ctx, out_dir)[0]
         response = send_file(output.path, mimetype=output.media_type,
                              download_name=output.path.name)
     except BaseException:
@@ -50,6 +56,8 @@ def validate():
     graph = body.get("process_graph") if isinstance(body, dict) else None
     if graph is None and isinstance(body, dict) and isinstance(body.get("process"), dict):
         graph = body["process"].get("process_graph")
-    errs = executor.validate(graph, services().catalog)
+    svc = services()
+    user = _optional_user()
+    errs = executor.validate(graph, svc.catalog, svc.store.processes(user) if user else {})
     return jsonify({"errors": [{k: v for k, v in e.to_dict().items() if k != "links"}
                                for e in errs]})

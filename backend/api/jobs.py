@@ -1,0 +1,239 @@
+"""Batch jobs: /jobs, /jobs/{id}, /results, /logs, /estimate, and signed result downloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, send_file
+
+from backend import errors, executor
+from backend.jobs.assets import media_type
+from backend.jobs.models import Job
+from backend.jobs.store import LEVELS
+from backend.services import base_url, current_user, services
+from processes.context import ExecutionContext
+
+bp = Blueprint("jobs", __name__)
+downloads = Blueprint("downloads", __name__)
+
+EDITABLE = {"title", "description", "process", "plan", "budget", "log_level"}
+
+
+def iso(value: Any) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def job_summary(job: Job) -> dict[str, Any]:
+    doc = {"id": job.id, "title": job.title, "description": job.description,
+           "status": job.status, "created": iso(job.created), "updated": iso(job.updated),
+           "plan": job.plan, "costs": 0, "budget": job.budget, "log_level": job.log_level}
+    if job.status == "running":
+        doc["progress"] = job.progress or 0.0
+    elif job.status == "finished":
+        doc["progress"] = 100.0
+    return doc
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise errors.BadRequest("The request body must be a JSON object.")
+    return body
+
+
+def _job_fields(body: dict[str, Any]) -> dict[str, Any]:
+    level = body.get("log_level", "info")
+    if level not in LEVELS:
+        raise errors.BadRequest(f"log_level must be one of {', '.join(LEVELS)}.")
+    budget = body.get("budget")
+    if budget is not None and not isinstance(budget, int | float):
+        raise errors.BadRequest("budget must be a number.")
+    return {"title": body.get("title"), "description": body.get("description"),
+            "plan": body.get("plan"), "budget": budget, "log_level": level}
+
+
+def _process(body: dict[str, Any]) -> dict[str, Any]:
+    process = body.get("process")
+    if not isinstance(process, dict) or not isinstance(process.get("process_graph"), dict) \
+            or not process["process_graph"]:
+        raise errors.ProcessGraphMissing()
+    return process
+
+
+@bp.post("/jobs")
+def create_job():
+    user = current_user()
+    body = _body()
+    known = {"process", "title", "description", "plan", "budget", "log_level"}
+    options = {k: v for k, v in body.items() if k not in known} or None
+    job = services().store.create_job(user, _process(body), job_options=options,
+                                      **_job_fields(body))
+    resp = Response(status=201)
+    resp.headers["Location"] = f"{base_url()}/jobs/{job.id}"
+    resp.headers["OpenEO-Identifier"] = job.id
+    return resp
+
+
+@bp.get("/jobs")
+def list_jobs():
+    user = current_user()
+    try:
+        limit = max(1, min(int(request.args.get("limit", 100)), 1000))
+    except ValueError:
+        raise errors.BadRequest("limit must be an integer.") from None
+    jobs, more = services().store.jobs(user, limit, request.args.get("after"))
+    links = []
+    if more:
+        links.append({"rel": "next",
+                      "href": f"{base_url()}/jobs?limit={limit}&after={jobs[-1].id}"})
+    return jsonify({"jobs": [job_summary(j) for j in jobs], "links": links})
+
+
+@bp.get("/jobs/<job_id>")
+def describe_job(job_id: str):
+    job = services().store.job(current_user(), job_id)
+    return jsonify({**job_summary(job), "process": job.process})
+
+
+@bp.patch("/jobs/<job_id>")
+def update_job(job_id: str):
+    user = current_user()
+    body = _body()
+    store = services().store
+    store.job(user, job_id)
+    if not body:
+        raise errors.NoDataForUpdate()
+    for key in body:
+        if key not in EDITABLE:
+            raise errors.PropertyNotEditable(property=key)
+    fields = {k: v for k, v in _job_fields({**body}).items() if k in body}
+    if "process" in body:
+        fields["process"] = _process(body)
+    if not store.update_job(user, job_id, fields):
+        raise errors.JobLocked()
+    return Response(status=204)
+
+
+@bp.delete("/jobs/<job_id>")
+def delete_job(job_id: str):
+    user = current_user()
+    store = services().store
+    store.cancel(user, job_id)  # a queued or running job stops first
+    store.delete_job(user, job_id)
+    shutil.rmtree(services().settings.results_dir / job_id, ignore_errors=True)
+    return Response(status=204)
+
+
+@bp.post("/jobs/<job_id>/results")
+def start_job(job_id: str):
+    services().store.queue(current_user(), job_id)
+    return Response(status=202)
+
+
+@bp.delete("/jobs/<job_id>/results")
+def cancel_job(job_id: str):
+    services().store.cancel(current_user(), job_id)
+    return Response(status=204)
+
+
+@bp.get("/jobs/<job_id>/results")
+def job_results(job_id: str):
+    svc = services()
+    job = svc.store.job(current_user(), job_id)
+    if job.status != "finished" or not job.results:
+        raise errors.JobNotFinished()
+    base = base_url()
+    root = base.rsplit("/openeo/", 1)[0]
+    results = job.results
+    assets = {}
+    expires = None
+    for name, meta in results.get("assets", {}).items():
+        expires, signature = svc.signer.sign(job.id, name)
+        assets[name] = {"href": f"{root}/download/{job.id}/{name}?expires={expires}"
+                        f"&signature={signature}", **meta}
+    bbox = results.get("bbox")
+    geometry = None
+    if bbox:
+        w, s, e, n = bbox
+        geometry = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+    props: dict[str, Any] = {"datetime": None, "title": job.title,
+                             "description": job.description, "created": iso(job.created),
+                             "updated": iso(job.updated), "openeo:status": job.status}
+    if results.get("start_datetime"):
+        props["start_datetime"] = results["start_datetime"]
+        props["end_datetime"] = results["end_datetime"]
+    else:
+        props["datetime"] = iso(job.finished)
+    if expires:
+        props["expires"] = iso(dt.datetime.fromtimestamp(expires, dt.UTC))
+    doc = {
+        "type": "Feature", "stac_version": "1.0.0", "id": job.id,
+        "stac_extensions": [
+            "https://stac-extensions.github.io/file/v2.1.0/schema.json",
+            "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+            "https://stac-extensions.github.io/raster/v1.1.0/schema.json"],
+        "geometry": geometry, "properties": props, "assets": assets,
+        "links": [{"rel": "self", "href": f"{base}/jobs/{job.id}/results",
+                   "type": "application/geo+json"},
+                  {"rel": "job", "href": f"{base}/jobs/{job.id}", "type": "application/json"}],
+    }
+    if bbox:
+        doc["bbox"] = bbox
+    return jsonify(doc)
+
+
+@bp.get("/jobs/<job_id>/logs")
+def job_logs(job_id: str):
+    store = services().store
+    job = store.job(current_user(), job_id)
+    level = request.args.get("level", "debug")
+    if level not in LEVELS:
+        raise errors.BadRequest(f"level must be one of {', '.join(LEVELS)}.")
+    level = max(level, job.log_level or "debug", key=LEVELS.index)
+    offset = request.args.get("offset")
+    try:
+        after = int(offset) if offset not in (None, "") else None
+        limit = max(1, min(int(request.args.get("limit", 100)), 1000))
+    except ValueError:
+        raise errors.BadRequest("offset and limit must be integers.") from None
+    rows, more = store.logs(job.id, after, level, limit)
+    logs = []
+    for row in rows:
+        entry = {"id": str(row.id), "level": row.level, "message": row.message,
+                 "time": iso(row.time)}
+        if row.code:
+            entry["code"] = row.code
+        if row.data:
+            entry["data"] = row.data
+            if row.data.get("node"):
+                entry["path"] = [{"node_id": row.data["node"]}]
+        logs.append(entry)
+    links = []
+    if more:
+        links.append({"rel": "next", "href": f"{base_url()}/jobs/{job.id}/logs?offset="
+                      f"{rows[-1].id}&level={level}&limit={limit}"})
+    return jsonify({"level": level, "logs": logs, "links": links})
+
+
+@bp.get("/jobs/<job_id>/estimate")
+def estimate(job_id: str):
+    user = current_user()
+    svc = services()
+    job = svc.store.job(user, job_id)
+    ctx = ExecutionContext(svc.catalog, user_processes=svc.store.processes(user))
+    value = executor.evaluate(job.process["process_graph"], ctx)
+    data = [r.data for r in ctx.saved] or [value]
+    size = sum(int(getattr(d, "nbytes", 0)) for d in data)
+    return jsonify({"costs": 0, "size": size, "downloads_included": None})
+
+
+@downloads.get("/download/<job_id>/<asset>")
+def download(job_id: str, asset: str):
+    svc = services()
+    svc.signer.check(job_id, asset, request.args.get("expires"), request.args.get("signature"))
+    path = svc.settings.results_dir / job_id / asset
+    if not path.is_file():
+        raise errors.NotFound("The result file does not exist (any more).")
+    return send_file(path, mimetype=media_type(path), download_name=asset)

@@ -1,0 +1,1 @@
+"""Batch jobs: the job store (SQLAlchemy), the workers that run jobs, and their results."""

@@ -1,0 +1,71 @@
+"""STAC asset metadata of result files: media type, size, checksum, projection, raster bands."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from pyproj import Transformer
+
+from backend import formats
+
+
+def _multihash_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return "1220" + digest.hexdigest()  # multihash: sha2-256, 32 bytes
+
+
+def _raster_fields(path: Path) -> tuple[dict[str, Any], list[float] | None]:
+    with rasterio.open(path) as src:
+        fields: dict[str, Any] = {
+            "proj:shape": [src.height, src.width],
+            "proj:transform": list(src.transform)[:6],
+            "proj:bbox": list(src.bounds),
+        }
+        epsg = src.crs.to_epsg() if src.crs else None
+        if epsg:
+            fields["proj:epsg"] = epsg
+        bands = []
+        for i, desc in enumerate(src.descriptions, start=1):
+            band: dict[str, Any] = {"data_type": src.dtypes[i - 1]}
+            if src.nodata is not None:
+                band["nodata"] = "nan" if np.isnan(src.nodata) else src.nodata
+            if desc:
+                band["name"] = desc
+            bands.append(band)
+        fields["raster:bands"] = bands
+        bbox = None
+        if src.crs:
+            tr = Transformer.from_crs(src.crs, 4326, always_xy=True)
+            b = src.bounds
+            lon, lat = tr.transform([b.left, b.right, b.left, b.right],
+                                    [b.bottom, b.bottom, b.top, b.top])
+            bbox = [min(lon), min(lat), max(lon), max(lat)]
+    return fields, bbox
+
+
+def media_type(path: Path) -> str:
+    fmt = next((f for f in formats.FORMATS if f.extension == path.suffix.lstrip(".")), None)
+    return fmt.media_type if fmt else "application/octet-stream"
+
+
+def describe(path: Path) -> tuple[dict[str, Any], list[float] | None]:
+    """The asset's STAC fields (without href) and its lon/lat bbox when it is a raster."""
+    asset: dict[str, Any] = {
+        "title": path.name,
+        "type": media_type(path),
+        "roles": ["data"],
+        "file:size": path.stat().st_size,
+        "file:checksum": _multihash_sha256(path),
+    }
+    bbox = None
+    if path.suffix == ".tif":
+        fields, bbox = _raster_fields(path)
+        asset.update(fields)
+    return asset, bbox

@@ -1,0 +1,100 @@
+"""Run one batch job in a child process of a worker: evaluate, compute on Dask, write files.
+
+The child reports through a small JSON file; the worker alone changes the job's status.
+A watchdog ends the child when its worker is gone, so nothing computes for a dead worker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backend import errors, executor
+from backend.catalog import Catalog
+from backend.jobs.assets import describe
+from backend.jobs.store import Store
+from backend.settings import Settings
+from processes.context import ExecutionContext
+
+log = logging.getLogger(__name__)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(3)
+        time.sleep(0.5)
+
+
+def _dask_client(settings: Settings):
+    """A client on the configured scheduler, or on an in-process LocalCluster."""
+    from dask.distributed import Client, LocalCluster
+
+    if settings.dask_scheduler:
+        return Client(settings.dask_scheduler, timeout=30), None
+    threads = settings.job_threads or max(1, (os.cpu_count() or 1) // max(1, settings.workers))
+    cluster = LocalCluster(n_workers=1, threads_per_worker=threads, processes=False,
+                           dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def _time_range(stamps: list[np.ndarray]) -> tuple[str, str] | None:
+    """First and last date of the data the job loaded."""
+    if not stamps:
+        return None
+    values = np.concatenate(stamps)
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return pd.Timestamp(values.min()).strftime(fmt), pd.Timestamp(values.max()).strftime(fmt)
+
+
+def compute(settings: Settings, store: Store, job_id: str, out_dir: Path) -> dict[str, Any]:
+    """Evaluate the job's graph and write its results into out_dir; returns results metadata."""
+    job = store.get(job_id)
+    if job is None:
+        raise errors.JobNotFound(identifier=job_id)
+    ctx = ExecutionContext(Catalog(settings), user_processes=store.processes(job.user_id))
+    value = executor.evaluate(job.process["process_graph"], ctx)
+    store.log(job_id, "debug", "Process graph evaluated; computing on Dask.")
+    store.set_progress(job_id, 30.0)
+    outputs = executor.write_outputs(value, ctx, out_dir, scheduler=None)
+    store.set_progress(job_id, 90.0)
+    assets, bbox = {}, None
+    for out in outputs:
+        meta, asset_bbox = describe(out.path)
+        assets[out.path.name] = meta
+        bbox = bbox or asset_bbox
+    results: dict[str, Any] = {"assets": assets, "bbox": bbox}
+    span = _time_range(ctx.loaded_times)
+    if span:
+        results["start_datetime"], results["end_datetime"] = span
+    return results
+
+
+def main(settings: Settings, job_id: str, out_dir: str, report: str, parent_pid: int) -> None:
+    """Entry point of the job process (forked by the worker)."""
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    store = Store(settings.db_url)
+    outcome: dict[str, Any]
+    client = cluster = None
+    try:
+        client, cluster = _dask_client(settings)
+        outcome = {"ok": True, "results": compute(settings, store, job_id, Path(out_dir))}
+    except errors.OpenEOError as exc:
+        outcome = {"ok": False, "code": exc.code, "message": exc.message, "node": exc.node}
+    except Exception as exc:  # noqa: BLE001 - reported to the user as an Internal error
+        log.exception("job %s failed", job_id)
+        outcome = {"ok": False, "code": "Internal", "message": f"{type(exc).__name__}: {exc}"}
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    Path(report).write_text(json.dumps(outcome))

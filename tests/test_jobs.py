@@ -1,0 +1,207 @@
+"""Batch jobs through the real `openeo` client and the HTTP API: results, logs, users."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import numpy as np
+import openeo
+import psutil
+import pytest
+import rasterio
+import requests
+from conftest import TEST_BOX
+from jobs_helpers import Api, ndvi_graph, slow_graph
+from reference import ndvi_stack
+from serverctl import USERS, start_server, stop_server
+
+from backend.auth import secret
+from backend.jobs.signing import UrlSigner
+
+JOB_ENV = {"CROPCUBE_WORKERS": "2", "CROPCUBE_JOB_HEARTBEAT_S": "0.5",
+           "CROPCUBE_JOB_STALE_S": "5", "CROPCUBE_JOB_POLL_S": "0.2"}
+
+
+@pytest.fixture(scope="module")
+def job_server(demo_catalog, tmp_path_factory):
+    srv = start_server(tmp_path_factory.mktemp("jobs"),
+                       {"CROPCUBE_STAC_URL": str(demo_catalog), **JOB_ENV})
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture
+def alice(job_server) -> Api:
+    return Api(job_server.url, "alice", USERS["alice"])
+
+
+@pytest.fixture
+def bob(job_server) -> Api:
+    return Api(job_server.url, "bob", USERS["bob"])
+
+
+def test_client_batch_job_end_to_end(job_server, demo_catalog, tmp_path):
+    con = openeo.connect(job_server.url).authenticate_basic("alice", USERS["alice"])
+    cube = con.load_collection("SENTINEL2_L2A", spatial_extent=TEST_BOX,
+                               temporal_extent=["2022-06-01", "2022-07-01"], bands=["B04", "B08"])
+    result = cube.ndvi(nir="B08", red="B04").reduce_dimension(dimension="t", reducer="max")
+    job = con.create_job(result.save_result("GTiff"), title="NDVI June")
+    assert job.status() == "created"
+    job.start_and_wait(max_poll_interval=1)
+    assert job.status() == "finished"
+    results = job.get_results()
+    paths = results.download_files(tmp_path)
+    tif = next(p for p in paths if p.suffix == ".tif")
+    expected = np.nanmax(ndvi_stack(demo_catalog, "2022-06-01", "2022-07-01", TEST_BOX), axis=0)
+    with rasterio.open(tif) as src:
+        np.testing.assert_allclose(src.read(1), expected, rtol=1e-5, atol=1e-6, equal_nan=True)
+    meta = results.get_metadata()
+    asset = meta["assets"][tif.name]
+    assert asset["file:size"] == tif.stat().st_size
+    assert asset["file:checksum"] == "1220" + hashlib.sha256(tif.read_bytes()).hexdigest()
+    assert asset["proj:epsg"] == 32632 and asset["proj:shape"] == [84, 96]
+    assert asset["raster:bands"][0]["data_type"] == "float32"
+    assert asset["type"].startswith("image/tiff") and asset["roles"] == ["data"]
+    assert meta["properties"]["start_datetime"].startswith("2022-06")
+    assert "signature=" in asset["href"] and "expires=" in asset["href"]
+    # Signed links download without a bearer token ...
+    assert requests.get(asset["href"], timeout=30).content == tif.read_bytes()
+    messages = [entry["message"] for entry in job.logs()]
+    assert messages[0] == "Job created." and any("finished" in m for m in messages)
+
+
+def test_tampered_and_expired_links_are_refused(alice, job_server):
+    job_id = alice.create(ndvi_graph())
+    alice.start(job_id)
+    assert alice.wait(job_id, {"finished", "error"}) == "finished"
+    href = next(iter(alice.request("GET", f"/jobs/{job_id}/results").json()["assets"].values())
+                )["href"]
+    tampered = href.replace("result.tif", "result.nc")
+    r = requests.get(tampered, timeout=30)
+    assert r.status_code == 403 and r.json()["code"] == "PermissionsInsufficient"
+    r = requests.get(href[:-1] + ("0" if href[-1] != "0" else "1"), timeout=30)
+    assert r.status_code == 403
+    signer = UrlSigner(secret(job_server.data_dir / "secret.key"), ttl_s=-10)
+    expires, signature = signer.sign(job_id, "result.tif")
+    base = href.split("?")[0]
+    r = requests.get(f"{base}?expires={expires}&signature={signature}", timeout=30)
+    assert r.status_code == 410 and r.json()["code"] == "ResultLinkExpired"
+    r = requests.get(f"{base}?expires={expires + 3600}&signature={signature}", timeout=30)
+    assert r.status_code == 403  # the expiry is part of the signature
+
+
+def test_failing_graph_ends_in_error_with_a_log_entry(job_server):
+    con = openeo.connect(job_server.url).authenticate_basic("alice", USERS["alice"])
+    cube = con.load_collection("SENTINEL2_L2A", spatial_extent=TEST_BOX,
+                               temporal_extent=["2015-01-01", "2015-02-01"], bands=["B04"])
+    job = con.create_job(cube.save_result("GTiff"))
+    with pytest.raises(openeo.rest.JobFailedException):
+        job.start_and_wait(max_poll_interval=1)
+    assert job.status() == "error"
+    errors = [e for e in job.logs() if e["level"] == "error"]
+    assert errors[0]["code"] == "NoDataAvailable"
+    assert "covers" in errors[0]["message"]
+    r = requests.get(f"{job_server.url}/jobs/{job.job_id}/results", headers={
+        "Authorization": con.auth.bearer and f"Bearer {con.auth.bearer}"}, timeout=30)
+    assert r.status_code == 400 and r.json()["code"] == "JobNotFinished"
+
+
+def test_validation_error_names_the_node(alice):
+    graph = ndvi_graph()
+    graph["load"]["arguments"]["id"] = "NOPE"
+    job_id = alice.create(graph)
+    alice.start(job_id)
+    assert alice.wait(job_id, {"finished", "error"}) == "error"
+    entry = [e for e in alice.logs(job_id) if e["level"] == "error"][0]
+    assert entry["code"] == "CollectionNotFound" and entry["path"] == [{"node_id": "load"}]
+
+
+def test_logs_level_and_offset_paging(alice):
+    job_id = alice.create(ndvi_graph(), log_level="debug")
+    alice.start(job_id)
+    alice.wait(job_id, {"finished"})
+    everything = alice.logs(job_id)
+    assert [e["message"] for e in everything[:2]] == ["Job created.", "Job queued."]
+    assert any(e["level"] == "debug" for e in everything)
+    assert all(e["level"] != "debug" for e in alice.logs(job_id, level="info"))
+    after_first = alice.logs(job_id, offset=everything[0]["id"])
+    assert after_first == everything[1:]
+    page = alice.request("GET", f"/jobs/{job_id}/logs", params={"limit": 2}).json()
+    assert len(page["logs"]) == 2 and page["links"][0]["rel"] == "next"
+    assert requests.get(page["links"][0]["href"], headers=alice.headers,
+                        timeout=30).json()["logs"] == everything[2:4]
+
+
+def test_jobs_belong_to_their_user(alice, bob):
+    job_id = alice.create(ndvi_graph(), title="alice's")
+    for method, path in [("GET", ""), ("GET", "/logs"), ("GET", "/results"),
+                         ("POST", "/results"), ("DELETE", "/results"), ("GET", "/estimate"),
+                         ("DELETE", "")]:
+        r = bob.request(method, f"/jobs/{job_id}{path}")
+        assert r.status_code == 404 and r.json()["code"] == "JobNotFound", (method, path)
+    r = bob.request("PATCH", f"/jobs/{job_id}", json={"title": "mine"})
+    assert r.status_code == 404
+    assert job_id not in [j["id"] for j in bob.request("GET", "/jobs").json()["jobs"]]
+    assert alice.request("GET", f"/jobs/{job_id}").json()["title"] == "alice's"
+
+
+def test_create_patch_list_delete(alice, job_server):
+    body = {"process": {"process_graph": ndvi_graph()}, "title": "t1", "description": "d",
+            "plan": "free", "budget": 5, "log_level": "warning", "custom-option": 1}
+    r = alice.request("POST", "/jobs", json=body)
+    assert r.status_code == 201
+    job_id = r.headers["OpenEO-Identifier"]
+    assert r.headers["Location"] == f"{job_server.url}/jobs/{job_id}"
+    doc = alice.request("GET", f"/jobs/{job_id}").json()
+    assert doc["status"] == "created" and doc["budget"] == 5 and doc["log_level"] == "warning"
+    assert doc["process"]["process_graph"]["load"]["process_id"] == "load_collection"
+    assert doc["created"].endswith("Z") and doc["updated"].endswith("Z")
+    assert alice.request("PATCH", f"/jobs/{job_id}", json={"title": "t2"}).status_code == 204
+    assert alice.request("GET", f"/jobs/{job_id}").json()["title"] == "t2"
+    r = alice.request("PATCH", f"/jobs/{job_id}", json={"status": "finished"})
+    assert r.status_code == 400 and r.json()["code"] == "PropertyNotEditable"
+    r = alice.request("PATCH", f"/jobs/{job_id}", json={})
+    assert r.json()["code"] == "NoDataForUpdate"
+    r = alice.request("POST", "/jobs", json={"title": "no graph"})
+    assert r.status_code == 400 and r.json()["code"] == "ProcessGraphMissing"
+    est = alice.request("GET", f"/jobs/{job_id}/estimate").json()
+    assert est["costs"] == 0 and est["size"] == 84 * 96 * 4
+    ids = [alice.create(ndvi_graph(), title=f"page {i}") for i in range(3)]
+    page = alice.request("GET", "/jobs", params={"limit": 2}).json()
+    assert [j["id"] for j in page["jobs"]] == ids[::-1][:2]
+    nxt = requests.get(page["links"][0]["href"], headers=alice.headers, timeout=30).json()
+    assert nxt["jobs"][0]["id"] == ids[0]
+    assert alice.request("DELETE", f"/jobs/{job_id}").status_code == 204
+    assert alice.request("GET", f"/jobs/{job_id}").status_code == 404
+
+
+def _job_processes(server) -> list[psutil.Process]:
+    return [p for p in psutil.Process(server.process.pid).children(recursive=True)
+            if "cropcube-job" in " ".join(p.cmdline()) or p.name().startswith("cropcube-job")]
+
+
+def test_cancel_stops_the_computation_and_delete_removes_files(alice, job_server):
+    job_id = alice.create(slow_graph())
+    alice.start(job_id)
+    alice.wait(job_id, {"running"})
+    r = alice.request("PATCH", f"/jobs/{job_id}", json={"title": "x"})
+    assert r.status_code == 400 and r.json()["code"] == "JobLocked"
+    progress = alice.request("GET", f"/jobs/{job_id}").json()["progress"]
+    assert 0 <= progress < 100
+    time.sleep(1.0)
+    workers = {p.pid: p for p in psutil.Process(job_server.process.pid).children()}
+    busy = [c for w in workers.values() for c in w.children()]
+    assert busy, "the running job has a process"
+    assert alice.request("DELETE", f"/jobs/{job_id}/results").status_code == 204
+    assert alice.status(job_id) == "canceled"
+    psutil.wait_procs(busy, timeout=10)
+    assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in busy)
+    assert not (job_server.data_dir / "results" / job_id).exists()
+    # A finished job's files go with the job.
+    done = alice.create(ndvi_graph())
+    alice.start(done)
+    alice.wait(done, {"finished"})
+    assert (job_server.data_dir / "results" / done / "result.tif").exists()
+    assert alice.request("DELETE", f"/jobs/{done}").status_code == 204
+    assert not (job_server.data_dir / "results" / done).exists()
