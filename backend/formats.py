@@ -13,10 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dask
+import dask.array as da
 import numpy as np
 import pandas as pd
+import rasterio
+import rasterio.shutil as rio_shutil
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
+from rasterio.windows import Window
 
 from backend.errors import FormatUnsupported, ProcessParameterInvalid
 
@@ -76,31 +81,75 @@ def _cast(da: xr.DataArray, options: dict[str, Any], fmt: str) -> xr.DataArray:
     return da.astype("uint8" if dtype == "byte" else dtype)
 
 
+def iter_blocks(array: Any, max_bytes: int = 256 * 2**20):
+    """Yield (slices, numpy block) of a dask or numpy array, computing a few blocks at a time.
+
+    Works with any dask scheduler (threads, a LocalCluster, a remote one): the blocks come
+    back to this process, so the writer never needs to travel to the workers.
+    """
+    if not isinstance(array, da.Array):
+        yield tuple(slice(0, n) for n in array.shape), np.asarray(array)
+        return
+    offsets = [np.cumsum((0, *c)) for c in array.chunks]
+    delayed = array.to_delayed()
+    batch: list[tuple[tuple[slice, ...], Any]] = []
+    size = 0
+    block_bytes = max(1, int(np.prod(array.chunksize)) * array.dtype.itemsize)
+    for index in np.ndindex(*delayed.shape):
+        slices = tuple(slice(int(offsets[d][i]), int(offsets[d][i + 1]))
+                       for d, i in enumerate(index))
+        batch.append((slices, delayed[index]))
+        size += block_bytes
+        if size >= max_bytes:
+            yield from zip([b[0] for b in batch], dask.compute(*[b[1] for b in batch]),
+                           strict=True)
+            batch, size = [], 0
+    if batch:
+        yield from zip([b[0] for b in batch], dask.compute(*[b[1] for b in batch]), strict=True)
+
+
 def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
-    """A COG; every other dimension (t, bands) is laid into bands named 'B04 2022-06-01'."""
-    da = _cast(_raster(data, "GTiff"), options, "GTiff")
-    other = [d for d in da.dims if d not in ("y", "x")]
-    da = da.transpose(*other, "y", "x")
+    """A COG; every other dimension (t, bands) is laid into bands named '2022-06-01 B04'.
+
+    Blocks are written into a tiled GTiff as they are computed, then GDAL copies it into a
+    COG, so the raster never sits in memory whole.
+    """
+    da_ = _cast(_raster(data, "GTiff"), options, "GTiff")
+    other = [d for d in da_.dims if d not in ("y", "x")]
+    da_ = da_.transpose(*other, "y", "x")
     if other:
-        index = pd.MultiIndex.from_product([da[d].values for d in other])
+        index = pd.MultiIndex.from_product([da_[d].values for d in other])
         names = [" ".join(_label(v) for v in (key if isinstance(key, tuple) else (key,)))
                  for key in index]
-        layers = da.data.reshape((-1, da.sizes["y"], da.sizes["x"]))
     else:
-        names = [str(da.name or "band")]
-        layers = da.data[None]
-    out = xr.DataArray(layers, dims=("band", "y", "x"),
-                       coords={"band": np.arange(1, len(names) + 1), "y": da.y, "x": da.x})
-    out = out.rio.write_crs(_crs(da))
-    if np.issubdtype(out.dtype, np.floating):
-        out = out.rio.write_nodata(np.nan, encoded=False)
-    out.attrs["long_name"] = tuple(names)
+        names = [str(da_.name or "band")]
+    layers = da_.data.reshape((len(names), da_.sizes["y"], da_.sizes["x"]))
     compress = str(options.get("compression", "deflate")).lower()
     if compress not in ("deflate", "lzw", "zstd", "none"):
         raise ProcessParameterInvalid(process="save_result", parameter="options",
                                       reason="compression must be deflate, lzw, zstd or none")
-    out.rio.to_raster(path, driver="COG", compress=compress.upper(),
-                      BIGTIFF="IF_SAFER", tags={"PRODUCER": "cropcube"})
+    floating = np.issubdtype(da_.dtype, np.floating)
+    profile = {
+        "driver": "GTiff", "width": da_.sizes["x"], "height": da_.sizes["y"],
+        "count": len(names), "dtype": da_.dtype.name, "crs": _crs(da_),
+        "transform": da_.rio.transform(recalc=True), "nodata": np.nan if floating else None,
+        "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": compress,
+        "BIGTIFF": "IF_SAFER",
+    }
+    tmp = path.with_name(path.name + ".part.tif")
+    try:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            for i, name in enumerate(names, start=1):
+                dst.set_band_description(i, name)
+            dst.update_tags(PRODUCER="cropcube")
+            for (bands, rows, cols), block in iter_blocks(layers):
+                dst.write(block, indexes=list(range(bands.start + 1, bands.stop + 1)),
+                          window=Window(cols.start, rows.start, cols.stop - cols.start,
+                                        rows.stop - rows.start))
+        rio_shutil.copy(tmp, path, driver="COG", compress=compress.upper(), BIGTIFF="IF_SAFER",
+                        overview_resampling="nearest")
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_netcdf(data: Any, path: Path, options: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-USERS = {"alice": "alice-pw", "bob": "bob-pw"}
+USERS = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}
 
 
 def free_port() -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -80,6 +81,8 @@ def compute(settings: Settings, store: Store, job_id: str, out_dir: Path) -> dic
 
 def main(settings: Settings, job_id: str, out_dir: str, report: str, parent_pid: int) -> None:
     """Entry point of the job process (forked by the worker)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the worker's handler is not ours
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     store = Store(settings.db_url)
     outcome: dict[str, Any]

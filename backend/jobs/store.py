@@ -188,10 +188,11 @@ class Store:
         with self.session() as s:
             return s.get(Job, job_id)
 
-    def _end(self, job_id: str, worker_id: str, status: str, **values: Any) -> bool:
+    def _end(self, job_id: str, owner: str, status: str, **values: Any) -> bool:
+        """running -> status, only for the worker that owns the job."""
         with self.session() as s:
             return bool(s.execute(update(Job).where(
-                Job.id == job_id, Job.worker_id == worker_id, Job.status == "running").values(
+                Job.id == job_id, Job.worker_id == owner, Job.status == "running").values(
                 status=status, updated=utcnow(), **values)).rowcount)
 
     def finish(self, job_id: str, worker_id: str, results: dict[str, Any]) -> bool:
