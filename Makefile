@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.cropcube-installed
 JS_STAMP := tests/js/node_modules/.cropcube-installed
 
-.PHONY: install serve test test-fast lint conformance js-deps
+.PHONY: install serve test lint conformance js-deps pg-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ serve: $(STAMP)
 	$(BIN)/cropcube user add demo --password demo --if-missing
 	$(BIN)/cropcube serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(JS_STAMP)
+pg-deps:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq postgresql)
+
+test: $(STAMP) $(JS_STAMP) pg-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
