@@ -85,4 +85,3 @@ PredefinedProcessExists = _error("PredefinedProcessExists", 400,
                                  "A predefined process with the given identifier exists.")
 PropertyNotEditable = _error("PropertyNotEditable", 400,
                              "The specified property '{property}' is read-only.")
-NoDataForUpdate = _error("NoDataForUpdate", 400, "No data specified to be updated.")

@@ -85,6 +85,9 @@ def test_put_refuses_bad_graphs(alice):
     assert r.status_code == 400 and r.json()["code"] == "ProcessUnsupported"
     r = alice.request("PUT", "/process_graphs/ndvi", json=SCALE)
     assert r.status_code == 400 and r.json()["code"] == "PredefinedProcessExists"
+    template = {"process_graph": {"a": {"process_id": "absolute", "arguments": {},
+                                        "result": True}}}
+    assert alice.request("PUT", "/process_graphs/template", json=template).status_code == 200
     r = alice.request("PUT", "/process_graphs/empty", json={"parameters": []})
     assert r.status_code == 400 and r.json()["code"] == "ProcessGraphMissing"
     cyc = {"process_graph": {

@@ -103,15 +103,13 @@ def update_job(job_id: str):
     body = _body()
     store = services().store
     store.job(user, job_id)
-    if not body:
-        raise errors.NoDataForUpdate()
     for key in body:
         if key not in EDITABLE:
             raise errors.PropertyNotEditable(property=key)
     fields = {k: v for k, v in _job_fields({**body}).items() if k in body}
     if "process" in body:
         fields["process"] = _process(body)
-    if not store.update_job(user, job_id, fields):
+    if fields and not store.update_job(user, job_id, fields):
         raise errors.JobLocked()
     return Response(status=204)
 
