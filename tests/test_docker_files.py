@@ -14,12 +14,19 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_compose_commands_are_valid_cli_calls():
     compose = yaml.safe_load((REPO / "docker" / "compose.yaml").read_text())
-    assert compose["services"]
-    for name, service in compose["services"].items():
-        args = build_parser().parse_args(service["command"])
-        assert args.command == "serve", name
-        published = [p.split(":")[-1] for p in service.get("ports", [])]
-        assert str(args.port) in published
+    services = compose["services"]
+    assert {"api", "worker", "db", "scheduler", "dask-worker"} <= set(services)
+    for name in ("api", "worker"):
+        args = build_parser().parse_args(services[name]["command"])
+        assert args.command == {"api": "serve", "worker": "worker"}[name]
+        env = services[name]["environment"]
+        assert env["CROPCUBE_DASK_SCHEDULER"].endswith(":8786")
+        assert "@db:5432/" in env["CROPCUBE_DATABASE_URL"]
+    api = build_parser().parse_args(services["api"]["command"])
+    assert str(api.port) in [p.split(":")[-1] for p in services["api"]["ports"]]
+    assert api.workers == 0  # the worker service runs the jobs
+    assert "8786" in services["scheduler"]["command"]
+    assert "tcp://scheduler:8786" in services["dask-worker"]["command"]
 
 
 def test_dockerfile_copies_existing_paths_and_exposes_the_served_port():
