@@ -204,3 +204,42 @@ def test_cancel_stops_the_computation_and_delete_removes_files(alice, job_server
     assert (job_server.data_dir / "results" / done / "result.tif").exists()
     assert alice.request("DELETE", f"/jobs/{done}").status_code == 204
     assert not (job_server.data_dir / "results" / done).exists()
+
+
+def test_results_expire_after_the_retention_period(demo_catalog, tmp_path):
+    srv = start_server(tmp_path / "retention", {"CROPCUBE_STAC_URL": str(demo_catalog),
+                                                **JOB_ENV, "CROPCUBE_RESULTS_DAYS": "0.00003"})
+    try:
+        alice = Api(srv.url, "alice", USERS["alice"])
+        job_id = alice.create(ndvi_graph())
+        alice.start(job_id)
+        alice.wait(job_id, {"finished"})
+        folder = srv.data_dir / "results" / job_id
+        deadline = time.time() + 30
+        while folder.exists() and time.time() < deadline:
+            time.sleep(0.3)
+        assert not folder.exists()  # 2.6 s retention
+        r = alice.request("GET", f"/jobs/{job_id}/results")
+        assert r.status_code == 410 and r.json()["code"] == "ResultLinkExpired"
+        assert any("deleted" in e["message"] for e in alice.logs(job_id))
+    finally:
+        stop_server(srv)
+
+
+def test_tokens_and_signatures_stay_out_of_the_logs(alice, job_server):
+    job_id = alice.create(ndvi_graph())
+    alice.start(job_id)
+    alice.wait(job_id, {"finished"})
+    href = next(iter(alice.request("GET", f"/jobs/{job_id}/results").json()["assets"]
+                     .values()))["href"]
+    assert requests.get(href, timeout=30).status_code == 200
+    token = alice.headers["Authorization"].rsplit("//", 1)[1]
+    signature = href.split("signature=")[1]
+    text = job_server.log.read_text()
+    assert f"/download/{job_id}/result.tif" in text  # the download was logged ...
+    assert signature not in text and token not in text and "alice-pw" not in text
+    from backend.jobs.store import token_hash
+
+    stored = b"".join(p.read_bytes() for p in job_server.data_dir.glob("cropcube.db*"))
+    assert token_hash(token).encode() in stored  # the database holds the hash ...
+    assert token.encode() not in stored  # ... never the token

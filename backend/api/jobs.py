@@ -140,8 +140,12 @@ def cancel_job(job_id: str):
 def job_results(job_id: str):
     svc = services()
     job = svc.store.job(current_user(), job_id)
-    if job.status != "finished" or not job.results:
+    if job.status != "finished":
         raise errors.JobNotFinished()
+    if not job.results:
+        raise errors.ResultLinkExpired(
+            f"The results were deleted {svc.settings.results_days:g} days after the job "
+            "finished. Start the job again to compute them anew.")
     base = base_url()
     root = base.rsplit("/openeo/", 1)[0]
     results = job.results

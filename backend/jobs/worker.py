@@ -63,7 +63,8 @@ class Worker:
             self._last_reap = now
             for job_id in self.store.reap(self.settings.job_stale_s):
                 log.warning("job %s lost its worker; marked as error", job_id)
-        if now - self._last_cleanup > 600:
+        retention_s = self.settings.results_days * 86400
+        if now - self._last_cleanup > min(600.0, max(1.0, retention_s / 2)):
             self._last_cleanup = now
             for job in self.store.expired_jobs(self.settings.results_days):
                 shutil.rmtree(self.settings.results_dir / job.id, ignore_errors=True)
