@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from openeo_pg_parser_networkx import ProcessRegistry
 from openeo_pg_parser_networkx.process_registry import Process
 from openeo_processes_dask.process_implementations.core import process as resolve_params
 
-from processes import io
+from processes import crop, io
+
+SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 
 # Implemented upstream but not offered: load_stac and run_udf fetch or run arbitrary code,
 # the others are not openEO processes.
@@ -47,6 +51,9 @@ def registry() -> ProcessRegistry:
         reg[pid] = Process(spec=spec, implementation=func)
     for pid, func in (("load_collection", io.load_collection), ("save_result", io.save_result)):
         reg[pid] = Process(spec=_upstream_spec(pid), implementation=func)
+    for path in sorted(SPECS_DIR.glob("*.json")):
+        own = json.loads(path.read_text())
+        reg[own["id"]] = Process(spec=own, implementation=crop.IMPLEMENTATIONS[own["id"]])
     return reg
 
 

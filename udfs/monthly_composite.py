@@ -1,0 +1,224 @@
+"""monthly_composite: 12 clean monthly composites per year from a cloudy Sentinel-2 L2A cube.
+
+An openEO Python UDF (`apply_datacube`), also the implementation of cropcube's
+`monthly_composite` process. Self-contained (numpy, numba, scipy, xarray, dask), so the
+same file runs through `run_udf` elsewhere and through the openeo client's local runner.
+
+Per pixel and band: observations whose SCL class is masked (optionally dilated) are
+dropped; the clear ones of each calendar month give the median, the mean, or the whole
+observation with the highest NDVI ("best"); months without a clear observation are filled
+by linear interpolation on the dates of the month starts (edge months take the nearest
+month), or left NaN. Windows are agricultural years starting in `start_month`
+(September, as TimeSen2Crop). The cube is chunked along x and y, never along t.
+"""
+
+from functools import partial
+
+import numpy as np
+import xarray
+from numba import njit, prange
+
+DEFAULT_MASK = (0, 1, 3, 8, 9, 10, 11)
+METHODS = ("median", "mean", "best")
+
+
+@njit(cache=True)
+def _insertion_median(buf, n):
+    for i in range(1, n):
+        key = buf[i]
+        j = i - 1
+        while j >= 0 and buf[j] > key:
+            buf[j + 1] = buf[j]
+            j -= 1
+        buf[j + 1] = key
+    if n % 2 == 1:
+        return buf[n // 2]
+    return 0.5 * (buf[n // 2 - 1] + buf[n // 2])
+
+
+@njit(parallel=True, cache=True)
+def _composite(values, valid, month, n_months, method, red, nir):
+    """values (t, b, y, x) float32, valid (t, y, x) bool, month (t,) int64 (-1: outside).
+
+    Returns composites (months, b, y, x) float32 and clear counts (months, y, x) int16.
+    method: 0 median, 1 mean, 2 best (highest NDVI from bands `red` and `nir`).
+    """
+    nt, nb, ny, nx = values.shape
+    out = np.full((n_months, nb, ny, nx), np.nan, dtype=np.float32)
+    count = np.zeros((n_months, ny, nx), dtype=np.int16)
+    for yy in prange(ny):
+        buf = np.empty(nt, dtype=np.float32)
+        for xx in range(nx):
+            for m in range(n_months):
+                n_clear = 0
+                for t in range(nt):
+                    if month[t] == m and valid[t, yy, xx]:
+                        n_clear += 1
+                count[m, yy, xx] = n_clear
+                if n_clear == 0:
+                    continue
+                if method == 2:
+                    best_t = -1
+                    best_ndvi = -np.inf
+                    for t in range(nt):
+                        if month[t] == m and valid[t, yy, xx]:
+                            r = values[t, red, yy, xx]
+                            q = values[t, nir, yy, xx]
+                            ndvi = (q - r) / (q + r) if q + r != 0 else -np.inf
+                            if ndvi > best_ndvi or best_t < 0:
+                                best_ndvi = ndvi
+                                best_t = t
+                    for b in range(nb):
+                        out[m, b, yy, xx] = values[best_t, b, yy, xx]
+                    continue
+                for b in range(nb):
+                    n = 0
+                    for t in range(nt):
+                        if month[t] == m and valid[t, yy, xx]:
+                            v = values[t, b, yy, xx]
+                            if not np.isnan(v):
+                                buf[n] = v
+                                n += 1
+                    if n == 0:
+                        continue
+                    if method == 0:
+                        out[m, b, yy, xx] = _insertion_median(buf, n)
+                    else:
+                        total = 0.0
+                        for i in range(n):
+                            total += buf[i]
+                        out[m, b, yy, xx] = total / n
+    return out, count
+
+
+@njit(parallel=True, cache=True)
+def _fill_linear(out, days):
+    """Interpolate NaN months linearly on `days` (month starts); edges take the nearest."""
+    nm, nb, ny, nx = out.shape
+    for yy in prange(ny):
+        for b in range(nb):
+            for xx in range(nx):
+                prev = -1
+                for m in range(nm):
+                    if np.isnan(out[m, b, yy, xx]):
+                        continue
+                    if prev < 0:
+                        for k in range(m):
+                            out[k, b, yy, xx] = out[m, b, yy, xx]
+                    elif m - prev > 1:
+                        a = out[prev, b, yy, xx]
+                        z = out[m, b, yy, xx]
+                        span = days[m] - days[prev]
+                        for k in range(prev + 1, m):
+                            w = (days[k] - days[prev]) / span
+                            out[k, b, yy, xx] = a + (z - a) * w
+                    prev = m
+                if prev >= 0:
+                    for k in range(prev + 1, nm):
+                        out[k, b, yy, xx] = out[prev, b, yy, xx]
+
+
+def month_windows(times, start_month=9):
+    """Month index of every date (agricultural years from `start_month`) and the month starts."""
+    stamps = np.asarray(times, dtype="datetime64[M]")
+    absolute = stamps.astype(np.int64)  # months since 1970-01
+    first = absolute.min()
+    calendar = first % 12  # 0 = January
+    offset = (calendar - (start_month - 1)) % 12
+    origin = first - offset
+    index = absolute - origin
+    n_months = int((index.max() // 12 + 1) * 12)
+    starts = (np.arange(n_months) + origin).astype("datetime64[M]").astype("datetime64[ns]")
+    return index.astype(np.int64), starts
+
+
+def _clear_mask(scl, mask_classes, dilation):
+    """True where an observation is clear: SCL known and not in mask_classes, dilated."""
+    from scipy import ndimage
+
+    bad = np.isnan(scl) | np.isin(scl, np.asarray(mask_classes, dtype=scl.dtype))
+    if dilation > 0:
+        structure = np.zeros((1, 3, 3), dtype=bool)
+        structure[0] = ndimage.generate_binary_structure(2, 1)
+        bad = ndimage.binary_dilation(bad, structure=structure, iterations=dilation)
+    return ~bad
+
+
+_BLOCK_ARGS = ("scl_index", "month", "n_months", "days", "method", "red", "nir",
+               "mask_classes", "dilation", "fill", "with_count")
+
+
+def composite_block(block, scl_index, month, n_months, days, method, red, nir, mask_classes,
+                    dilation, fill, with_count):
+    """One spatial block (t, bands, y, x) -> (months, out bands, y, x)."""
+    block = np.asarray(block, dtype=np.float32)
+    clear = _clear_mask(block[:, scl_index], mask_classes, dilation)
+    keep = [b for b in range(block.shape[1]) if b != scl_index]
+    values = np.ascontiguousarray(block[:, keep])
+    out, count = _composite(values, clear, month, n_months, METHODS.index(method), red, nir)
+    if fill == "linear":
+        _fill_linear(out, days)
+    if with_count:
+        out = np.concatenate([out, count[:, None].astype(np.float32)], axis=1)
+    return out
+
+
+def _trimmed(func, depth, block):
+    return func(block)[..., depth:-depth, depth:-depth]
+
+
+def composite(cube, start_month=9, method="median", mask_classes=DEFAULT_MASK,
+              mask_dilation=0, fill="linear", valid_count=False, scl_band="SCL",
+              red_band="B04", nir_band="B08"):
+    """The monthly composites of a (t, bands, y, x) DataArray, lazily when it is dask-backed."""
+    import dask.array as da
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}")
+    if fill not in ("linear", "none"):
+        raise ValueError("fill must be 'linear' or 'none'")
+    cube = cube.transpose("t", "bands", "y", "x")
+    bands = [str(b) for b in cube["bands"].values]
+    if scl_band not in bands:
+        raise ValueError(f"the cube has no '{scl_band}' band to mask with")
+    scl_index = bands.index(scl_band)
+    out_bands = [b for b in bands if b != scl_band]
+    red = nir = 0
+    if method == "best":
+        missing = [b for b in (red_band, nir_band) if b not in out_bands]
+        if missing:
+            raise ValueError(f"method 'best' needs bands {red_band} and {nir_band}")
+        red, nir = out_bands.index(red_band), out_bands.index(nir_band)
+    month, starts = month_windows(cube["t"].values, start_month)
+    n_months = len(starts)
+    days = ((starts - starts[0]) / np.timedelta64(1, "D")).astype(np.float64)
+    labels = out_bands + (["valid_count"] if valid_count else [])
+    args = (scl_index, month, n_months, days, method, red, nir, tuple(mask_classes),
+            int(mask_dilation), fill, valid_count)
+    block_func = partial(composite_block, **dict(zip(_BLOCK_ARGS, args, strict=True)))
+    data = cube.data
+    if isinstance(data, da.Array):
+        data = data.rechunk({0: -1, 1: -1})
+        depth = int(mask_dilation)
+        chunks = ((n_months,), (len(labels),), data.chunks[2], data.chunks[3])
+        if depth:
+            # Dilation reaches `depth` pixels into the neighbours: read them, then trim.
+            # Mirrored edges dilate exactly as the real pixels they mirror.
+            padded = da.overlap.overlap(data, depth={0: 0, 1: 0, 2: depth, 3: depth},
+                                        boundary={2: "reflect", 3: "reflect"})
+            result = padded.map_blocks(partial(_trimmed, block_func, depth), dtype=np.float32,
+                                       chunks=chunks)
+        else:
+            result = da.map_blocks(block_func, data, dtype=np.float32, chunks=chunks)
+    else:
+        result = block_func(data)
+    coords = {k: v for k, v in cube.coords.items() if k not in ("t", "bands") and
+              "t" not in v.dims and "bands" not in v.dims}
+    coords.update({"t": starts, "bands": labels})
+    return xarray.DataArray(result, dims=("t", "bands", "y", "x"), coords=coords,
+                            attrs=dict(cube.attrs), name="monthly_composite")
+
+
+def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:
+    """openEO UDF entry point; `context` holds the process parameters (see the spec)."""
+    return composite(cube, **(context or {}))
