@@ -19,10 +19,12 @@ import xarray
 from numba import njit, prange
 
 DEFAULT_MASK = (0, 1, 3, 8, 9, 10, 11)
+# Compiled kernels are cached next to the file; code run from a string (run_udf) has none.
+_CACHE = "__file__" in globals()
 METHODS = ("median", "mean", "best")
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _insertion_median(buf, n):
     for i in range(1, n):
         key = buf[i]
@@ -36,7 +38,7 @@ def _insertion_median(buf, n):
     return 0.5 * (buf[n // 2 - 1] + buf[n // 2])
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=_CACHE)
 def _composite(values, valid, month, n_months, method, red, nir):
     """values (t, b, y, x) float32, valid (t, y, x) bool, month (t,) int64 (-1: outside).
 
@@ -91,7 +93,7 @@ def _composite(values, valid, month, n_months, method, red, nir):
     return out, count
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=_CACHE)
 def _fill_linear(out, days):
     """Interpolate NaN months linearly on `days` (month starts); edges take the nearest."""
     nm, nb, ny, nx = out.shape
