@@ -22,6 +22,7 @@ DEFAULT_MASK = (0, 1, 3, 8, 9, 10, 11)
 # Compiled kernels are cached next to the file; code run from a string (run_udf) has none.
 _CACHE = "__file__" in globals()
 METHODS = ("median", "mean", "best")
+BLOCK_BYTES = 128 * 2**20  # input bytes of one spatial block (all dates and bands)
 
 
 @njit(cache=_CACHE)
@@ -39,13 +40,17 @@ def _insertion_median(buf, n):
 
 
 @njit(parallel=True, cache=_CACHE)
-def _composite(values, valid, month, n_months, method, red, nir):
-    """values (t, b, y, x) float32, valid (t, y, x) bool, month (t,) int64 (-1: outside).
+def _composite(values, bands, valid, month, n_months, method, red, nir):
+    """values (t, all bands, y, x) float32, bands: which of them to composite (int64),
+    valid (t, y, x) bool, month (t,) int64 (-1: outside).
 
-    Returns composites (months, b, y, x) float32 and clear counts (months, y, x) int16.
-    method: 0 median, 1 mean, 2 best (highest NDVI from bands `red` and `nir`).
+    Returns composites (months, len(bands), y, x) float32 and clear counts (months, y, x).
+    method: 0 median, 1 mean, 2 best (highest NDVI from bands `red` and `nir`, indices
+    into `values`).
     """
-    nt, nb, ny, nx = values.shape
+    nt = values.shape[0]
+    ny, nx = values.shape[2], values.shape[3]
+    nb = bands.shape[0]
     out = np.full((n_months, nb, ny, nx), np.nan, dtype=np.float32)
     count = np.zeros((n_months, ny, nx), dtype=np.int16)
     for yy in prange(ny):
@@ -71,13 +76,13 @@ def _composite(values, valid, month, n_months, method, red, nir):
                                 best_ndvi = ndvi
                                 best_t = t
                     for b in range(nb):
-                        out[m, b, yy, xx] = values[best_t, b, yy, xx]
+                        out[m, b, yy, xx] = values[best_t, bands[b], yy, xx]
                     continue
                 for b in range(nb):
                     n = 0
                     for t in range(nt):
                         if month[t] == m and valid[t, yy, xx]:
-                            v = values[t, b, yy, xx]
+                            v = values[t, bands[b], yy, xx]
                             if not np.isnan(v):
                                 buf[n] = v
                                 n += 1
@@ -155,9 +160,9 @@ def composite_block(block, scl_index, month, n_months, days, method, red, nir, m
     """One spatial block (t, bands, y, x) -> (months, out bands, y, x)."""
     block = np.asarray(block, dtype=np.float32)
     clear = _clear_mask(block[:, scl_index], mask_classes, dilation)
-    keep = [b for b in range(block.shape[1]) if b != scl_index]
-    values = np.ascontiguousarray(block[:, keep])
-    out, count = _composite(values, clear, month, n_months, METHODS.index(method), red, nir)
+    keep = np.array([b for b in range(block.shape[1]) if b != scl_index], dtype=np.int64)
+    out, count = _composite(block, keep, clear, month, n_months, METHODS.index(method),
+                            int(keep[red]), int(keep[nir]))
     if fill == "linear":
         _fill_linear(out, days)
     if with_count:
@@ -200,7 +205,10 @@ def composite(cube, start_month=9, method="median", mask_classes=DEFAULT_MASK,
     block_func = partial(composite_block, **dict(zip(_BLOCK_ARGS, args, strict=True)))
     data = cube.data
     if isinstance(data, da.Array):
-        data = data.rechunk({0: -1, 1: -1})
+        # Whole time series per block, so keep the blocks' area bounded instead.
+        side = max(64, int(np.sqrt(BLOCK_BYTES / (4 * data.shape[0] * data.shape[1]))))
+        data = data.rechunk({0: -1, 1: -1, 2: min(side, max(data.chunks[2])),
+                             3: min(side, max(data.chunks[3]))})
         depth = int(mask_dilation)
         chunks = ((n_months,), (len(labels),), data.chunks[2], data.chunks[3])
         if depth:
