@@ -125,14 +125,10 @@ def write_outputs(value: Any, ctx: ExecutionContext, out_dir: Path,
         assert fmt is not None
         path = out_dir / f"result{'' if i == 0 else f'-{i}'}.{fmt.extension}"
         try:
-            with dask.config.set(scheduler=scheduler) if scheduler else _nothing():
+            with dask.config.set(scheduler=scheduler) if scheduler else contextlib.nullcontext():
                 fmt.writer(data, path, options)
         except Exception as exc:  # noqa: BLE001 - dask re-raises process errors here
             raise _translate(exc) from None
         outputs.append(Output(path, fmt.media_type))
     return outputs
 
-
-@contextlib.contextmanager
-def _nothing():
-    yield

@@ -14,7 +14,6 @@ import xarray as xr
 from conftest import TEST_BOX
 from reference import monthly_median, read_stack
 from scipy import ndimage
-from serverctl import USERS
 
 from udfs import monthly_composite as mc
 
@@ -263,4 +262,3 @@ def test_cube_without_scl_is_refused(connection):
     with pytest.raises(openeo.rest.OpenEoApiError) as err:
         connection.execute(cube.process("monthly_composite", data=cube).save_result("GTiff"))
     assert err.value.code == "ProcessParameterInvalid" and "SCL" in err.value.message
-    assert USERS  # the connection fixture logged in as alice

@@ -106,7 +106,7 @@ def update_job(job_id: str):
     for key in body:
         if key not in EDITABLE:
             raise errors.PropertyNotEditable(property=key)
-    fields = {k: v for k, v in _job_fields({**body}).items() if k in body}
+    fields = {k: v for k, v in _job_fields(body).items() if k in body}
     if "process" in body:
         fields["process"] = _process(body)
     if fields and not store.update_job(user, job_id, fields):
