@@ -6,10 +6,15 @@ computed while writing, chunk by chunk where the format allows it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -81,31 +86,63 @@ def _cast(da: xr.DataArray, options: dict[str, Any], fmt: str) -> xr.DataArray:
     return da.astype("uint8" if dtype == "byte" else dtype)
 
 
-def iter_blocks(array: Any, max_bytes: int = 256 * 2**20):
-    """Yield (slices, numpy block) of a dask or numpy array, computing a few blocks at a time.
+def _distributed_client() -> Any:
+    """The dask.distributed client that computes, or None for the local schedulers."""
+    if dask.config.get("scheduler", None) not in (None, "dask.distributed", "distributed"):
+        return None
+    try:
+        from distributed import default_client
+        return default_client()
+    except (ImportError, ValueError):
+        return None
 
-    Works with any dask scheduler (threads, a LocalCluster, a remote one): the blocks come
-    back to this process, so the writer never needs to travel to the workers.
+
+def _compute_alone(block: Any) -> Any:
+    return dask.compute(block, scheduler="sync")[0]
+
+
+def iter_blocks(array: Any, threads: int | None = None):
+    """Yield (slices, numpy block) of a dask or numpy array as blocks finish, a few at a time.
+
+    At most two blocks per thread are in flight, so inputs stream through and memory stays
+    flat however large the raster; a graph dask would otherwise read ahead of (many inputs
+    per output block, e.g. whole time series) cannot fill memory. Works with the local
+    threads and with any dask.distributed client; the blocks come back to this process, so
+    the writer never travels to the workers.
     """
     if not isinstance(array, da.Array):
         yield tuple(slice(0, n) for n in array.shape), np.asarray(array)
         return
     offsets = [np.cumsum((0, *c)) for c in array.chunks]
     delayed = array.to_delayed()
-    batch: list[tuple[tuple[slice, ...], Any]] = []
-    size = 0
-    block_bytes = max(1, int(np.prod(array.chunksize)) * array.dtype.itemsize)
-    for index in np.ndindex(*delayed.shape):
-        slices = tuple(slice(int(offsets[d][i]), int(offsets[d][i + 1]))
-                       for d, i in enumerate(index))
-        batch.append((slices, delayed[index]))
-        size += block_bytes
-        if size >= max_bytes:
-            yield from zip([b[0] for b in batch], dask.compute(*[b[1] for b in batch]),
-                           strict=True)
-            batch, size = [], 0
-    if batch:
-        yield from zip([b[0] for b in batch], dask.compute(*[b[1] for b in batch]), strict=True)
+    blocks = [(tuple(slice(int(offsets[d][i]), int(offsets[d][i + 1]))
+                     for d, i in enumerate(index)), delayed[index])
+              for index in np.ndindex(*delayed.shape)]
+    client = _distributed_client()
+    if client is not None:
+        threads = threads or sum(client.nthreads().values())
+    threads = max(1, threads or os.cpu_count() or 1)
+    if len(blocks) <= threads and client is None:
+        # Too few blocks to stream: let the threaded scheduler parallelise inside them.
+        yield from zip([b[0] for b in blocks], dask.compute(*[b[1] for b in blocks]),
+                       strict=True)
+        return
+    with contextlib.ExitStack() as stack:
+        if client is not None:
+            submit = client.compute
+        else:
+            pool = ThreadPoolExecutor(threads)
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+            submit = partial(pool.submit, _compute_alone)
+        pending: deque = deque()
+        for slices, block in blocks:
+            pending.append((slices, submit(block)))
+            if len(pending) > threads:
+                done_slices, future = pending.popleft()
+                yield done_slices, future.result()
+        while pending:
+            done_slices, future = pending.popleft()
+            yield done_slices, future.result()
 
 
 def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:

@@ -3,14 +3,18 @@
 On one year (September 2021 - August 2022) of the demo collection, all ten reflectance
 bands + SCL, in one run, each variant in its own process (for its peak memory):
 
-(a)  monthly_composite as the backend runs it: lazy from the COGs, chunked along x and y;
+(a)  monthly_composite as the backend runs it: load_collection -> monthly_composite ->
+     save_result(GTiff) through the executor, lazily from the COGs into a COG on disk;
 (a') monthly_composite on the same cube already in memory (dask chunks of 512 px);
-(b)  the standard openEO way on openeo-processes-dask through cropcube's executor: mask by
-     SCL, aggregate_temporal_period(month, median), then array_interpolate_linear over t
-     (block by block: apply_dimension refuses cubes over 50 million values);
+(b)  the standard openEO way on openeo-processes-dask through cropcube's executor, from
+     the same COGs: mask by SCL, aggregate_temporal_period(month, median), then
+     array_interpolate_linear over t (block by block in numpy: apply_dimension refuses
+     cubes over 50 million values);
 (c)  the floor: the same numba kernel on the whole in-memory numpy array, no dask.
 
-Prints median wall time of --runs, peak RSS above the process's start, and the ratios.
+Prints median wall time of --runs, peak RSS above the process's start (for (a') and (c)
+above the loaded cube), and the ratios. --variants picks some, e.g. at sizes where the
+in-memory ones do not fit.
 
     .venv/bin/python benchmarks/monthly_composite.py [--size 1000] [--runs 3]
 """
@@ -48,15 +52,7 @@ def _catalog(size: int):
     return Catalog(Settings(stac_url=str(path), dask_chunk_px=512))
 
 
-def _standard(cube, catalog):
-    """Mask + aggregate_temporal_period(median) through the executor, then interpolate."""
-    import dask
-    from openeo_processes_dask.process_implementations.arrays import array_interpolate_linear
-
-    from backend.executor import evaluate
-    from processes import io, registry
-    from processes.context import ExecutionContext
-
+def _mask_graph() -> dict:
     nodes = {"scl": {"process_id": "array_element", "arguments": {
         "data": {"from_parameter": "data"}, "index": 0}}}
     nodes.update({f"eq{c}": {"process_id": "eq", "arguments": {"x": {"from_node": "scl"},
@@ -67,15 +63,28 @@ def _standard(cube, catalog):
                                                              "y": {"from_node": f"eq{c}"}}}
         prev = f"or{c}"
     nodes[prev]["result"] = True
-    bands = [b for b in cube.bands.values if b != "SCL"]
+    return nodes
+
+
+LOAD = {"process_id": "load_collection", "arguments": {
+    "id": "SENTINEL2_L2A", "spatial_extent": None, "temporal_extent": SPAN}}
+
+
+def _standard(catalog, bands: list[str]) -> np.ndarray:
+    """Mask + aggregate_temporal_period(median) through the executor, then interpolate."""
+    import dask
+    from openeo_processes_dask.process_implementations.arrays import array_interpolate_linear
+
+    from backend.executor import evaluate
+    from processes.context import ExecutionContext
+
     graph = {
-        "load": {"process_id": "load_collection", "arguments": {
-            "id": "SENTINEL2_L2A", "spatial_extent": None, "temporal_extent": SPAN}},
+        "load": LOAD,
         "scl": {"process_id": "filter_bands", "arguments": {"data": {"from_node": "load"},
                                                             "bands": ["SCL"]}},
         "cloud": {"process_id": "reduce_dimension", "arguments": {
             "data": {"from_node": "scl"}, "dimension": "bands",
-            "reducer": {"process_graph": nodes}}},
+            "reducer": {"process_graph": _mask_graph()}}},
         "refl": {"process_id": "filter_bands", "arguments": {"data": {"from_node": "load"},
                                                              "bands": bands}},
         "masked": {"process_id": "mask", "arguments": {"data": {"from_node": "refl"},
@@ -85,15 +94,7 @@ def _standard(cube, catalog):
                 "m": {"process_id": "median", "arguments": {"data": {"from_parameter": "data"}},
                       "result": True}}}}, "result": True},
     }
-    # The cube under test stands in for load_collection's output (same data, in memory).
-    original = io.load_collection
-    try:
-        io.load_collection = lambda *_a, **_k: cube
-        registry.registry.cache_clear()
-        monthly = evaluate(graph, ExecutionContext(catalog))
-    finally:
-        io.load_collection = original
-        registry.registry.cache_clear()
+    monthly = evaluate(graph, ExecutionContext(catalog))
     with dask.config.set(scheduler="threads"):
         monthly = monthly.compute()
     values = monthly.transpose("t", "bands", "y", "x").values
@@ -106,17 +107,48 @@ def _standard(cube, catalog):
     return values
 
 
+def _b08_sum(values: np.ndarray) -> float:
+    return float(np.nansum(values[:, 3]))  # (t, bands, y, x); B08 is the fourth band
+
+
+def _through_backend(catalog, out_dir: Path) -> float:
+    """load_collection -> monthly_composite -> save_result(GTiff), as POST /result runs it."""
+    import rasterio
+
+    from backend.executor import evaluate, write_outputs
+    from processes.context import ExecutionContext
+
+    graph = {"load": LOAD,
+             "mc": {"process_id": "monthly_composite",
+                    "arguments": {"data": {"from_node": "load"}}},
+             "save": {"process_id": "save_result", "arguments": {
+                 "data": {"from_node": "mc"}, "format": "GTiff"}, "result": True}}
+    ctx = ExecutionContext(catalog)
+    value = evaluate(graph, ctx)
+    (path,) = [o.path for o in write_outputs(value, ctx, out_dir)]
+    with rasterio.open(path) as src:
+        return float(sum(np.nansum(src.read(i + 1, out_dtype=np.float64))
+                         for i, d in enumerate(src.descriptions) if d.endswith(" B08")))
+
+
 def run_variant(name: str, size: int, runs: int) -> dict:
+    import tempfile
+
     import dask
 
     from udfs import monthly_composite as mc
 
     catalog = _catalog(size)
     lazy = catalog.load("SENTINEL2_L2A", None, SPAN, None)
+    bands = [b for b in lazy.bands.values if b != "SCL"]
     if name == "a":
+        tmp = Path(tempfile.mkdtemp(prefix="cropcube-bench-"))
+
         def work():
-            with dask.config.set(scheduler="threads"):
-                return mc.composite(lazy).compute().values
+            return _through_backend(catalog, tmp)
+    elif name == "b":
+        def work():
+            return _b08_sum(_standard(catalog, bands))
     else:
         with dask.config.set(scheduler="threads"):
             memory = lazy.compute()
@@ -125,59 +157,60 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
             def work():
                 with dask.config.set(scheduler="threads"):
-                    return mc.composite(chunked).compute().values
-        elif name == "b":
-            chunked = memory.chunk({"t": -1, "bands": -1, "y": 512, "x": 512})
-
-            def work():
-                return _standard(chunked, catalog)
+                    return _b08_sum(mc.composite(chunked).compute().values)
         else:
             def work():
-                return mc.composite(memory).values
+                return _b08_sum(mc.composite(memory).values)
     start_mb = _peak_mb()
     times = []
-    result = None
+    checksum = 0.0
     for _ in range(runs):
         t0 = time.perf_counter()
-        result = work()
+        checksum = work()
         times.append(time.perf_counter() - t0)
-    checksum = float(np.nansum(result[:, 3])) if result is not None else 0.0
     return {"seconds": statistics.median(times), "peak_mb": _peak_mb() - start_mb,
-            "checksum_b08": checksum, "shape": list(result.shape)}
+            "checksum_b08": checksum}
+
+
+def _ratio(found: dict, top: str, bottom: str, field: str) -> str:
+    if top not in found or bottom not in found:
+        return "   n/a"
+    return f"{found[top][field] / max(found[bottom][field], 1e-9):6.2f}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--variants", default="a,a_mem,b,c")
     parser.add_argument("--variant", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
         print(json.dumps(run_variant(args.variant, args.size, args.runs)))
         return 0
     _catalog(args.size)  # build the demo data once, outside the measurements
-    names = {"a": "(a)  monthly_composite, from COGs", "a_mem": "(a') monthly_composite, in memory",
+    names = {"a": "(a)  monthly_composite, COGs -> COG",
+             "a_mem": "(a') monthly_composite, in memory",
              "b": "(b)  standard graph + interpolation", "c": "(c)  numba floor, in memory"}
+    chosen = args.variants.split(",")
     found = {}
-    for key in names:
+    for key in [k for k in names if k in chosen]:
         out = subprocess.run([sys.executable, __file__, "--variant", key, "--size",
                               str(args.size), "--runs", str(args.runs)],
                              capture_output=True, text=True, check=True)
         found[key] = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"{args.size} x {args.size} px, one year (73 dates), 10 bands + SCL, "
           f"median of {args.runs}:")
-    for key, label in names.items():
-        r = found[key]
-        print(f"  {label:38s} {r['seconds']:8.2f} s  peak +{r['peak_mb']:8.0f} MB")
-    a, b, c, am = found["a"], found["b"], found["c"], found["a_mem"]
-    print(f"  speed-up (b)/(a')  {b['seconds'] / am['seconds']:6.1f}x    "
-          f"(b)/(a) {b['seconds'] / a['seconds']:6.1f}x")
-    print(f"  (a')/(c)           {am['seconds'] / c['seconds']:6.2f}      "
-          f"(a)/(c) {a['seconds'] / c['seconds']:6.2f}")
-    print(f"  memory (a)/(b)     {a['peak_mb'] / max(b['peak_mb'], 1):6.2f}      "
-          f"(a')/(b) {am['peak_mb'] / max(b['peak_mb'], 1):6.2f}")
-    same = np.isclose(a["checksum_b08"], c["checksum_b08"], rtol=1e-4)
-    print(f"  (a) and (c) give the same B08 sum: {same}")
+    for key, r in found.items():
+        print(f"  {names[key]:38s} {r['seconds']:8.2f} s  peak +{r['peak_mb']:8.0f} MB")
+    print(f"  speed-up (b)/(a)  {_ratio(found, 'b', 'a', 'seconds')}x    "
+          f"(b)/(a') {_ratio(found, 'b', 'a_mem', 'seconds')}x")
+    print(f"  time (a)/(c)      {_ratio(found, 'a', 'c', 'seconds')}     "
+          f"(a')/(c) {_ratio(found, 'a_mem', 'c', 'seconds')}")
+    print(f"  memory (a)/(b)    {_ratio(found, 'a', 'b', 'peak_mb')}     "
+          f"(a')/(b) {_ratio(found, 'a_mem', 'b', 'peak_mb')}")
+    sums = {k: round(r["checksum_b08"], 0) for k, r in found.items()}
+    print(f"  B08 sums (same composite): {sums}")
     return 0
 
 

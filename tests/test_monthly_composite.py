@@ -184,6 +184,18 @@ def test_real_sentinel2_ndvi_with_clouds():
     assert first < last
 
 
+@pytest.mark.parametrize("method", ["median", "best"])
+def test_chunk_boundaries_leave_no_seams(method):
+    """Small odd chunks, dilation across their edges: the same as the whole array at once."""
+    # NDVI stands in for red and NIR; "best" only needs some order among observations.
+    cube = _eolearn_cube().isel(bands=[0, 0, 1]).assign_coords(bands=["B04", "B08", "SCL"])
+    args = {"method": method, "mask_dilation": 2}
+    whole = mc.composite(cube, **args).values
+    chunked = mc.composite(cube.chunk({"y": 17, "x": 23}), **args)
+    assert chunked.data.numblocks[2:] == (6, 5)
+    np.testing.assert_array_equal(chunked.values, whole)
+
+
 def test_edge_cases():
     times = pd.to_datetime(["2023-09-05", "2023-10-10", "2024-02-29", "2024-03-15",
                             "2025-02-01"]).values

@@ -155,14 +155,19 @@ _BLOCK_ARGS = ("scl_index", "month", "n_months", "days", "method", "red", "nir",
                "mask_classes", "dilation", "fill", "with_count")
 
 
-def composite_block(block, scl_index, month, n_months, days, method, red, nir, mask_classes,
-                    dilation, fill, with_count):
-    """One spatial block (t, bands, y, x) -> (months, out bands, y, x)."""
+def composite_block(block, clear=None, *, scl_index, month, n_months, days, method, red, nir,
+                    mask_classes, dilation, fill, with_count):
+    """One spatial block (t, bands, y, x) -> (months, out bands, y, x).
+
+    `clear` is the block's clear-observation mask when it was computed outside (dilated
+    across block edges); otherwise it comes from the block's SCL band.
+    """
     block = np.asarray(block, dtype=np.float32)
-    clear = _clear_mask(block[:, scl_index], mask_classes, dilation)
+    if clear is None:
+        clear = _clear_mask(block[:, scl_index], mask_classes, dilation)
     keep = np.array([b for b in range(block.shape[1]) if b != scl_index], dtype=np.int64)
-    out, count = _composite(block, keep, clear, month, n_months, METHODS.index(method),
-                            int(keep[red]), int(keep[nir]))
+    out, count = _composite(block, keep, np.asarray(clear), month, n_months,
+                            METHODS.index(method), int(keep[red]), int(keep[nir]))
     if fill == "linear":
         _fill_linear(out, days)
     if with_count:
@@ -170,8 +175,14 @@ def composite_block(block, scl_index, month, n_months, days, method, red, nir, m
     return out
 
 
-def _trimmed(func, depth, block):
-    return func(block)[..., depth:-depth, depth:-depth]
+def _with_clear(block, clear, func):
+    return func(block, clear[:, 0])
+
+
+def _dilated_clear(scl, mask_classes, dilation):
+    """The clear mask of an SCL block with `dilation` extra pixels each side, trimmed."""
+    d = dilation
+    return _clear_mask(scl, mask_classes, dilation)[:, d:-d, d:-d]
 
 
 def composite(cube, start_month=9, method="median", mask_classes=DEFAULT_MASK,
@@ -205,19 +216,25 @@ def composite(cube, start_month=9, method="median", mask_classes=DEFAULT_MASK,
     block_func = partial(composite_block, **dict(zip(_BLOCK_ARGS, args, strict=True)))
     data = cube.data
     if isinstance(data, da.Array):
-        # Whole time series per block, so keep the blocks' area bounded instead.
+        # Whole time series per block, so keep the blocks' area bounded instead; blocks
+        # near that size stay as loaded, so each load chunk is read once, by one block.
         side = max(64, int(np.sqrt(BLOCK_BYTES / (4 * data.shape[0] * data.shape[1]))))
-        data = data.rechunk({0: -1, 1: -1, 2: min(side, max(data.chunks[2])),
-                             3: min(side, max(data.chunks[3]))})
-        depth = int(mask_dilation)
+        chunks = {0: -1, 1: -1}
+        chunks.update({axis: side for axis in (2, 3) if max(data.chunks[axis]) > 2 * side})
+        data = data.rechunk(chunks)
         chunks = ((n_months,), (len(labels),), data.chunks[2], data.chunks[3])
+        depth = int(mask_dilation)
         if depth:
-            # Dilation reaches `depth` pixels into the neighbours: read them, then trim.
-            # Mirrored edges dilate exactly as the real pixels they mirror.
-            padded = da.overlap.overlap(data, depth={0: 0, 1: 0, 2: depth, 3: depth},
-                                        boundary={2: "reflect", 3: "reflect"})
-            result = padded.map_blocks(partial(_trimmed, block_func, depth), dtype=np.float32,
-                                       chunks=chunks)
+            # Dilation reaches `depth` pixels into the neighbours, so only the SCL band is
+            # read with their edges (mirrored at the cube's edges, where a mirrored pixel
+            # dilates exactly as the real one it mirrors); the reflectances are not.
+            scl = da.overlap.overlap(data[:, scl_index], depth={0: 0, 1: depth, 2: depth},
+                                     boundary={1: "reflect", 2: "reflect"})
+            clear = scl.map_blocks(_dilated_clear, tuple(mask_classes), depth, dtype=bool,
+                                   chunks=(data.chunks[0], data.chunks[2], data.chunks[3]))
+            result = da.map_blocks(_with_clear, data, clear[:, None], block_func,
+                                   dtype=np.float32,
+                                   chunks=chunks)
         else:
             result = da.map_blocks(block_func, data, dtype=np.float32, chunks=chunks)
     else:
