@@ -123,6 +123,12 @@ class Catalog:
         except KeyError:
             raise CollectionNotFound(identifier=collection_id) from None
 
+    def items(self, collection_id: str) -> list[pystac.Item]:
+        """Every item of a collection, for assets beside its bands (e.g. parcels)."""
+        coll = self.get(collection_id)
+        return self.source.search(coll.stac_id, _collection_area(coll).lonlat_bounds(),
+                                  None, None)
+
     def describe(self, collection_id: str, base_url: str) -> dict[str, Any]:
         """The STAC collection document openEO clients expect, with links."""
         doc = {k: copy.deepcopy(v) for k, v in self.get(collection_id).spec.items()

@@ -142,6 +142,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_lstm(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from backend.catalog import Catalog
+    from backend.demo.build import build_demo_data
+    from training.config import LSTMConfig
+    from training.run import DEMO_NOTES, TS2C_NOTES, samples_for, train_lstm
+
+    settings = _settings(args)
+    catalog = None
+    if args.dataset == "demo":
+        if not settings.stac_url:
+            build_demo_data(settings.data_dir, size=settings.demo_size, seed=settings.demo_seed)
+        catalog = Catalog(settings)
+    config = LSTMConfig(**{f.name: getattr(args, f.name) for f in fields(LSTMConfig)
+                           if getattr(args, f.name, None) is not None})
+    samples = samples_for(args.dataset, catalog, seed=config.seed)
+    print(f"samples: {samples.counts()}")
+    notes = DEMO_NOTES if args.dataset == "demo" else TS2C_NOTES
+    metrics = train_lstm(samples, args.out, config, name=args.name, notes=notes)
+    for model, m in metrics.items():
+        print(f"{model:14s} OA {m['overall_accuracy']:.4f}  kappa {m['kappa']:.4f}  "
+              f"macro F1 {m['macro_f1']:.4f}")
+    print(f"written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cropcube", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -185,7 +212,30 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--if-missing", action="store_true", help="leave an existing user alone")
     data_dir(add)
     add.set_defaults(func=cmd_user_add)
+
+    train = sub.add_parser("train", help="train a model")
+    train_sub = train.add_subparsers(dest="model", required=True)
+    lstm = train_sub.add_parser("lstm", help="the crop-type LSTM of lstm_classify")
+    lstm.add_argument("--dataset", default="demo",
+                      help="'demo' (the demo collection and its parcels) or "
+                           "'timesen2crop:PATH' (the unzipped dataset)")
+    lstm.add_argument("--out", type=Path, required=True, help="output folder")
+    lstm.add_argument("--name", default="lstm", help="model file name without .pt")
+    _config_options(lstm)
+    data_dir(lstm)
+    lstm.set_defaults(func=cmd_train_lstm)
     return parser
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per LSTMConfig field, its default shown."""
+    from dataclasses import fields
+
+    from training.config import LSTMConfig
+
+    for f in fields(LSTMConfig):
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(f.default),
+                            default=None, help=f"default {f.default}")
 
 
 def main(argv: list[str] | None = None) -> int:

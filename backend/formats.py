@@ -29,7 +29,9 @@ import xarray as xr
 from rasterio.windows import Window
 
 from backend.errors import FormatUnsupported, ProcessParameterInvalid
+from backend.png import hex_rgb, write_png
 
+CLASS_NODATA = 255  # no-data of uint8 class maps
 _DTYPES = ["byte", "uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"]
 
 
@@ -145,6 +147,14 @@ def iter_blocks(array: Any, threads: int | None = None):
             yield done_slices, future.result()
 
 
+def _write_classes(dst: Any, band: int, classes: list[dict[str, Any]]) -> None:
+    """Class names as band tags (CLASS_<id>=name) and, for 8-bit bands, a colour table."""
+    dst.update_tags(band, **{f"CLASS_{c['value']}": c["name"] for c in classes})
+    if dst.dtypes[band - 1] == "uint8":
+        dst.write_colormap(band, {c["value"]: hex_rgb(c.get("color_hint", "808080")) + (255,)
+                                  for c in classes})
+
+
 def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
     """A COG; every other dimension (t, bands) is laid into bands named '2022-06-01 B04'.
 
@@ -166,10 +176,13 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
         raise ProcessParameterInvalid(process="save_result", parameter="options",
                                       reason="compression must be deflate, lzw, zstd or none")
     floating = np.issubdtype(da_.dtype, np.floating)
+    classes = da_.attrs.get("classification:classes") or []
+    class_bands = [i for i, n in enumerate(names) if n == "class"] if classes else []
+    nodata = np.nan if floating else (CLASS_NODATA if class_bands else None)
     profile = {
         "driver": "GTiff", "width": da_.sizes["x"], "height": da_.sizes["y"],
         "count": len(names), "dtype": da_.dtype.name, "crs": _crs(da_),
-        "transform": da_.rio.transform(recalc=True), "nodata": np.nan if floating else None,
+        "transform": da_.rio.transform(recalc=True), "nodata": nodata,
         "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": compress,
         "BIGTIFF": "IF_SAFER",
     }
@@ -179,6 +192,8 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
             for i, name in enumerate(names, start=1):
                 dst.set_band_description(i, name)
             dst.update_tags(PRODUCER="cropcube")
+            for i in class_bands:
+                _write_classes(dst, i + 1, classes)
             for (bands, rows, cols), block in iter_blocks(layers):
                 dst.write(block, indexes=list(range(bands.start + 1, bands.stop + 1)),
                           window=Window(cols.start, rows.start, cols.stop - cols.start,
@@ -256,6 +271,9 @@ FORMATS: list[OutputFormat] = [
         {"datatype": {"type": "string", "enum": _DTYPES,
                       "description": "Cast the data to this type."}},
         write_netcdf, ("netcdf", "nc", "netcdf4")),
+    OutputFormat(
+        "PNG", "PNG picture (class maps with a legend)", "image/png", "png", ["raster"], {},
+        write_png, ("png",)),
     OutputFormat(
         "JSON", "JSON", "application/json", "json", ["raster", "vector", "table", "other"], {},
         write_json, ("json",)),

@@ -107,8 +107,12 @@ def _standard(catalog, bands: list[str]) -> np.ndarray:
     return values
 
 
+# Output bands: the collection's reflectance bands in order (B02 ... B12), SCL dropped.
+B08 = ["B02", "B03", "B04", "B05", "B06", "B07", "B08"].index("B08")
+
+
 def _b08_sum(values: np.ndarray) -> float:
-    return float(np.nansum(values[:, 3]))  # (t, bands, y, x); B08 is the fourth band
+    return float(np.nansum(values[:, B08]))  # (t, bands, y, x)
 
 
 def _through_backend(catalog, out_dir: Path) -> float:
@@ -141,6 +145,7 @@ def run_variant(name: str, size: int, runs: int) -> dict:
     catalog = _catalog(size)
     lazy = catalog.load("SENTINEL2_L2A", None, SPAN, None)
     bands = [b for b in lazy.bands.values if b != "SCL"]
+    assert bands.index("B08") == B08, bands
     if name == "a":
         tmp = Path(tempfile.mkdtemp(prefix="cropcube-bench-"))
 

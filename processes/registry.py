@@ -13,9 +13,11 @@ from openeo_pg_parser_networkx import ProcessRegistry
 from openeo_pg_parser_networkx.process_registry import Process
 from openeo_processes_dask.process_implementations.core import process as resolve_params
 
-from processes import crop, io
+from processes import classify, crop, io
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
+# Our processes: spec id -> implementation (specs/<id>.json holds each spec).
+OWN = {**crop.IMPLEMENTATIONS, **classify.IMPLEMENTATIONS}
 
 # Implemented upstream but not offered: load_stac and run_udf fetch or run arbitrary code,
 # the others are not openEO processes.
@@ -53,7 +55,7 @@ def registry() -> ProcessRegistry:
         reg[pid] = Process(spec=_upstream_spec(pid), implementation=func)
     for path in sorted(SPECS_DIR.glob("*.json")):
         own = json.loads(path.read_text())
-        reg[own["id"]] = Process(spec=own, implementation=crop.IMPLEMENTATIONS[own["id"]])
+        reg[own["id"]] = Process(spec=own, implementation=OWN[own["id"]])
     return reg
 
 

@@ -181,6 +181,10 @@ def job_results(job_id: str):
                    "type": "application/geo+json"},
                   {"rel": "job", "href": f"{base}/jobs/{job.id}", "type": "application/json"}],
     }
+    if any("classification:classes" in b for a in assets.values()
+           for b in a.get("raster:bands", [])):
+        doc["stac_extensions"].append(
+            "https://stac-extensions.github.io/classification/v2.0.0/schema.json")
     if bbox:
         doc["bbox"] = bbox
     return jsonify(doc)

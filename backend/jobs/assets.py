@@ -21,6 +21,20 @@ def _multihash_sha256(path: Path) -> str:
     return "1220" + digest.hexdigest()  # multihash: sha2-256, 32 bytes
 
 
+def _classes(src: Any, band: int) -> list[dict[str, Any]]:
+    """STAC classification:classes from the CLASS_<id> tags and colour table of a band."""
+    tags = src.tags(band)
+    found = sorted((int(k[6:]), v) for k, v in tags.items()
+                   if k.startswith("CLASS_") and k[6:].isdigit())
+    try:
+        colours = src.colormap(band)
+    except ValueError:  # no colour table
+        colours = {}
+    return [{"value": value, "name": name,
+             **({"color_hint": "{:02X}{:02X}{:02X}".format(*colours[value][:3])}
+                if value in colours else {})} for value, name in found]
+
+
 def _raster_fields(path: Path) -> tuple[dict[str, Any], list[float] | None]:
     with rasterio.open(path) as src:
         fields: dict[str, Any] = {
@@ -38,6 +52,9 @@ def _raster_fields(path: Path) -> tuple[dict[str, Any], list[float] | None]:
                 band["nodata"] = "nan" if np.isnan(src.nodata) else src.nodata
             if desc:
                 band["name"] = desc
+            classes = _classes(src, i)
+            if classes:
+                band["classification:classes"] = classes
             bands.append(band)
         fields["raster:bands"] = bands
         bbox = None

@@ -1,0 +1,88 @@
+"""PNG output for people who would rather look than read: class maps with a legend, or a
+stretched greyscale (one band) or RGB (three bands) picture. Pillow draws it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from PIL import Image, ImageDraw, ImageFont
+
+from backend.errors import FormatUnsupported
+
+MAX_PIXELS = 8192 * 8192  # a PNG is computed whole: bigger rasters go to GTiff
+LEGEND_ROW = 18
+
+
+def _single_time(da: xr.DataArray) -> xr.DataArray:
+    if "t" in da.dims:
+        if da.sizes["t"] != 1:
+            raise FormatUnsupported("PNG shows one picture: reduce or filter the time "
+                                    f"dimension ({da.sizes['t']} steps) first, or use GTiff.")
+        da = da.isel(t=0)
+    return da
+
+
+def _stretch(values: np.ndarray) -> np.ndarray:
+    """2-98 % percentile stretch per band to 0-255; no-data transparent."""
+    finite = np.isfinite(values)
+    out = np.zeros(values.shape, np.uint8)
+    if finite.any():
+        lo, hi = np.percentile(values[finite], [2, 98])
+        scaled = (values - lo) / max(hi - lo, 1e-12) * 255
+        out[finite] = np.clip(scaled[finite], 0, 255).astype(np.uint8)
+    return out
+
+
+def hex_rgb(hint: str) -> tuple[int, int, int]:
+    """'F5C518' -> (245, 197, 24): STAC color_hint to RGB."""
+    return int(hint[0:2], 16), int(hint[2:4], 16), int(hint[4:6], 16)
+
+
+def _class_image(classes: np.ndarray, table: list[dict[str, Any]]) -> Image.Image:
+    """A palette image of the class ids with a legend of the classes that occur."""
+    rgba = np.zeros(classes.shape + (4,), np.uint8)
+    present = [c for c in table if (classes == c["value"]).any()]
+    for c in present:
+        rgba[classes == c["value"]] = (*hex_rgb(c.get("color_hint", "808080")), 255)
+    font = ImageFont.load_default()
+    width = 24 + max((int(font.getlength(c["name"])) for c in present), default=0) + 12
+    height = max(classes.shape[0], LEGEND_ROW * len(present) + 8)
+    canvas = Image.new("RGBA", (classes.shape[1] + width, height), (255, 255, 255, 255))
+    canvas.paste(Image.fromarray(rgba, "RGBA"), (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    x0 = classes.shape[1] + 6
+    for row, c in enumerate(present):
+        y0 = 4 + row * LEGEND_ROW
+        draw.rectangle((x0, y0, x0 + 12, y0 + 12),
+                       fill=hex_rgb(c.get("color_hint", "808080")), outline=(0, 0, 0))
+        draw.text((x0 + 18, y0), f"{c['value']} {c['name']}", fill=(0, 0, 0), font=font)
+    return canvas
+
+
+def write_png(data: Any, path: Path, options: dict[str, Any]) -> None:
+    """Class map + legend, or a stretched picture of one (grey) or three (RGB) bands."""
+    if not isinstance(data, xr.DataArray) or not {"x", "y"} <= set(data.dims):
+        raise FormatUnsupported("PNG needs a raster data cube with x and y dimensions.")
+    da = _single_time(data)
+    if da.sizes["y"] * da.sizes["x"] > MAX_PIXELS:
+        raise FormatUnsupported(f"PNG is for pictures up to {MAX_PIXELS:,} pixels; this "
+                                "raster is larger: use GTiff.")
+    table = da.attrs.get("classification:classes")
+    if "bands" in da.dims and table and "class" in [str(b) for b in da["bands"].values]:
+        values = da.sel(bands="class").values
+        Image.Image.save(_class_image(values.astype(np.int64), table), path, "PNG")
+        return
+    if "bands" in da.dims and da.sizes["bands"] not in (1, 3):
+        raise FormatUnsupported(f"PNG shows one band (grey) or three (RGB); the cube has "
+                                f"{da.sizes['bands']}: filter_bands first, or use GTiff.")
+    values = da.transpose(..., "y", "x").values.astype(np.float64)
+    values = values.reshape((-1,) + values.shape[-2:])
+    alpha = np.where(np.isfinite(values).all(axis=0), 255, 0).astype(np.uint8)
+    bands = [_stretch(v) for v in values]
+    if len(bands) == 1:
+        bands = bands * 3
+    Image.fromarray(np.stack([*bands, alpha], axis=-1), "RGBA").save(path, "PNG")

@@ -1,0 +1,46 @@
+"""lstm_classify: openEO arguments checked, then handed to udfs/lstm_classify.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import xarray as xr
+
+from backend.errors import ProcessParameterInvalid
+from processes.crop import DimensionMissing
+from udfs import lstm_classify as lc
+
+
+def _invalid(parameter: str, reason: str) -> ProcessParameterInvalid:
+    return ProcessParameterInvalid(process="lstm_classify", parameter=parameter, reason=reason)
+
+
+def _model(model: Any) -> lc.LSTMModel:
+    if isinstance(model, lc.LSTMModel):
+        return model
+    if isinstance(model, str):
+        try:
+            return lc.bundled(model)
+        except ValueError as exc:
+            raise _invalid("model", str(exc)) from None
+    raise _invalid("model", "must be the name of a bundled model (e.g. 'demo') or a model "
+                   "from load_ml_model")
+
+
+def lstm_classify(data: Any, model: Any = "demo", output: list[str] | None = None,
+                  **_: Any) -> xr.DataArray:
+    """See specs/lstm_classify.json."""
+    if not isinstance(data, xr.DataArray) or not {"t", "bands", "y", "x"} <= set(data.dims):
+        raise DimensionMissing()
+    outputs = tuple(output or ("class",))
+    if not all(o in lc.OUTPUTS for o in outputs) or len(set(outputs)) != len(outputs):
+        raise _invalid("output", f"must list distinct values of {', '.join(lc.OUTPUTS)}")
+    found = _model(model)
+    try:
+        lc.check_cube(data, found.bands)
+    except ValueError as exc:
+        raise _invalid("data", str(exc)) from None
+    return lc.classify(data, found, outputs)
+
+
+IMPLEMENTATIONS = {"lstm_classify": lstm_classify}

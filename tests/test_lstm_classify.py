@@ -1,0 +1,227 @@
+"""lstm_classify: the README chain through the server, outputs, metadata, bad inputs, the
+UDF in the client's local runner, the TimeSen2Crop loader and the training command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import openeo
+import pytest
+import rasterio
+import requests
+import xarray as xr
+from PIL import Image
+from reference import monthly_median
+from timesen2crop_fixture import TILES
+from timesen2crop_fixture import make as make_timesen2crop
+
+from training import timesen2crop
+from udfs import lstm_classify as lc
+
+REPO = Path(__file__).resolve().parent.parent
+UDF_FILE = REPO / "udfs" / "lstm_classify.py"
+YEAR = ["2021-09-01", "2022-09-01"]
+BANDS = [*lc.BANDS, "SCL"]
+
+
+def _crop_map(connection, **kwargs):
+    cube = connection.load_collection("SENTINEL2_L2A", temporal_extent=YEAR, bands=BANDS)
+    composites = cube.process("monthly_composite", data=cube)
+    return composites.process("lstm_classify", data=composites, **kwargs)
+
+
+def _labels(connection, path: Path) -> np.ndarray:
+    connection.load_collection("CROP_LABELS").download(path, format="GTiff")
+    with rasterio.open(path) as src:
+        return src.read(1)
+
+
+@pytest.fixture(scope="module")
+def crop_map(server, tmp_path_factory):
+    """The README chain on the whole test scene, once: load -> composite -> classify -> GTiff."""
+    connection = openeo.connect(server.url).authenticate_basic("alice", "alice-pw")
+    folder = tmp_path_factory.mktemp("crop-map")
+    _crop_map(connection).download(folder / "map.tif", format="GTiff")
+    return folder / "map.tif", _labels(connection, folder / "labels.tif")
+
+
+def test_readme_chain_scores_against_the_label_raster(crop_map):
+    path, labels = crop_map
+    with rasterio.open(path) as src:
+        assert src.dtypes[0] == "uint8" and src.count == 1 and src.nodata == 255
+        classes = src.read(1)
+        assert src.descriptions[0] == "class"
+        tags = src.tags(1)
+        colours = src.colormap(1)
+    assert classes.shape == labels.shape
+    crops = labels < 16
+    accuracy = (classes[crops] == labels[crops]).mean()
+    # A scene of another seed than the one the bundled model was trained on.
+    assert accuracy > 0.9, accuracy
+    assert tags["CLASS_2"] == "Maize" and tags["CLASS_12"] == "Winter wheat"
+    assert colours[2][:3] == (0xF5, 0xC5, 0x18)
+
+
+def test_confidence_and_probabilities(connection, tmp_path):
+    box = {"west": 679720, "east": 680120, "south": 5151520, "north": 5151920, "crs": 32632}
+    cube = connection.load_collection("SENTINEL2_L2A", temporal_extent=YEAR, bands=BANDS,
+                                      spatial_extent=box)
+    composites = cube.process("monthly_composite", data=cube)
+    result = composites.process("lstm_classify", data=composites,
+                                output=["class", "confidence", "probabilities"])
+    result.download(tmp_path / "p.nc", format="netCDF")
+    with xr.open_dataset(tmp_path / "p.nc") as ds:
+        names = [v for v in ds.data_vars if v != "spatial_ref"]
+        cls, conf = ds["class"].values, ds["confidence"].values
+        proba = np.stack([ds[f"probability:{c}"].values for c in lc.bundled("demo").classes])
+    assert names[:2] == ["class", "confidence"] and len(names) == 18
+    np.testing.assert_allclose(proba.sum(axis=0), 1, atol=1e-4)
+    np.testing.assert_allclose(conf, proba.max(axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(cls, proba.argmax(axis=0))
+
+
+def test_png_class_map_with_legend(connection, tmp_path):
+    box = {"west": 679720, "east": 680120, "south": 5151520, "north": 5151920, "crs": 32632}
+    cube = connection.load_collection("SENTINEL2_L2A", temporal_extent=YEAR, bands=BANDS,
+                                      spatial_extent=box)
+    composites = cube.process("monthly_composite", data=cube)
+    classes = composites.process("lstm_classify", data=composites)
+    classes.download(tmp_path / "m.png", format="PNG")
+    classes.download(tmp_path / "m.tif", format="GTiff")
+    with rasterio.open(tmp_path / "m.tif") as src:
+        ids = src.read(1)
+    image = np.asarray(Image.open(tmp_path / "m.png").convert("RGB"))
+    assert image.shape[0] >= ids.shape[0] and image.shape[1] > ids.shape[1] + 40  # legend
+    table = {c["value"]: c["color_hint"] for c in lc.class_table(lc.bundled("demo").classes)}
+    for value in np.unique(ids):
+        colour = tuple(int(table[int(value)][i:i + 2], 16) for i in (0, 2, 4))
+        assert (image[:ids.shape[0], :ids.shape[1]][ids == value] == colour).all()
+
+
+def test_job_result_carries_the_classes(connection):
+    job = _crop_map(connection).create_job(out_format="GTiff", title="crop map")
+    job.start_and_wait(max_poll_interval=1)
+    bands = next(iter(job.get_results().get_metadata()["assets"].values()))["raster:bands"]
+    classes = bands[0]["classification:classes"]
+    assert classes[0] == {"value": 0, "name": "Legumes", "color_hint": "9C6ADE"}
+    assert len(classes) == 16
+
+
+@pytest.mark.parametrize(("change", "parameter", "words"), [
+    ({"temporal_extent": ["2022-06-01", "2022-08-01"], "composite": False}, "data",
+     "time steps"),
+    ({"bands": ["B04", "B08", "SCL"]}, "data", "lacks the band"),
+    ({"model": "timesen2crop"}, "model", "no bundled LSTM model"),
+    ({"output": ["class", "colour"]}, "output", "must list"),
+])
+def test_bad_inputs_get_openeo_errors(server, auth_headers, change, parameter, words):
+    box = {"west": 679720, "east": 679920, "south": 5151720, "north": 5151920, "crs": 32632}
+    graph = {
+        "load": {"process_id": "load_collection", "arguments": {
+            "id": "SENTINEL2_L2A", "spatial_extent": box,
+            "temporal_extent": change.get("temporal_extent", YEAR),
+            "bands": change.get("bands", BANDS)}},
+        "mc": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "load"}}},
+        "lc": {"process_id": "lstm_classify", "arguments": {
+            "data": {"from_node": "mc" if change.get("composite", True) else "load"},
+            **{k: change[k] for k in ("model", "output") if k in change}}, "result": True},
+    }
+    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
+                      headers=auth_headers, timeout=120)
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["code"] == "ProcessParameterInvalid"
+    assert f"'{parameter}'" in body["message"] and words in body["message"]
+    assert "Traceback" not in r.text
+
+
+def test_png_refuses_many_bands(server, auth_headers):
+    box = {"west": 679720, "east": 679920, "south": 5151720, "north": 5151920, "crs": 32632}
+    graph = {"load": {"process_id": "load_collection", "arguments": {
+        "id": "SENTINEL2_L2A", "spatial_extent": box, "temporal_extent": ["2022-06-01",
+                                                                          "2022-06-03"],
+        "bands": ["B02", "B03", "B04", "B08"]}},
+             "save": {"process_id": "save_result", "arguments": {
+                 "data": {"from_node": "load"}, "format": "PNG"}, "result": True}}
+    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
+                      headers=auth_headers, timeout=120)
+    assert r.status_code == 400 and r.json()["code"] == "FormatUnsupported", r.text
+
+
+def _composite_cube(seed: int = 0) -> xr.DataArray:
+    rng = np.random.default_rng(seed)
+    data = rng.uniform(0.01, 0.5, size=(12, 9, 20, 30)).astype(np.float32)
+    data[:, :, 0, 0] = np.nan
+    return xr.DataArray(data, dims=("t", "bands", "y", "x"),
+                        coords={"t": np.arange("2021-09", "2022-09", dtype="datetime64[M]")
+                                .astype("datetime64[ns]"), "bands": list(lc.BANDS),
+                                "y": np.arange(20.0), "x": np.arange(30.0)})
+
+
+def test_udf_file_runs_in_the_client_local_runner():
+    from openeo.udf import execute_local_udf
+
+    cube = _composite_cube()
+    udf = openeo.UDF(UDF_FILE.read_text(), context={"output": ["class", "confidence"]})
+    result = execute_local_udf(udf, cube).get_datacube_list()[0].get_array()
+    direct = lc.classify(cube, "demo", ("class", "confidence"))
+    assert list(result.bands.values) == ["class", "confidence"]
+    np.testing.assert_allclose(result.values, direct.values, equal_nan=True)
+    assert direct.values[0, 0, 0] == lc.CLASS_NODATA  # missing input -> no-data class
+
+
+def test_chunked_equals_whole():
+    cube = _composite_cube(1)
+    whole = lc.classify(cube, "demo", ("class", "probabilities")).values
+    chunked = lc.classify(cube.chunk({"y": 7, "x": 11}), "demo", ("class", "probabilities"))
+    np.testing.assert_allclose(chunked.values, whole, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+def test_timesen2crop_loader_reads_the_layout(tmp_path):
+    root = make_timesen2crop(tmp_path / "ts2c", classes=3, per_class=5)
+    samples = timesen2crop.load(root)
+    assert samples.features.shape == (3 * 3 * 5, 12, 9)
+    assert sorted(set(samples.groups)) == sorted(TILES)
+    by_tile = {t: set(samples.split[samples.groups == t]) for t in TILES}
+    assert by_tile == {"33UWP": {"train"}, "33TVN": {"val"}, "33UVP": {"test"}}
+    # One pixel against an independent monthly median of its clear rows (B04 = column B4).
+    tile = root / "33UWP"
+    dates = [line for line in (tile / "dates.csv").read_text().split()[1:]]
+    times = np.array([np.datetime64(f"{d[:4]}-{d[4:6]}-{d[6:]}") for d in dates])
+    rows = np.loadtxt(tile / "1" / "3.csv", delimiter=",", skiprows=1)
+    expected = monthly_median(rows[:, 2][:, None, None], (rows[:, 9] == 0)[:, None, None],
+                              list(times), "2017-09", 12, fill=True)[:, 0, 0]
+    got = samples.features[(samples.groups == "33UWP") & (samples.labels == 1)][3, :, 2]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    assert samples.labels.tolist().count(2) == 15
+
+
+def test_timesen2crop_loader_names_a_broken_file(tmp_path):
+    root = make_timesen2crop(tmp_path / "ts2c", classes=1, per_class=2)
+    bad = root / "33TVN" / "0" / "1.csv"
+    bad.write_text(bad.read_text().replace("B11", "B10"))
+    with pytest.raises(ValueError, match="1.csv: expected columns"):
+        timesen2crop.load(root)
+
+
+def test_train_command_writes_model_card_metrics_and_figure(tmp_path):
+    root = make_timesen2crop(tmp_path / "ts2c", classes=3, per_class=10)
+    out = tmp_path / "model"
+    run = subprocess.run([sys.executable, "-m", "backend.cli", "train", "lstm", "--dataset",
+                          f"timesen2crop:{root}", "--out", str(out), "--epochs", "25",
+                          "--hidden", "16", "--layers", "1", "--seed", "3"],
+                         capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "LSTM" in run.stdout and "random forest" in run.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["counts"]["test"] == {"pixels": 30, "groups": 1}
+    assert metrics["metrics"]["LSTM"]["overall_accuracy"] > 0.9  # three separable curves
+    card = (out / "MODEL_CARD.md").read_text()
+    assert f"TimeSen2Crop at {root}" in card and "33UVP" in card
+    assert Image.open(out / "confusion_matrix.png").size[0] > 300
+    model = lc.LSTMModel.load(out / "lstm.pt")
+    assert model.network.config["hidden"] == 16 and model.classes[2] == "Maize"

@@ -1,0 +1,21 @@
+"""Training settings, importable without torch (the command line lists them as options)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class LSTMConfig:
+    """Network and optimiser settings; every field is a `cropcube train lstm` option."""
+
+    hidden: int = 64
+    layers: int = 2
+    dropout: float = 0.2
+    epochs: int = 60
+    patience: int = 8
+    batch_size: int = 512
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    max_per_group: int = 400  # training pixels drawn per parcel/tile group and epoch
+    seed: int = 0
