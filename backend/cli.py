@@ -161,7 +161,7 @@ def cmd_train_lstm(args: argparse.Namespace) -> int:
     samples = samples_for(args.dataset, catalog, seed=config.seed)
     print(f"samples: {samples.counts()}")
     notes = DEMO_NOTES if args.dataset == "demo" else TS2C_NOTES
-    metrics = train_lstm(samples, args.out, config, name=args.name, notes=notes)
+    metrics = train_lstm(samples, args.out, config, notes=notes)
     for model, m in metrics.items():
         print(f"{model:14s} OA {m['overall_accuracy']:.4f}  kappa {m['kappa']:.4f}  "
               f"macro F1 {m['macro_f1']:.4f}")
@@ -219,8 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     lstm.add_argument("--dataset", default="demo",
                       help="'demo' (the demo collection and its parcels) or "
                            "'timesen2crop:PATH' (the unzipped dataset)")
-    lstm.add_argument("--out", type=Path, required=True, help="output folder")
-    lstm.add_argument("--name", default="lstm", help="model file name without .pt")
+    lstm.add_argument("--out", type=Path, required=True,
+                      help="output folder: model.pt, MODEL_CARD.md, metrics.json, "
+                           "confusion_matrix.png")
     _config_options(lstm)
     data_dir(lstm)
     lstm.set_defaults(func=cmd_train_lstm)

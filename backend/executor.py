@@ -15,10 +15,13 @@ from openeo_pg_parser_networkx import OpenEOProcessGraph
 
 from backend import errors, formats
 from backend.catalog import Catalog
+from backend.model_store import MODEL_FILE
 from backend.validation import graph_errors
 from processes import registry
 from processes.context import ExecutionContext, current
 from processes.io import PROPERTY_FILTER_PREFIX
+from processes.ml_models import MODEL_FORMAT
+from udfs.lstm_classify import LSTMModel
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,9 @@ def evaluate(graph: dict, ctx: ExecutionContext) -> Any:
         current.reset(token)
 
 
+MODEL_MEDIA_TYPE = "application/octet-stream; framework=pytorch"
+
+
 @dataclass
 class Output:
     """A written result file and its media type."""
@@ -118,9 +124,14 @@ def write_outputs(value: Any, ctx: ExecutionContext, out_dir: Path,
     requests = [(r.format, r.data, r.options) for r in ctx.saved]
     if not requests:
         is_raster = isinstance(value, xr.DataArray) and {"x", "y"} <= set(value.dims)
-        requests = [("GTiff" if is_raster else "JSON", value, {})]
+        is_model = isinstance(value, LSTMModel)
+        requests = [(MODEL_FORMAT if is_model else "GTiff" if is_raster else "JSON", value, {})]
     outputs = []
     for i, (name, data, options) in enumerate(requests):
+        if name == MODEL_FORMAT:
+            data.save(out_dir / MODEL_FILE)
+            outputs.append(Output(out_dir / MODEL_FILE, MODEL_MEDIA_TYPE))
+            continue
         fmt = formats.lookup(name)
         assert fmt is not None
         path = out_dir / f"result{'' if i == 0 else f'-{i}'}.{fmt.extension}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ class ExecutionContext:
     saved: list[SaveRequest] = field(default_factory=list)
     property_filters: dict[str, Any] = field(default_factory=dict)
     loaded_times: list[Any] = field(default_factory=list)  # t labels of every loaded cube
+    load_model: Callable[[str], Any] | None = None  # load_ml_model: job id or URL -> model
 
 
 current: contextvars.ContextVar[ExecutionContext] = contextvars.ContextVar("cropcube_execution")

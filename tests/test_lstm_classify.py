@@ -209,19 +209,85 @@ def test_timesen2crop_loader_names_a_broken_file(tmp_path):
 
 
 def test_train_command_writes_model_card_metrics_and_figure(tmp_path):
-    root = make_timesen2crop(tmp_path / "ts2c", classes=3, per_class=10)
+    root = make_timesen2crop(tmp_path / "ts2c", classes=3, per_class=40)
     out = tmp_path / "model"
     run = subprocess.run([sys.executable, "-m", "backend.cli", "train", "lstm", "--dataset",
-                          f"timesen2crop:{root}", "--out", str(out), "--epochs", "25",
-                          "--hidden", "16", "--layers", "1", "--seed", "3"],
+                          f"timesen2crop:{root}", "--out", str(out), "--epochs", "30",
+                          "--batch-size", "8", "--lr", "0.01", "--hidden", "16",
+                          "--layers", "1", "--seed", "3"],
                          capture_output=True, text=True, cwd=REPO, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "LSTM" in run.stdout and "random forest" in run.stdout
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["counts"]["test"] == {"pixels": 30, "groups": 1}
+    assert metrics["counts"]["test"] == {"pixels": 120, "groups": 1}
     assert metrics["metrics"]["LSTM"]["overall_accuracy"] > 0.9  # three separable curves
     card = (out / "MODEL_CARD.md").read_text()
     assert f"TimeSen2Crop at {root}" in card and "33UVP" in card
     assert Image.open(out / "confusion_matrix.png").size[0] > 300
-    model = lc.LSTMModel.load(out / "lstm.pt")
+    model = lc.LSTMModel.load(out / "model.pt")
     assert model.network.config["hidden"] == 16 and model.classes[2] == "Maize"
+
+
+TRAIN_BOX = {"west": 679720, "east": 680680, "south": 5151080, "north": 5151920, "crs": 32632}
+
+
+def test_train_through_openeo_then_classify_with_the_job_model(connection, tmp_path):
+    """Composites -> fit_lstm_classifier (batch job) -> load_ml_model -> lstm_classify."""
+    from openeo.internal.graph_building import PGNode
+    from openeo.rest.mlmodel import MlModel
+
+    cube = connection.load_collection("SENTINEL2_L2A", temporal_extent=YEAR, bands=BANDS,
+                                      spatial_extent=TRAIN_BOX)
+    composites = cube.process("monthly_composite", data=cube)
+    labels = connection.load_collection("CROP_LABELS", spatial_extent=TRAIN_BOX)
+    fitted = MlModel(PGNode("fit_lstm_classifier", predictors=composites, target=labels,
+                            epochs=15, hidden=32, layers=1, seed=1), connection=connection)
+    job = fitted.create_job(title="fit")
+    job.start_and_wait(max_poll_interval=1)
+    results = job.get_results().get_metadata()
+    asset = results["assets"]["model.pt"]
+    assert "mlm:model" in asset["roles"] and asset["mlm:architecture"] == "LSTM"
+    assert asset["mlm:input"][0]["bands"] == list(lc.BANDS)
+    assert any("mlm" in e for e in results["stac_extensions"])
+
+    for ref in (job.job_id, asset["href"]):  # by job id, and by the signed asset URL
+        classified = composites.process("lstm_classify", data=composites,
+                                        model=connection.load_ml_model(ref))
+        classified.download(tmp_path / "own.tif", format="GTiff")
+        with rasterio.open(tmp_path / "own.tif") as src:
+            classes = src.read(1)
+        truth = _labels(connection, tmp_path / "l.tif")[:classes.shape[0], :classes.shape[1]]
+        crops = truth < 16
+        # Trained and scored on the same small area: it must have learnt the fields.
+        assert (classes[crops] == truth[crops]).mean() > 0.8
+
+
+def test_load_ml_model_bad_references(server, auth_headers, connection):
+    other = openeo.connect(server.url).authenticate_basic("bob", "bob-pw")
+    job = other.load_collection("CROP_LABELS").create_job(out_format="GTiff")
+    for ref, words in ((job.job_id, "no job"), ("j-doesnotexist", "no job"),
+                       (f"{server.url}/nothing.pt", "answered HTTP 404")):
+        graph = {"m": {"process_id": "load_ml_model", "arguments": {"id": ref},
+                       "result": True}}
+        r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
+                          headers=auth_headers, timeout=60)
+        assert r.status_code == 400 and r.json()["code"] == "ProcessParameterInvalid", r.text
+        assert words in r.json()["message"]
+
+
+def test_fit_refuses_a_target_off_the_grid(server, auth_headers):
+    small = {**TRAIN_BOX, "east": TRAIN_BOX["west"] + 200}
+    graph = {
+        "s2": {"process_id": "load_collection", "arguments": {
+            "id": "SENTINEL2_L2A", "spatial_extent": small, "temporal_extent": YEAR,
+            "bands": BANDS}},
+        "mc": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "s2"}}},
+        "lab": {"process_id": "load_collection", "arguments": {
+            "id": "CROP_LABELS", "spatial_extent": TRAIN_BOX}},
+        "fit": {"process_id": "fit_lstm_classifier", "arguments": {
+            "predictors": {"from_node": "mc"}, "target": {"from_node": "lab"}},
+            "result": True},
+    }
+    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
+                      headers=auth_headers, timeout=120)
+    assert r.status_code == 400 and "predictors' grid" in r.json()["message"], r.text

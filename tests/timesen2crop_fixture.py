@@ -29,7 +29,7 @@ def dates(n: int = 40, start: dt.date = dt.date(2017, 9, 3)) -> list[dt.date]:
 def pixel(cls: int, days: list[dt.date], rng: np.random.Generator) -> np.ndarray:
     """(dates, 9) reflectance x 10000: a class-specific green-up on a soil background."""
     doy = np.array([(d - dt.date(2017, 9, 1)).days for d in days], np.float64)
-    peak = 40 + cls * 20  # days after 1 September
+    peak = 40 + cls * 60  # days after 1 September: a month or more apart
     green = np.exp(-0.5 * ((doy - peak) / 35) ** 2)
     soil = np.array([900, 1100, 1300, 1500, 1700, 1800, 2000, 2600, 2200], np.float64)
     veg = np.array([400, 800, 350, 1000, 2800, 3500, 4000, 2000, 1000], np.float64)

@@ -11,11 +11,12 @@ class LSTMConfig:
 
     hidden: int = 64
     layers: int = 2
-    dropout: float = 0.2
+    dropout: float = 0.3
     epochs: int = 60
-    patience: int = 8
+    patience: int = 15
     batch_size: int = 512
-    lr: float = 3e-3
+    lr: float = 1e-3
     weight_decay: float = 1e-4
     max_per_group: int = 400  # training pixels drawn per parcel/tile group and epoch
+    augment: float = 0.1  # sd of a random gain per pixel and band (0: none)
     seed: int = 0

@@ -66,11 +66,15 @@ def fit(samples: Samples, config: LSTMConfig | None = None, progress: bool = Tru
         for start in range(0, len(idx), config.batch_size):
             batch = idx[start:start + config.batch_size]
             optimiser.zero_grad()
-            loss = loss_fn(network(torch.from_numpy(x_train[batch])),
-                           torch.from_numpy(y_train[batch]))
+            inputs = torch.from_numpy(x_train[batch])
+            if config.augment:
+                # A gain per pixel and band: fields differ in brightness, not in timing.
+                inputs = inputs * (1 + config.augment * torch.randn(len(batch), 1,
+                                                                     inputs.shape[2]))
+            loss = loss_fn(network(inputs), torch.from_numpy(y_train[batch]))
             loss.backward()
             optimiser.step()
-            total += float(loss) * len(batch)
+            total += loss.item() * len(batch)
         scheduler.step()
         network.eval()
         pred = model.predict_proba(x_val).argmax(axis=1) if len(x_val) else np.array([])

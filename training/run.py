@@ -35,8 +35,8 @@ def samples_for(dataset: str, catalog=None, seed: int = 0) -> Samples:
     raise ValueError(f"unknown dataset {dataset!r}: use 'demo' or 'timesen2crop:PATH'")
 
 
-def train_lstm(samples: Samples, out_dir: Path, config: LSTMConfig, name: str = "lstm",
-               notes: str = DEMO_NOTES, progress: bool = True) -> dict:
+def train_lstm(samples: Samples, out_dir: Path, config: LSTMConfig, notes: str = DEMO_NOTES,
+               progress: bool = True) -> dict:
     """Train, evaluate beside a random forest on the test part, write everything to out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     model, history = fit(samples, config, progress=progress)
@@ -48,7 +48,7 @@ def train_lstm(samples: Samples, out_dir: Path, config: LSTMConfig, name: str = 
         "random forest": report.scores(y_test, forest.predict(x_test.reshape(len(x_test), -1)),
                                        samples.classes),
     }
-    model_file = f"{name}.pt"
+    model_file = "model.pt"
     model.meta["test"] = {k: {m: v[m] for m in ("overall_accuracy", "kappa", "macro_f1")}
                           for k, v in metrics.items()}
     model.save(out_dir / model_file)
@@ -57,7 +57,7 @@ def train_lstm(samples: Samples, out_dir: Path, config: LSTMConfig, name: str = 
          "data": samples.description, "config": asdict(config)}, indent=1))
     report.confusion_png(metrics["LSTM"]["confusion_matrix"], samples.classes,
                          out_dir / "confusion_matrix.png", "LSTM on the test part")
-    report.model_card(out_dir / "MODEL_CARD.md", title=f"cropcube LSTM crop classifier ({name})",
+    report.model_card(out_dir / "MODEL_CARD.md", title="cropcube LSTM crop classifier",
                       model_file=model_file, data=samples.description,
                       counts=samples.counts(), config=asdict(config), metrics=metrics,
                       classes=samples.classes, notes=notes)

@@ -63,6 +63,7 @@ def demo_samples(catalog, seed: int = 0, year: tuple[str, str] = ("2021-09-01", 
     """
     import dask
     import geopandas as gpd
+    import rioxarray  # noqa: F401  (the .rio accessor)
     from rasterio.features import rasterize
 
     from udfs import monthly_composite as mc

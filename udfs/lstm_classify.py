@@ -92,10 +92,11 @@ class LSTMModel:
 
 @lru_cache(maxsize=8)
 def bundled(name: str) -> LSTMModel:
-    """A model shipped in udfs/models/ by name (e.g. 'demo'), loaded once per process."""
-    path = MODELS_DIR / f"lstm_{name}.pt"
+    """A model shipped in udfs/models/lstm_<name>/ (e.g. 'demo'), loaded once per process."""
+    path = MODELS_DIR / f"lstm_{name}" / "model.pt"
     if not path.is_file():
-        known = sorted(p.stem.removeprefix("lstm_") for p in MODELS_DIR.glob("lstm_*.pt"))
+        known = sorted(p.parent.name.removeprefix("lstm_")
+                       for p in MODELS_DIR.glob("lstm_*/model.pt"))
         raise ValueError(f"no bundled LSTM model '{name}'; bundled: {known}")
     return LSTMModel.load(path)
 

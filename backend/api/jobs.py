@@ -185,6 +185,8 @@ def job_results(job_id: str):
            for b in a.get("raster:bands", [])):
         doc["stac_extensions"].append(
             "https://stac-extensions.github.io/classification/v2.0.0/schema.json")
+    if any("mlm:name" in a for a in assets.values()):
+        doc["stac_extensions"].append("https://stac-extensions.github.io/mlm/v1.4.0/schema.json")
     if bbox:
         doc["bbox"] = bbox
     return jsonify(doc)

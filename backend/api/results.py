@@ -10,6 +10,7 @@ from flask import Blueprint, jsonify, request, send_file
 
 from backend import executor
 from backend.errors import BadRequest
+from backend.model_store import model_loader
 from backend.services import current_user, services
 from backend.validation import process_graph_of
 from processes.context import ExecutionContext
@@ -35,7 +36,8 @@ def compute_result():
     graph = process_graph_of(_json_body())
     svc = services()
     ctx = ExecutionContext(svc.catalog, max_values=svc.settings.sync_max_values,
-                           user_processes=svc.store.processes(user))
+                           user_processes=svc.store.processes(user),
+                           load_model=model_loader(svc.settings, svc.store, user))
     value = executor.evaluate(graph, ctx)
     out_dir = Path(tempfile.mkdtemp(prefix="cropcube-result-"))
     try:

@@ -85,4 +85,38 @@ def describe(path: Path) -> tuple[dict[str, Any], list[float] | None]:
     if path.suffix == ".tif":
         fields, bbox = _raster_fields(path)
         asset.update(fields)
+    if path.suffix == ".pt":
+        asset.update(_mlm_fields(path))
     return asset, bbox
+
+
+def _mlm_fields(path: Path) -> dict[str, Any]:
+    """STAC MLM (machine learning model) fields of a cropcube model file."""
+    import torch
+
+    from udfs.lstm_classify import LSTMModel, class_table
+
+    model = LSTMModel.load(path)
+    months = 12
+    return {
+        "roles": ["mlm:model", "data"],
+        "mlm:name": "cropcube LSTM crop classifier",
+        "mlm:architecture": "LSTM",
+        "mlm:tasks": ["classification"],
+        "mlm:framework": "pytorch",
+        "mlm:framework_version": torch.__version__.split("+")[0],
+        "mlm:total_parameters": sum(p.numel() for p in model.network.parameters()),
+        "mlm:pretrained": False,
+        "mlm:input": [{
+            "name": "monthly composites", "bands": list(model.bands),
+            "input": {"shape": [-1, months, len(model.bands)],
+                      "dim_order": ["batch", "time", "bands"], "data_type": "float32"},
+            "description": "12 monthly composites (monthly_composite) of the bands, "
+                           "reflectance x 10000; normalisation is inside the model"}],
+        "mlm:output": [{
+            "name": "crop class", "tasks": ["classification"],
+            "result": {"shape": [-1, len(model.classes)], "dim_order": ["batch", "class"],
+                       "data_type": "float32"},
+            "classification:classes": class_table(model.classes)}],
+        "mlm:hyperparameters": model.meta.get("config", {}),
+    }

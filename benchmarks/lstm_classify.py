@@ -1,0 +1,126 @@
+"""lstm_classify end to end against a bare torch forward of the same model (the floor).
+
+(e2e)   a lazy (12 months, 9 bands, size, size) cube of composites in dask chunks ->
+        lstm_classify -> the backend's GTiff writer (class map, uint8): what a job does
+        after monthly_composite;
+(floor) the same pixels already in memory as one (pixels, 12, 9) float32 array, the
+        bundled model's forward in batches with torch's default threads, argmax.
+
+The values are random reflectances (the speed of an LSTM does not depend on them); each
+variant runs in its own process for its peak memory. Prints median pixels per second,
+pixels per second per core, peak RSS above the start, and the ratio e2e / floor.
+
+    .venv/bin/python benchmarks/lstm_classify.py [--size 1000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+CHUNK = 512
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cube(size: int):
+    """Lazy composites: each chunk drawn from its own seed, so nothing exists before use."""
+    import dask.array as da
+    import xarray as xr
+
+    from udfs import lstm_classify as lc
+
+    def block(block_info=None):
+        loc = block_info[None]["chunk-location"]
+        shape = block_info[None]["chunk-shape"]
+        rng = np.random.default_rng(loc[2] * 100003 + loc[3])
+        return rng.uniform(0.01, 0.5, size=shape).astype(np.float32)
+
+    chunks = ((12,), (9,), *[tuple(min(CHUNK, size - i) for i in range(0, size, CHUNK))] * 2)
+    data = da.map_blocks(block, chunks=chunks, dtype=np.float32)
+    return xr.DataArray(data, dims=("t", "bands", "y", "x"), coords={
+        "t": np.arange("2021-09", "2022-09", dtype="datetime64[M]").astype("datetime64[ns]"),
+        "bands": list(lc.BANDS), "y": 5_200_000 - 10.0 * np.arange(size) - 5,
+        "x": 600_000 + 10.0 * np.arange(size) + 5}, attrs={"crs": "EPSG:32632"})
+
+
+def run_variant(name: str, size: int, runs: int) -> dict:
+    import dask
+    import torch
+
+    from backend.formats import write_gtiff
+    from udfs import lstm_classify as lc
+
+    model = lc.bundled("demo")
+    cube = _cube(size)
+    if name == "e2e":
+        out = Path(tempfile.mkdtemp(prefix="cropcube-bench-")) / "classes.tif"
+
+        def work() -> int:
+            with dask.config.set(scheduler="threads"):
+                write_gtiff(lc.classify(cube, model), out, {})
+            return size * size
+    else:
+        with dask.config.set(scheduler="threads"):
+            x, _ = lc.features(cube.values)
+        torch.set_num_threads(os.cpu_count() or 1)
+
+        def work() -> int:
+            with torch.inference_mode():
+                for i in range(0, len(x), lc.BATCH):
+                    model.network(torch.from_numpy(x[i:i + lc.BATCH])).argmax(dim=1).numpy()
+            return len(x)
+
+    start = _peak_mb()
+    times, pixels = [], 0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        pixels = work()
+        times.append(time.perf_counter() - t0)
+    seconds = statistics.median(times)
+    return {"seconds": seconds, "px_per_s": pixels / seconds, "peak_mb": _peak_mb() - start}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--variants", default="e2e,floor")
+    parser.add_argument("--variant", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.variant:
+        print(json.dumps(run_variant(args.variant, args.size, args.runs)))
+        return 0
+    cores = os.cpu_count() or 1
+    found = {}
+    for key in args.variants.split(","):
+        out = subprocess.run([sys.executable, __file__, "--variant", key, "--size",
+                              str(args.size), "--runs", str(args.runs)],
+                             capture_output=True, text=True, check=True)
+        found[key] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"{args.size} x {args.size} px, 12 months x 9 bands, median of {args.runs}, "
+          f"{cores} cores:")
+    for key, r in found.items():
+        print(f"  {key:6s} {r['seconds']:8.2f} s  {r['px_per_s']:10,.0f} px/s  "
+              f"{r['px_per_s'] / cores:9,.0f} px/s/core  peak +{r['peak_mb']:7.0f} MB")
+    if {"e2e", "floor"} <= set(found):
+        print(f"  e2e / floor: {found['e2e']['px_per_s'] / found['floor']['px_per_s']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Training through openEO: fit_lstm_classifier, save_ml_model, load_ml_model.
+
+A model is a value in the graph like a cube: fit_lstm_classifier makes one, save_ml_model
+marks it as a result (a batch job writes model.pt with STAC MLM metadata), load_ml_model
+brings one back from a finished job of the same user or from a URL, for lstm_classify.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from backend.errors import ProcessParameterInvalid
+from processes.context import SaveRequest, current
+from udfs import lstm_classify as lc
+
+MODEL_FORMAT = "cropcube-model"  # the SaveRequest format of a model
+BLOCK_PX = 32  # raster targets: square blocks of this side are split between train/val
+
+
+def _invalid(process: str, parameter: str, reason: str) -> ProcessParameterInvalid:
+    return ProcessParameterInvalid(process=process, parameter=parameter, reason=reason)
+
+
+def _target_raster(target: Any, like: xr.DataArray, prop: str) -> tuple[np.ndarray, np.ndarray]:
+    """Class ids and split groups on the predictors' grid, from a raster cube or GeoJSON."""
+    shape = (like.sizes["y"], like.sizes["x"])
+    if isinstance(target, xr.DataArray):
+        raster = target.squeeze(drop=True)
+        if set(raster.dims) != {"y", "x"} or raster.shape != shape:
+            raise _invalid("fit_lstm_classifier", "target",
+                           f"a label raster needs one band on the predictors' grid {shape}; "
+                           f"got dimensions {dict(target.sizes)}")
+        labels = np.asarray(raster.transpose("y", "x").values)
+        yy, xx = np.indices(shape)
+        groups = (yy // BLOCK_PX) * (shape[1] // BLOCK_PX + 1) + xx // BLOCK_PX
+        return np.nan_to_num(labels, nan=255).astype(np.int64), groups
+    if isinstance(target, dict) and target.get("type") == "FeatureCollection":
+        import geopandas as gpd
+        from rasterio.features import rasterize
+
+        frame = gpd.GeoDataFrame.from_features(target["features"], crs="EPSG:4326")
+        if prop not in frame.columns:
+            raise _invalid("fit_lstm_classifier", "target_property",
+                           f"the features have no property '{prop}'")
+        frame = frame.to_crs(like.attrs["crs"])
+        transform = like.rio.transform(recalc=True)
+        labels = rasterize(zip(frame.geometry, frame[prop].astype(int), strict=True),
+                           out_shape=shape, transform=transform, fill=255, dtype="int32")
+        groups = rasterize(zip(frame.geometry, range(len(frame)), strict=True),
+                           out_shape=shape, transform=transform, fill=-1, dtype="int32")
+        return labels.astype(np.int64), groups
+    raise _invalid("fit_lstm_classifier", "target",
+                   "must be a label raster cube or a GeoJSON FeatureCollection")
+
+
+def fit_lstm_classifier(predictors: Any, target: Any, target_property: str = "class_id",
+                        hidden: int = 64, layers: int = 2, dropout: float = 0.3,
+                        epochs: int = 60, seed: int = 0, **_: Any) -> lc.LSTMModel:
+    """See specs/fit_lstm_classifier.json."""
+    import dask
+    import rioxarray  # noqa: F401  (the .rio accessor)
+
+    from backend.demo.classes import CROP_CLASSES
+    from training.config import LSTMConfig
+    from training.lstm import fit
+    from training.samples import Samples, split_groups
+
+    if not isinstance(predictors, xr.DataArray):
+        raise _invalid("fit_lstm_classifier", "predictors", "must be a raster cube")
+    try:
+        cube = lc.check_cube(predictors)
+    except ValueError as exc:
+        raise _invalid("fit_lstm_classifier", "predictors", str(exc)) from None
+    for name, value, low, high in (("hidden", hidden, 4, 512), ("layers", layers, 1, 4),
+                                   ("epochs", epochs, 1, 500)):
+        if not isinstance(value, int) or not low <= value <= high:
+            raise _invalid("fit_lstm_classifier", name, f"must be an integer {low}-{high}")
+    if not 0 <= dropout < 1:
+        raise _invalid("fit_lstm_classifier", "dropout", "must be in [0, 1)")
+    labels, groups = _target_raster(target, cube, target_property)
+    with dask.config.set(scheduler="threads"):
+        x, valid = lc.features(np.asarray(cube.values))
+    keep = valid & (labels.ravel() >= 0) & (labels.ravel() < len(CROP_CLASSES)) & \
+        (groups.ravel() >= 0)
+    if keep.sum() < 50 or len(np.unique(groups.ravel()[keep])) < 5:
+        raise _invalid("fit_lstm_classifier", "target",
+                       f"found {int(keep.sum())} labelled pixels with data in "
+                       f"{len(np.unique(groups.ravel()[keep]))} fields; at least 50 pixels "
+                       "in 5 fields are needed")
+    g = groups.ravel()[keep]
+    samples = Samples(features=x[keep], labels=labels.ravel()[keep], groups=g,
+                      split=split_groups(g, seed, fractions=(0.8, 0.2, 0.0)),
+                      classes=list(CROP_CLASSES),
+                      description={"source": "fit_lstm_classifier (openEO)",
+                                   "split": "by field or block, 80/20 train/validation"})
+    config = LSTMConfig(hidden=hidden, layers=layers, dropout=dropout, epochs=epochs, seed=seed)
+    model, _history = fit(samples, config, progress=False)
+    return model
+
+
+def save_ml_model(data: Any, options: dict | None = None, **_: Any) -> bool:
+    """Mark a model as a result: written as model.pt with STAC MLM metadata."""
+    if not isinstance(data, lc.LSTMModel):
+        raise _invalid("save_ml_model", "data", "must be a model (from fit_lstm_classifier)")
+    current.get().saved.append(SaveRequest(data, MODEL_FORMAT, dict(options or {})))
+    return True
+
+
+def load_ml_model(id: str, **_: Any) -> lc.LSTMModel:
+    """A model from a finished job of this user (its id) or from a URL to a model.pt."""
+    if not isinstance(id, str) or not id:
+        raise _invalid("load_ml_model", "id", "must be a job id or a URL")
+    loader = current.get().load_model
+    if loader is None:
+        raise _invalid("load_ml_model", "id", "models cannot be loaded here")
+    return loader(id)
+
+
+IMPLEMENTATIONS = {"fit_lstm_classifier": fit_lstm_classifier, "save_ml_model": save_ml_model,
+                   "load_ml_model": load_ml_model}
