@@ -159,6 +159,9 @@ def cmd_train_lstm(args: argparse.Namespace) -> int:
     config = LSTMConfig(**{f.name: getattr(args, f.name) for f in fields(LSTMConfig)
                            if getattr(args, f.name, None) is not None})
     samples = samples_for(args.dataset, catalog, seed=config.seed)
+    if args.dataset == "demo" and not settings.stac_url:
+        samples.description["scene"] = (f"cropcube demo-data, {settings.demo_size} x "
+                                        f"{settings.demo_size} px, seed {settings.demo_seed}")
     print(f"samples: {samples.counts()}")
     notes = DEMO_NOTES if args.dataset == "demo" else TS2C_NOTES
     metrics = train_lstm(samples, args.out, config, notes=notes)

@@ -77,7 +77,7 @@ def model_card(path: Path, *, title: str, model_file: str, data: dict, counts: d
 File: `{model_file}`. Written {dt.date.today().isoformat()} by `cropcube train lstm`.
 
 ## Data
-{json.dumps(data, indent=2)}
+{chr(10).join(f"- {k}: {v}" for k, v in data.items())}
 
 | part | pixels | groups |
 |---|---|---|

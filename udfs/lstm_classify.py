@@ -23,7 +23,6 @@ SCALE = 10000.0  # TimeSen2Crop stores reflectance x 10000
 FORMAT = "cropcube-lstm/1"
 OUTPUTS = ("class", "confidence", "probabilities")
 CLASS_NODATA = 255
-MODELS_DIR = Path(__file__).resolve().parent / "models"
 BATCH = 32768  # pixels per forward pass: bounds the LSTM's activations
 
 
@@ -90,13 +89,23 @@ class LSTMModel:
         return out
 
 
+def models_dir() -> Path:
+    """udfs/models beside this file; run from a string (a UDF runner), the installed one."""
+    if "__file__" in globals():
+        return Path(__file__).resolve().parent / "models"
+    import udfs
+
+    return Path(udfs.__file__).resolve().parent / "models"
+
+
 @lru_cache(maxsize=8)
 def bundled(name: str) -> LSTMModel:
     """A model shipped in udfs/models/lstm_<name>/ (e.g. 'demo'), loaded once per process."""
-    path = MODELS_DIR / f"lstm_{name}" / "model.pt"
+    folder = models_dir()
+    path = folder / f"lstm_{name}" / "model.pt"
     if not path.is_file():
         known = sorted(p.parent.name.removeprefix("lstm_")
-                       for p in MODELS_DIR.glob("lstm_*/model.pt"))
+                       for p in folder.glob("lstm_*/model.pt"))
         raise ValueError(f"no bundled LSTM model '{name}'; bundled: {known}")
     return LSTMModel.load(path)
 
