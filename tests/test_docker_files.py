@@ -36,3 +36,14 @@ def test_dockerfile_copies_existing_paths_and_exposes_the_served_port():
     cmd = re.search(r'^CMD \[(.*)\]', text, flags=re.M).group(1)
     args = build_parser().parse_args([a.strip(' "') for a in cmd.split(",")])
     assert f"EXPOSE {args.port}" in text
+
+
+def test_dockerfile_copies_every_package_pyproject_installs():
+    import tomllib
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    copied = re.findall(r"^COPY (\S+)", (REPO / "docker" / "Dockerfile").read_text(),
+                        flags=re.M)
+    assert sorted(p.rstrip("*") for p in include) == sorted(
+        c for c in copied if (REPO / c).is_dir())
