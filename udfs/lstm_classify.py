@@ -23,7 +23,7 @@ SCALE = 10000.0  # TimeSen2Crop stores reflectance x 10000
 FORMAT = "cropcube-lstm/1"
 OUTPUTS = ("class", "confidence", "probabilities")
 CLASS_NODATA = 255
-BATCH = 32768  # pixels per forward pass: bounds the LSTM's activations
+BATCH = 8192  # pixels per forward pass: bounds the LSTM activations (~100 MB)
 
 
 class CropLSTM(nn.Module):
