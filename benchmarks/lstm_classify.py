@@ -3,6 +3,7 @@
 (e2e)   a lazy (12 months, 9 bands, size, size) cube of composites in dask chunks ->
         lstm_classify -> the backend's GTiff writer (class map, uint8): what a job does
         after monthly_composite;
+(e2e_onnx) the same with engine="onnxruntime";
 (floor) the same pixels already in memory as one (pixels, 12, 9) float32 array, the
         bundled model's forward and argmax in batches of lstm_classify's size, one torch
         thread per core, each on its own batches;
@@ -69,12 +70,13 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
     model = lc.bundled("demo")
     cube = _cube(size)
-    if name == "e2e":
+    if name.startswith("e2e"):
         out = Path(tempfile.mkdtemp(prefix="cropcube-bench-")) / "classes.tif"
+        engine = "onnxruntime" if name == "e2e_onnx" else "torch"
 
         def work() -> int:
             with dask.config.set(scheduler="threads"):
-                write_gtiff(lc.classify(cube, model), out, {})
+                write_gtiff(lc.classify(cube, model, engine=engine), out, {})
             return size * size
     else:
         from concurrent.futures import ThreadPoolExecutor
@@ -110,7 +112,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--variants", default="e2e,floor,floor_torch_threads")
+    parser.add_argument("--variants", default="e2e,e2e_onnx,floor,floor_torch_threads")
     parser.add_argument("--variant", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
@@ -128,8 +130,9 @@ def main() -> int:
     for key, r in found.items():
         print(f"  {key:20s} {r['seconds']:8.2f} s  {r['px_per_s']:10,.0f} px/s  "
               f"{r['px_per_s'] / cores:9,.0f} px/s/core  peak +{r['peak_mb']:7.0f} MB")
-    if {"e2e", "floor"} <= set(found):
-        print(f"  e2e / floor: {found['e2e']['px_per_s'] / found['floor']['px_per_s']:.2f}")
+    for key in ("e2e", "e2e_onnx"):
+        if {key, "floor"} <= set(found):
+            print(f"  {key} / floor: {found[key]['px_per_s'] / found['floor']['px_per_s']:.2f}")
     return 0
 
 

@@ -28,19 +28,21 @@ def _model(model: Any) -> lc.LSTMModel:
 
 
 def lstm_classify(data: Any, model: Any = "demo", output: list[str] | None = None,
-                  **_: Any) -> xr.DataArray:
+                  engine: str = "torch", **_: Any) -> xr.DataArray:
     """See specs/lstm_classify.json."""
     if not isinstance(data, xr.DataArray) or not {"t", "bands", "y", "x"} <= set(data.dims):
         raise DimensionMissing()
     outputs = tuple(output or ("class",))
     if not all(o in lc.OUTPUTS for o in outputs) or len(set(outputs)) != len(outputs):
         raise _invalid("output", f"must list distinct values of {', '.join(lc.OUTPUTS)}")
+    if engine not in lc.ENGINES:
+        raise _invalid("engine", f"must be one of {', '.join(lc.ENGINES)}")
     found = _model(model)
     try:
         lc.check_cube(data, found.bands)
     except ValueError as exc:
         raise _invalid("data", str(exc)) from None
-    return lc.classify(data, found, outputs)
+    return lc.classify(data, found, outputs, engine=engine)
 
 
 IMPLEMENTATIONS = {"lstm_classify": lstm_classify}

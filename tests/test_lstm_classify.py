@@ -121,6 +121,7 @@ def test_job_result_carries_the_classes(crop_map):
     ({"bands": ["B04", "B08", "SCL"]}, "data", "lacks the band"),
     ({"model": "timesen2crop"}, "model", "no bundled LSTM model"),
     ({"output": ["class", "colour"]}, "output", "must list"),
+    ({"engine": "tensorflow"}, "engine", "must be one of"),
 ])
 def test_bad_inputs_get_openeo_errors(server, auth_headers, change, parameter, words):
     box = {"west": 679720, "east": 679920, "south": 5151720, "north": 5151920, "crs": 32632}
@@ -132,7 +133,8 @@ def test_bad_inputs_get_openeo_errors(server, auth_headers, change, parameter, w
         "mc": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "load"}}},
         "lc": {"process_id": "lstm_classify", "arguments": {
             "data": {"from_node": "mc" if change.get("composite", True) else "load"},
-            **{k: change[k] for k in ("model", "output") if k in change}}, "result": True},
+            **{k: change[k] for k in ("model", "output", "engine") if k in change}},
+            "result": True},
     }
     r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
                       headers=auth_headers, timeout=120)
@@ -183,6 +185,14 @@ def test_chunked_equals_whole():
     whole = lc.classify(cube, "demo", ("class", "probabilities")).values
     chunked = lc.classify(cube.chunk({"y": 7, "x": 11}), "demo", ("class", "probabilities"))
     np.testing.assert_allclose(chunked.values, whole, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+def test_onnxruntime_engine_equals_torch():
+    cube = _composite_cube(2)
+    torch_out = lc.classify(cube, "demo", ("probabilities",)).values
+    onnx_out = lc.classify(cube.chunk({"y": 10}), "demo", ("probabilities",),
+                           engine="onnxruntime").values
+    np.testing.assert_allclose(onnx_out, torch_out, atol=1e-5, equal_nan=True)
 
 
 def test_timesen2crop_loader_reads_the_layout(tmp_path):

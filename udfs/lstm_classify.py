@@ -9,6 +9,7 @@ client's local UDF runner; the model is a single torch file holding the weights,
 configuration, the class names and the normalisation statistics.
 """
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,7 +23,9 @@ N_MONTHS = 12
 SCALE = 10000.0  # TimeSen2Crop stores reflectance x 10000
 FORMAT = "cropcube-lstm/1"
 OUTPUTS = ("class", "confidence", "probabilities")
+ENGINES = ("torch", "onnxruntime")
 CLASS_NODATA = 255
+_EXPORT_LOCK = threading.Lock()
 BATCH = 8192  # pixels per forward pass: bounds the LSTM activations (~100 MB)
 
 
@@ -79,12 +82,49 @@ class LSTMModel:
     def load(cls, path) -> "LSTMModel":
         return cls.from_dict(torch.load(path, map_location="cpu", weights_only=True))
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """(pixels, months, bands) reflectance x 10000 -> (pixels, classes) probabilities."""
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_session", None)  # ONNX Runtime sessions do not pickle; rebuilt on use
+        return state
+
+    def onnx_session(self, threads: int = 1):
+        """An ONNX Runtime session of the network, exported once per process."""
+        with _EXPORT_LOCK:  # torch's exporter keeps global state: one export at a time
+            return self.__dict__.get("_session") or self._new_session(threads)
+
+    def _new_session(self, threads: int):
+        import io
+        import warnings
+
+        import onnxruntime as ort
+
+        buf = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(self.network, torch.zeros(2, N_MONTHS, len(self.bands)), buf,
+                              input_names=["x"], output_names=["logits"],
+                              dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, dynamo=False)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(buf.getvalue(), options,
+                                             providers=["CPUExecutionProvider"])
+        return self._session
+
+    def predict_proba(self, x: np.ndarray, engine: str = "torch") -> np.ndarray:
+        """(pixels, months, bands) reflectance x 10000 -> (pixels, classes) probabilities.
+
+        engine "onnxruntime" runs the same network in ONNX Runtime (faster on CPU).
+        """
         out = np.empty((len(x), len(self.classes)), np.float32)
+        session = self.onnx_session() if engine == "onnxruntime" else None
         with torch.inference_mode():
             for i in range(0, len(x), BATCH):
-                logits = self.network(torch.from_numpy(np.ascontiguousarray(x[i:i + BATCH])))
+                batch = np.ascontiguousarray(x[i:i + BATCH])
+                if session is not None:
+                    logits = torch.from_numpy(session.run(None, {"x": batch})[0])
+                else:
+                    logits = self.network(torch.from_numpy(batch))
                 out[i:i + BATCH] = torch.softmax(logits, dim=1).numpy()
         return out
 
@@ -131,14 +171,14 @@ def _output_labels(classes: list[str], outputs: tuple) -> list[str]:
 
 
 def classify_block(block: np.ndarray, model: LSTMModel, outputs: tuple,
-                   threads: int = 1) -> np.ndarray:
+                   threads: int = 1, engine: str = "torch") -> np.ndarray:
     """One spatial block (months, bands, y, x) -> (outputs, y, x)."""
     torch.set_num_threads(threads)
     _, _, ny, nx = block.shape
     x, valid = features(np.asarray(block))
     proba = np.full((len(x), len(model.classes)), np.nan, np.float32)
     if valid.any():
-        proba[valid] = model.predict_proba(x[valid])
+        proba[valid] = model.predict_proba(x[valid], engine)
     layers = []
     only_class = tuple(outputs) == ("class",)
     if "class" in outputs:
@@ -169,7 +209,7 @@ def check_cube(cube: xarray.DataArray, bands: tuple = BANDS) -> xarray.DataArray
 
 
 def classify(cube: xarray.DataArray, model: "LSTMModel | str" = "demo",
-             outputs=("class",), threads: int = 1) -> xarray.DataArray:
+             outputs=("class",), threads: int = 1, engine: str = "torch") -> xarray.DataArray:
     """Class map (and on request confidence and probabilities) of a monthly-composite cube.
 
     Lazy and chunked along x and y when the cube is dask-backed; `threads` torch threads
@@ -180,6 +220,8 @@ def classify(cube: xarray.DataArray, model: "LSTMModel | str" = "demo",
     if isinstance(model, str):
         model = bundled(model)
     outputs = tuple(outputs)
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {list(ENGINES)}")
     unknown = [o for o in outputs if o not in OUTPUTS]
     if unknown or not outputs:
         raise ValueError(f"output must be a non-empty list of {list(OUTPUTS)}")
@@ -189,11 +231,12 @@ def classify(cube: xarray.DataArray, model: "LSTMModel | str" = "demo",
     data = cube.data
     if isinstance(data, da.Array):
         data = data.rechunk({0: -1, 1: -1})
-        result = da.map_blocks(classify_block, data, model, outputs, threads, dtype=dtype,
+        result = da.map_blocks(classify_block, data, model, outputs, threads, engine,
+                               dtype=dtype,
                                drop_axis=0, chunks=((len(labels),), data.chunks[2],
                                                     data.chunks[3]))
     else:
-        result = classify_block(np.asarray(data, np.float32), model, outputs, threads)
+        result = classify_block(np.asarray(data, np.float32), model, outputs, threads, engine)
     coords = {k: v for k, v in cube.coords.items() if k not in ("t", "bands") and
               "t" not in v.dims and "bands" not in v.dims}
     coords["bands"] = labels
@@ -214,9 +257,11 @@ def class_table(classes: list[str]) -> list[dict]:
 
 
 def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:
-    """openEO UDF entry point; context: model (bundled name or path), output (list)."""
+    """openEO UDF entry point; context: model (bundled name or path), output (list),
+    engine ("torch" or "onnxruntime")."""
     context = dict(context or {})
     model = context.get("model", "demo")
     if isinstance(model, str) and model.endswith(".pt"):
         model = LSTMModel.load(model)
-    return classify(cube, model, tuple(context.get("output", ("class",))))
+    return classify(cube, model, tuple(context.get("output", ("class",))),
+                    engine=context.get("engine", "torch"))
