@@ -18,26 +18,19 @@ pixels per second per core, peak RSS above the start, and the ratio e2e / floor.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import resource
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from variants import measure, parse, run_each  # noqa: E402  (beside this script)
+
 CHUNK = 512
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _cube(size: int):
@@ -74,7 +67,7 @@ def run_variant(name: str, size: int, runs: int) -> dict:
         out = Path(tempfile.mkdtemp(prefix="cropcube-bench-")) / "classes.tif"
         engine = "onnxruntime" if name == "e2e_onnx" else "torch"
 
-        def work() -> int:
+        def work() -> float:
             with dask.config.set(scheduler="threads"):
                 write_gtiff(lc.classify(cube, model, engine=engine), out, {})
             return size * size
@@ -93,38 +86,22 @@ def run_variant(name: str, size: int, runs: int) -> dict:
             with torch.inference_mode():
                 model.network(torch.from_numpy(x[start:start + lc.BATCH])).argmax(dim=1)
 
-        def work() -> int:
+        def work() -> float:
             with ThreadPoolExecutor(cores // threads) as pool:
                 list(pool.map(forward, range(0, len(x), lc.BATCH)))
             return len(x)
 
-    start = _peak_mb()
-    times, pixels = [], 0
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        pixels = work()
-        times.append(time.perf_counter() - t0)
-    seconds = statistics.median(times)
-    return {"seconds": seconds, "px_per_s": pixels / seconds, "peak_mb": _peak_mb() - start}
+    result = measure(work, runs)
+    return {**result, "px_per_s": result["value"] / result["seconds"]}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--variants", default="e2e,e2e_onnx,floor,floor_torch_threads")
-    parser.add_argument("--variant", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse(__doc__, 1000, "e2e,e2e_onnx,floor,floor_torch_threads")
     if args.variant:
         print(json.dumps(run_variant(args.variant, args.size, args.runs)))
         return 0
     cores = os.cpu_count() or 1
-    found = {}
-    for key in args.variants.split(","):
-        out = subprocess.run([sys.executable, __file__, "--variant", key, "--size",
-                              str(args.size), "--runs", str(args.runs)],
-                             capture_output=True, text=True, check=True)
-        found[key] = json.loads(out.stdout.strip().splitlines()[-1])
+    found = run_each(__file__, args)
     print(f"{args.size} x {args.size} px, 12 months x 9 bands, median of {args.runs}, "
           f"{cores} cores:")
     for key, r in found.items():

@@ -21,26 +21,18 @@ in-memory ones do not fit.
 
 from __future__ import annotations
 
-import argparse
 import json
-import resource
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from variants import measure, parse, run_each  # noqa: E402  (beside this script)
 
 MASK = [0, 1, 3, 8, 9, 10, 11]
 SPAN = ["2021-09-01", "2022-09-01"]
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _catalog(size: int):
@@ -166,15 +158,8 @@ def run_variant(name: str, size: int, runs: int) -> dict:
         else:
             def work():
                 return _b08_sum(mc.composite(memory).values)
-    start_mb = _peak_mb()
-    times = []
-    checksum = 0.0
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        checksum = work()
-        times.append(time.perf_counter() - t0)
-    return {"seconds": statistics.median(times), "peak_mb": _peak_mb() - start_mb,
-            "checksum_b08": checksum}
+    result = measure(work, runs)
+    return {**result, "checksum_b08": result["value"]}
 
 
 def _ratio(found: dict, top: str, bottom: str, field: str) -> str:
@@ -184,12 +169,7 @@ def _ratio(found: dict, top: str, bottom: str, field: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--variants", default="a,a_mem,b,c")
-    parser.add_argument("--variant", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse(__doc__, 1000, "a,a_mem,b,c")
     if args.variant:
         print(json.dumps(run_variant(args.variant, args.size, args.runs)))
         return 0
@@ -197,13 +177,7 @@ def main() -> int:
     names = {"a": "(a)  monthly_composite, COGs -> COG",
              "a_mem": "(a') monthly_composite, in memory",
              "b": "(b)  standard graph + interpolation", "c": "(c)  numba floor, in memory"}
-    chosen = args.variants.split(",")
-    found = {}
-    for key in [k for k in names if k in chosen]:
-        out = subprocess.run([sys.executable, __file__, "--variant", key, "--size",
-                              str(args.size), "--runs", str(args.runs)],
-                             capture_output=True, text=True, check=True)
-        found[key] = json.loads(out.stdout.strip().splitlines()[-1])
+    found = run_each(__file__, args)
     print(f"{args.size} x {args.size} px, one year (73 dates), 10 bands + SCL, "
           f"median of {args.runs}:")
     for key, r in found.items():

@@ -82,6 +82,8 @@ def fit(samples: Samples, config: LSTMConfig | None = None, progress: bool = Tru
         history.append({"epoch": epoch + 1, "train_loss": total / max(len(idx), 1),
                         "val_macro_f1": val_f1})
         bar.set_postfix(loss=f"{total / max(len(idx), 1):.3f}", val_f1=f"{val_f1:.3f}")
+        if not len(x_val):
+            continue  # nothing to stop on: every epoch, the last weights
         if val_f1 > best_f1:
             best, best_f1, waited = copy.deepcopy(network.state_dict()), val_f1, 0
         else:
