@@ -306,3 +306,33 @@ def test_fit_refuses_a_target_off_the_grid(server, auth_headers):
     r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
                       headers=auth_headers, timeout=120)
     assert r.status_code == 400 and "predictors' grid" in r.json()["message"], r.text
+
+
+def test_fit_on_geojson_parcels_synchronously(server, auth_headers, demo_catalog):
+    """A GeoJSON target (the demo's parcels, EPSG:4326); POST /result returns the model file."""
+    import io
+
+    import torch
+
+    parcels = json.loads((demo_catalog.parent / "CROP_LABELS" / "labels" / "parcels.geojson")
+                         .read_text())
+    graph = {
+        "s2": {"process_id": "load_collection", "arguments": {
+            "id": "SENTINEL2_L2A", "spatial_extent": TRAIN_BOX, "temporal_extent": YEAR,
+            "bands": BANDS}},
+        "mc": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "s2"}}},
+        "fit": {"process_id": "fit_lstm_classifier", "arguments": {
+            "predictors": {"from_node": "mc"}, "target": parcels, "epochs": 3, "hidden": 8,
+            "layers": 1}, "result": True},
+    }
+    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
+                      headers=auth_headers, timeout=300)
+    assert r.status_code == 200, r.text
+    model = lc.LSTMModel.from_dict(torch.load(io.BytesIO(r.content), weights_only=True))
+    assert model.network.config["hidden"] == 8 and model.classes[12] == "Winter wheat"
+    assert model.meta["source"] == "fit_lstm_classifier (openEO)"
+    bad = {**graph["fit"]["arguments"], "target_property": "crop"}
+    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": {
+        **graph, "fit": {**graph["fit"], "arguments": bad}}}}, headers=auth_headers,
+        timeout=300)
+    assert r.status_code == 400 and "no property 'crop'" in r.json()["message"], r.text
