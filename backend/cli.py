@@ -238,8 +238,13 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
     from training.config import LSTMConfig
 
     for f in fields(LSTMConfig):
-        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(f.default),
-                            default=None, help=f"default {f.default}")
+        flag = f"--{f.name.replace('_', '-')}"
+        if isinstance(f.default, bool):
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                                default=None, help=f"default {f.default}")
+        else:
+            parser.add_argument(flag, dest=f.name, type=type(f.default), default=None,
+                                help=f"default {f.default}")
 
 
 def main(argv: list[str] | None = None) -> int:

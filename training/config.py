@@ -19,4 +19,5 @@ class LSTMConfig:
     weight_decay: float = 1e-4
     max_per_group: int = 400  # training pixels drawn per parcel/tile group and epoch
     augment: float = 0.1  # sd of a random gain per pixel and band (0: none)
+    refit: bool = True  # then train on train + validation for the early-stopped epochs
     seed: int = 0

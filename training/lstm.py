@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
@@ -81,7 +81,8 @@ def fit(samples: Samples, config: LSTMConfig | None = None, progress: bool = Tru
         val_f1 = float(f1_score(y_val, pred, average="macro")) if len(x_val) else 0.0
         history.append({"epoch": epoch + 1, "train_loss": total / max(len(idx), 1),
                         "val_macro_f1": val_f1})
-        bar.set_postfix(loss=f"{total / max(len(idx), 1):.3f}", val_f1=f"{val_f1:.3f}")
+        bar.set_postfix(loss=f"{total / max(len(idx), 1):.3f}",
+                        **({"val_f1": f"{val_f1:.3f}"} if len(x_val) else {}))
         if not len(x_val):
             continue  # nothing to stop on: every epoch, the last weights
         if val_f1 > best_f1:
@@ -98,8 +99,28 @@ def fit(samples: Samples, config: LSTMConfig | None = None, progress: bool = Tru
     return model, history
 
 
+def fit_and_refit(samples: Samples, config: LSTMConfig, progress: bool = True
+                  ) -> tuple[LSTMModel, list[dict], Samples]:
+    """Early-stop on 'val', then (config.refit) train afresh on train + val for the epochs
+    that validation chose. Returns the model, the validated run's history, and the samples
+    as the final model saw them (val merged into train when refitted)."""
+    model, history = fit(samples, config, progress=progress)
+    if not config.refit or not (samples.split == "val").any():
+        return model, history, samples
+    epochs = int(np.argmax([h["val_macro_f1"] for h in history])) + 1
+    merged = Samples(samples.features, samples.labels, samples.groups,
+                     np.where(samples.split == "val", "train", samples.split).astype(object),
+                     samples.classes, dict(samples.description))
+    refitted, _ = fit(merged, replace(config, epochs=epochs), progress=progress)
+    refitted.meta.update(model.meta)
+    refitted.meta.update({"refit": f"train + validation, {epochs} epochs (the best on "
+                                   "validation)", "epochs_run": epochs})
+    return refitted, history, merged
+
+
 def random_forest(samples: Samples, seed: int = 0, max_per_group: int = 400):
-    """The baseline: scikit-learn's random forest on the same features, flattened."""
+    """The baseline: scikit-learn's random forest on the same features, flattened, from
+    the same 'train' part the LSTM's final training used."""
     from sklearn.ensemble import RandomForestClassifier
 
     keep = samples.split == "train"

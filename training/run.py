@@ -8,7 +8,7 @@ from pathlib import Path
 
 from training import report
 from training.config import LSTMConfig
-from training.lstm import fit, random_forest
+from training.lstm import fit_and_refit, random_forest
 from training.samples import Samples
 
 DEMO_NOTES = (
@@ -39,9 +39,9 @@ def train_lstm(samples: Samples, out_dir: Path, config: LSTMConfig, notes: str =
                progress: bool = True) -> dict:
     """Train, evaluate beside a random forest on the test part, write everything to out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    model, history = fit(samples, config, progress=progress)
+    model, history, final = fit_and_refit(samples, config, progress=progress)
     x_test, y_test = samples.part("test")
-    forest = random_forest(samples, seed=config.seed, max_per_group=config.max_per_group)
+    forest = random_forest(final, seed=config.seed, max_per_group=config.max_per_group)
     metrics = {
         "LSTM": report.scores(y_test, model.predict_proba(x_test).argmax(axis=1),
                               samples.classes),
@@ -49,16 +49,19 @@ def train_lstm(samples: Samples, out_dir: Path, config: LSTMConfig, notes: str =
                                        samples.classes),
     }
     model_file = "model.pt"
+    data = {**samples.description,
+            "final training": model.meta.get("refit", "the train part, early-stopped on "
+                                                       "validation")}
     model.meta["test"] = {k: {m: v[m] for m in ("overall_accuracy", "kappa", "macro_f1")}
                           for k, v in metrics.items()}
     model.save(out_dir / model_file)
     (out_dir / "metrics.json").write_text(json.dumps(
         {"metrics": metrics, "history": history, "counts": samples.counts(),
-         "data": samples.description, "config": asdict(config)}, indent=1))
+         "data": data, "config": asdict(config)}, indent=1))
     report.confusion_png(metrics["LSTM"]["confusion_matrix"], samples.classes,
                          out_dir / "confusion_matrix.png", "LSTM on the test part")
     report.model_card(out_dir / "MODEL_CARD.md", title="cropcube LSTM crop classifier",
-                      model_file=model_file, data=samples.description,
+                      model_file=model_file, data=data,
                       counts=samples.counts(), config=asdict(config), metrics=metrics,
                       classes=samples.classes, notes=notes)
     return metrics
