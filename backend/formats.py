@@ -106,11 +106,13 @@ def _compute_alone(block: Any) -> Any:
 def iter_blocks(array: Any, threads: int | None = None):
     """Yield (slices, numpy block) of a dask or numpy array as blocks finish, a few at a time.
 
-    At most two blocks per thread are in flight, so inputs stream through and memory stays
-    flat however large the raster; a graph dask would otherwise read ahead of (many inputs
-    per output block, e.g. whole time series) cannot fill memory. Works with the local
-    threads and with any dask.distributed client; the blocks come back to this process, so
-    the writer never travels to the workers.
+    At most threads + 1 blocks are in flight (each computed on its own, the sync scheduler
+    in a thread, or a future on a dask.distributed client), so inputs stream through and
+    memory stays flat however large the raster: a graph with many inputs per output block
+    (whole time series) cannot make dask read ahead into memory. The price: work shared by
+    several output blocks (a load chunk larger than an output block) is done once per
+    block, so processes keep output blocks aligned with their inputs. The blocks come back
+    to this process, so the writer never travels to the workers.
     """
     if not isinstance(array, da.Array):
         yield tuple(slice(0, n) for n in array.shape), np.asarray(array)

@@ -228,13 +228,16 @@ def composite(cube, start_month=9, method="median", mask_classes=DEFAULT_MASK,
             # Dilation reaches `depth` pixels into the neighbours, so only the SCL band is
             # read with their edges (mirrored at the cube's edges, where a mirrored pixel
             # dilates exactly as the real one it mirrors); the reflectances are not.
-            scl = da.overlap.overlap(data[:, scl_index], depth={0: 0, 1: depth, 2: depth},
+            # SCL from the cube as loaded (bands in their own chunks), not from `data`,
+            # whose chunks hold all bands: slicing those would read every band's halo.
+            scl = cube.data[:, scl_index].rechunk({0: -1, 1: data.chunks[2],
+                                                   2: data.chunks[3]})
+            scl = da.overlap.overlap(scl, depth={0: 0, 1: depth, 2: depth},
                                      boundary={1: "reflect", 2: "reflect"})
             clear = scl.map_blocks(_dilated_clear, tuple(mask_classes), depth, dtype=bool,
                                    chunks=(data.chunks[0], data.chunks[2], data.chunks[3]))
             result = da.map_blocks(_with_clear, data, clear[:, None], block_func,
-                                   dtype=np.float32,
-                                   chunks=chunks)
+                                   dtype=np.float32, chunks=chunks)
         else:
             result = da.map_blocks(block_func, data, dtype=np.float32, chunks=chunks)
     else:
