@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from conftest import TEST_BOX
 from reference import monthly_median, read_stack
 from scipy import ndimage
 
+from training.ndvi_evaluation import load_eolearn
 from udfs import monthly_composite as mc
 
 UDF_FILE = Path(__file__).resolve().parent.parent / "udfs" / "monthly_composite.py"
@@ -153,15 +153,7 @@ def test_dilation_equals_numpy(connection, year, tmp_path):
 
 
 def _eolearn_cube() -> xr.DataArray:
-    ndvi = np.load(EOLEARN / "data" / "NDVI.npy")[..., 0]
-    clm = np.load(EOLEARN / "mask" / "CLM.npy")[..., 0]
-    is_data = np.load(EOLEARN / "mask" / "IS_DATA.npy")[..., 0]
-    times = pd.to_datetime(json.loads((EOLEARN / "timestamps.json").read_text()))
-    scl = np.where(is_data == 0, 0, np.where(clm == 1, 9, 4)).astype(np.float32)
-    data = np.stack([ndvi, scl], axis=1)
-    return xr.DataArray(data, dims=("t", "bands", "y", "x"),
-                        coords={"t": times.tz_localize(None).values, "bands": ["NDVI", "SCL"],
-                                "y": np.arange(ndvi.shape[1]), "x": np.arange(ndvi.shape[2])})
+    return load_eolearn(EOLEARN)
 
 
 def test_real_sentinel2_ndvi_with_clouds():
