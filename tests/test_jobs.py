@@ -235,6 +235,11 @@ def test_tokens_and_signatures_stay_out_of_the_logs(alice, job_server):
     assert requests.get(href, timeout=30).status_code == 200
     token = alice.headers["Authorization"].rsplit("//", 1)[1]
     signature = href.split("signature=")[1]
+    # gunicorn writes the access line after the response went out: give it a moment.
+    deadline = time.monotonic() + 10
+    while f"/download/{job_id}/result.tif" not in job_server.log.read_text() and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)
     text = job_server.log.read_text()
     assert f"/download/{job_id}/result.tif" in text  # the download was logged ...
     assert signature not in text and token not in text and "alice-pw" not in text
