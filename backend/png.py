@@ -49,17 +49,18 @@ def _class_image(classes: np.ndarray, table: list[dict[str, Any]]) -> Image.Imag
     for c in present:
         rgba[classes == c["value"]] = (*hex_rgb(c.get("color_hint", "808080")), 255)
     font = ImageFont.load_default()
-    width = 24 + max((int(font.getlength(c["name"])) for c in present), default=0) + 12
+    labels = [f"{c['value']} {c['name']}" for c in present]
+    width = 24 + max((int(font.getlength(text)) for text in labels), default=0) + 12
     height = max(classes.shape[0], LEGEND_ROW * len(present) + 8)
     canvas = Image.new("RGBA", (classes.shape[1] + width, height), (255, 255, 255, 255))
     canvas.paste(Image.fromarray(rgba, "RGBA"), (0, 0))
     draw = ImageDraw.Draw(canvas)
     x0 = classes.shape[1] + 6
-    for row, c in enumerate(present):
+    for row, (c, text) in enumerate(zip(present, labels, strict=True)):
         y0 = 4 + row * LEGEND_ROW
         draw.rectangle((x0, y0, x0 + 12, y0 + 12),
                        fill=hex_rgb(c.get("color_hint", "808080")), outline=(0, 0, 0))
-        draw.text((x0 + 18, y0), f"{c['value']} {c['name']}", fill=(0, 0, 0), font=font)
+        draw.text((x0 + 18, y0), text, fill=(0, 0, 0), font=font)
     return canvas
 
 
@@ -74,7 +75,7 @@ def write_png(data: Any, path: Path, options: dict[str, Any]) -> None:
     table = da.attrs.get("classification:classes")
     if "bands" in da.dims and table and "class" in [str(b) for b in da["bands"].values]:
         values = da.sel(bands="class").values
-        Image.Image.save(_class_image(values.astype(np.int64), table), path, "PNG")
+        _class_image(values.astype(np.int64), table).save(path, "PNG")
         return
     if "bands" in da.dims and da.sizes["bands"] not in (1, 3):
         raise FormatUnsupported(f"PNG shows one band (grey) or three (RGB); the cube has "
