@@ -172,6 +172,20 @@ def cmd_train_lstm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_ndvi(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from training.config import NDVIConfig
+    from training.ndvi_run import train_ndvi
+
+    config = NDVIConfig(**{f.name: getattr(args, f.name) for f in fields(NDVIConfig)
+                           if getattr(args, f.name, None) is not None})
+    data_dir = _settings(args).data_dir if args.dataset == "demo" else None
+    train_ndvi(args.dataset, args.out, config, data_dir=data_dir)
+    print(f"written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cropcube", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -225,19 +239,28 @@ def build_parser() -> argparse.ArgumentParser:
     lstm.add_argument("--out", type=Path, required=True,
                       help="output folder: model.pt, MODEL_CARD.md, metrics.json, "
                            "confusion_matrix.png")
-    _config_options(lstm)
+    _config_options(lstm, "LSTMConfig")
     data_dir(lstm)
     lstm.set_defaults(func=cmd_train_lstm)
+    ndvi = train_sub.add_parser("ndvi", help="the NDVI forecaster of ndvi_forecast")
+    ndvi.add_argument("--dataset", default="eolearn",
+                      help="'eolearn' (../shared/data/eolearn-testeopatch), 'eolearn:PATH' "
+                           "or 'demo' (the demo collection)")
+    ndvi.add_argument("--out", type=Path, required=True,
+                      help="output folder: model.pt, MODEL_CARD.md, metrics.json")
+    _config_options(ndvi, "NDVIConfig")
+    data_dir(ndvi)
+    ndvi.set_defaults(func=cmd_train_ndvi)
     return parser
 
 
-def _config_options(parser: argparse.ArgumentParser) -> None:
-    """One option per LSTMConfig field, its default shown."""
+def _config_options(parser: argparse.ArgumentParser, config: str) -> None:
+    """One option per field of training.config.<config>, its default shown."""
     from dataclasses import fields
 
-    from training.config import LSTMConfig
+    from training import config as configs
 
-    for f in fields(LSTMConfig):
+    for f in fields(getattr(configs, config)):
         flag = f"--{f.name.replace('_', '-')}"
         if isinstance(f.default, bool):
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,

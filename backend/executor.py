@@ -17,11 +17,10 @@ from backend import errors, formats
 from backend.catalog import Catalog
 from backend.model_store import MODEL_FILE
 from backend.validation import graph_errors
-from processes import registry
+from processes import model_files, registry
 from processes.context import ExecutionContext, current
 from processes.io import PROPERTY_FILTER_PREFIX
 from processes.ml_models import MODEL_FORMAT
-from udfs.lstm_classify import LSTMModel
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +123,7 @@ def write_outputs(value: Any, ctx: ExecutionContext, out_dir: Path,
     requests = [(r.format, r.data, r.options) for r in ctx.saved]
     if not requests:
         is_raster = isinstance(value, xr.DataArray) and {"x", "y"} <= set(value.dims)
-        is_model = isinstance(value, LSTMModel)
+        is_model = model_files.is_model(value)
         requests = [(MODEL_FORMAT if is_model else "GTiff" if is_raster else "JSON", value, {})]
     outputs = []
     for i, (name, data, options) in enumerate(requests):

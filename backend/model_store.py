@@ -5,14 +5,14 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from typing import Any
 
 import requests
-import torch
 
 from backend.errors import ProcessParameterInvalid
 from backend.jobs.store import Store
 from backend.settings import Settings
-from udfs.lstm_classify import LSTMModel
+from processes import model_files
 
 MODEL_FILE = "model.pt"
 JOB_RESULTS_URL = re.compile(r"/openeo/1\.2/jobs/([\w-]+)/results/?$")
@@ -23,11 +23,9 @@ def _invalid(reason: str) -> ProcessParameterInvalid:
     return ProcessParameterInvalid(process="load_ml_model", parameter="id", reason=reason)
 
 
-def _from_blob(blob: bytes | str, where: str) -> LSTMModel:
+def _from_blob(blob: bytes | str, where: str) -> Any:
     try:
-        data = torch.load(io.BytesIO(blob) if isinstance(blob, bytes) else blob,
-                          map_location="cpu", weights_only=True)
-        return LSTMModel.from_dict(data)
+        return model_files.load(io.BytesIO(blob) if isinstance(blob, bytes) else blob)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input
         raise _invalid(f"{where} is not a cropcube model file ({type(exc).__name__})") from None
 
@@ -53,10 +51,10 @@ def _model_href(item: dict, url: str) -> str:
 
 
 def model_loader(settings: Settings, store: Store, user_id: str | None
-                 ) -> Callable[[str], LSTMModel]:
+                 ) -> Callable[[str], Any]:
     """load_ml_model's resolver for one user."""
 
-    def load(ref: str) -> LSTMModel:
+    def load(ref: str) -> Any:
         own_job = JOB_RESULTS_URL.search(ref)
         if own_job:  # our own /jobs/<id>/results: the job, with this user's rights
             ref = own_job.group(1)

@@ -7,6 +7,7 @@ from typing import Any
 import xarray as xr
 
 from backend.errors import ProcessParameterInvalid
+from processes import model_files
 from processes.crop import DimensionMissing
 from udfs import lstm_classify as lc
 
@@ -23,6 +24,9 @@ def _model(model: Any) -> lc.LSTMModel:
             return lc.bundled(model)
         except ValueError as exc:
             raise _invalid("model", str(exc)) from None
+    if model_files.is_model(model):
+        raise _invalid("model", f"is a {type(model).__name__}, not a crop classifier (from "
+                       "fit_lstm_classifier)")
     raise _invalid("model", "must be the name of a bundled model (e.g. 'demo') or a model "
                    "from load_ml_model")
 

@@ -1,8 +1,10 @@
-"""Training through openEO: fit_lstm_classifier, save_ml_model, load_ml_model.
+"""Training through openEO: fit_lstm_classifier, fit_ndvi_forecaster, save_ml_model,
+load_ml_model.
 
-A model is a value in the graph like a cube: fit_lstm_classifier makes one, save_ml_model
+A model is a value in the graph like a cube: a fit_* process makes one, save_ml_model
 marks it as a result (a batch job writes model.pt with STAC MLM metadata), load_ml_model
-brings one back from a finished job of the same user or from a URL, for lstm_classify.
+brings one back from a finished job of the same user or from a URL, for lstm_classify or
+ndvi_forecast.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import numpy as np
 import xarray as xr
 
 from backend.errors import ProcessParameterInvalid
+from processes import model_files
 from processes.context import SaveRequest, current
 from udfs import lstm_classify as lc
+from udfs import ndvi_forecast as nf
 
 MODEL_FORMAT = "cropcube-model"  # the SaveRequest format of a model
 BLOCK_PX = 32  # raster targets: square blocks of this side are split between train/val
@@ -74,10 +78,8 @@ def fit_lstm_classifier(predictors: Any, target: Any, target_property: str = "cl
         cube = lc.check_cube(predictors)
     except ValueError as exc:
         raise _invalid("fit_lstm_classifier", "predictors", str(exc)) from None
-    for name, value, low, high in (("hidden", hidden, 4, 512), ("layers", layers, 1, 4),
-                                   ("epochs", epochs, 1, 500)):
-        if not isinstance(value, int) or not low <= value <= high:
-            raise _invalid("fit_lstm_classifier", name, f"must be an integer {low}-{high}")
+    _check_ints("fit_lstm_classifier", hidden=(hidden, 4, 512), layers=(layers, 1, 4),
+                epochs=(epochs, 1, 500))
     if not 0 <= dropout < 1:
         raise _invalid("fit_lstm_classifier", "dropout", "must be in [0, 1)")
     labels, groups = _target_raster(target, cube, target_property)
@@ -101,15 +103,57 @@ def fit_lstm_classifier(predictors: Any, target: Any, target_property: str = "cl
     return model
 
 
+def _check_ints(process: str, **limits: tuple[int, int, int]) -> None:
+    for name, (value, low, high) in limits.items():
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _invalid(process, name, f"must be an integer {low}-{high}")
+
+
+def fit_ndvi_forecaster(data: Any, hidden: int = 32, layers: int = 1, epochs: int = 40,
+                        seed: int = 0, **_: Any) -> nf.NDVIModel:
+    """See specs/fit_ndvi_forecaster.json."""
+    import dask
+
+    from training.config import NDVIConfig
+    from training.ndvi_lstm import fit_cube
+
+    name = "fit_ndvi_forecaster"
+    if not isinstance(data, xr.DataArray):
+        raise _invalid(name, "data", "must be a raster cube")
+    _check_ints(name, hidden=(hidden, 4, 256), layers=(layers, 1, 4), epochs=(epochs, 1, 500))
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise _invalid(name, "seed", "must be an integer")
+    try:
+        series = nf.monthly(nf.ndvi_of(data))
+    except ValueError as exc:
+        raise _invalid(name, "data", str(exc)) from None
+    with dask.config.set(scheduler="threads"):
+        values = np.asarray(series.transpose("t", "y", "x").values, np.float32)
+    months = values.shape[0]
+    if months < 12:
+        raise _invalid(name, "data", f"spans {months} months; at least 12 are needed")
+    enough = int((np.isfinite(values).sum(axis=0) >= 3).sum())
+    if enough < 50:
+        raise _invalid(name, "data", f"{enough} pixels have 3 or more clear months; at least "
+                       "50 are needed")
+    start = str(series["t"].values[0])[:7]
+    model, _history = fit_cube(values, int(start[5:7]) - 1,
+                               NDVIConfig(hidden=hidden, layers=layers, epochs=epochs, seed=seed),
+                               meta={"data": {"source": "fit_ndvi_forecaster (openEO)",
+                                              "first month": start}})
+    return model
+
+
 def save_ml_model(data: Any, options: dict | None = None, **_: Any) -> bool:
     """Mark a model as a result: written as model.pt with STAC MLM metadata."""
-    if not isinstance(data, lc.LSTMModel):
-        raise _invalid("save_ml_model", "data", "must be a model (from fit_lstm_classifier)")
+    if not model_files.is_model(data):
+        raise _invalid("save_ml_model", "data",
+                       "must be a model (from fit_lstm_classifier or fit_ndvi_forecaster)")
     current.get().saved.append(SaveRequest(data, MODEL_FORMAT, dict(options or {})))
     return True
 
 
-def load_ml_model(id: str, **_: Any) -> lc.LSTMModel:
+def load_ml_model(id: str, **_: Any) -> Any:
     """A model from a finished job of this user (its id) or from a URL to a model.pt."""
     if not isinstance(id, str) or not id:
         raise _invalid("load_ml_model", "id", "must be a job id or a URL")
@@ -119,5 +163,6 @@ def load_ml_model(id: str, **_: Any) -> lc.LSTMModel:
     return loader(id)
 
 
-IMPLEMENTATIONS = {"fit_lstm_classifier": fit_lstm_classifier, "save_ml_model": save_ml_model,
+IMPLEMENTATIONS = {"fit_lstm_classifier": fit_lstm_classifier,
+                   "fit_ndvi_forecaster": fit_ndvi_forecaster, "save_ml_model": save_ml_model,
                    "load_ml_model": load_ml_model}

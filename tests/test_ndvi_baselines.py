@@ -46,15 +46,3 @@ def test_real_stack_reproduces_the_quoted_baselines():
     mae = nb.scores(values[hidden], filled[hidden])["mae"]
     assert 0.085 < mae < 0.11, mae
 
-
-def test_forecast_windows_flag_gaps_and_keep_targets_apart():
-    from training.ndvi_windows import windows
-
-    values = np.full((6, 1, 2), np.nan)
-    values[:, 0, 0] = [0.1, np.nan, 0.3, 0.4, np.nan, 0.6]
-    x, y, index = windows(values, history=3, horizons=2)
-    # Pixel 1 never clear: no windows; pixel 0: origins 2, 3, 4 (each has a clear target).
-    assert index.tolist() == [[2, 0], [3, 0], [4, 0]]
-    np.testing.assert_allclose(x[0], [[0.1, 1], [0, 0], [0.3, 1]], rtol=1e-6)
-    np.testing.assert_array_equal(y[0], [0.4, np.nan])
-    np.testing.assert_array_equal(y[2], [0.6, np.nan])  # past the end: NaN, not a value

@@ -21,3 +21,24 @@ class LSTMConfig:
     augment: float = 0.1  # sd of a random gain per pixel and band (0: none)
     refit: bool = True  # then train on train + validation for the early-stopped epochs
     seed: int = 0
+
+
+@dataclass
+class NDVIConfig:
+    """NDVI forecaster settings; every field is a `cropcube train ndvi` option."""
+
+    hidden: int = 32
+    layers: int = 1
+    dropout: float = 0.1
+    history: int = 12  # observed months a forecast reads
+    calendar: bool = True  # calendar month as an input
+    epochs: int = 40
+    patience: int = 6
+    steps: int = 200  # batches per epoch, each of fresh random windows
+    batch_size: int = 512
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    gap_fraction: float = 0.2  # clear months hidden in a gap-filling window
+    forecast_share: float = 0.5  # windows that hide the last 6 months instead
+    threads: int = 1  # torch threads: one is fastest for this small network (measured)
+    seed: int = 0

@@ -1,32 +1,39 @@
-"""Evaluate the NDVI forecaster against the baselines on the real eo-learn stack.
+"""Evaluate the NDVI forecaster against the baselines, on real and on demo data.
 
-    .venv/bin/python -m training.ndvi_evaluation [PATH to eolearn-testeopatch]
+    .venv/bin/python -m training.ndvi_evaluation [--eolearn PATH] [--demo-dir DIR] [--out F]
 
-Horizon 1, clear targets only, the same targets for every method: pixel-disjoint (left
-half of the columns trains, x >= 45 of it validates; right half tests) and time-disjoint
-(windows whose six targets all lie in 2015-2016 train, 2017 targets test). Work in progress
-for ndvi_forecast (issue 6): horizons 2-6, gap filling and the demo collection come next.
+For each data set and split, a model is trained on the training part only (its own
+validation pixels inside it) and scored beside persistence, climatology and their blend
+(fitted on the training part) on the same clear targets, for horizons 1-6; gap filling is
+scored against linear interpolation on 20 % of the test part's clear months, hidden.
+- eo-learn stack (real Sentinel-2, 2015-2017): pixel-disjoint (columns < 50 train, the
+  right half tests, every month); time-disjoint (train on 2015-2016, test 2017 targets).
+- demo collection (simulated, Sep 2021 - Dec 2022): pixel-disjoint (left / right half);
+  time-disjoint (train to Aug 2022, test Sep-Dec 2022).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from training import ndvi_baselines as nb
-from training.ndvi_lstm import fit, predict
-from training.ndvi_windows import windows
+from training.config import NDVIConfig
+from training.ndvi_lstm import fit
+from udfs.ndvi_forecast import MAX_HORIZON, NDVIModel
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "eolearn-testeopatch"
 
 
 def load_eolearn(path: Path) -> xr.DataArray:
     """NDVI with an SCL-like band from CLM and IS_DATA (0 no data, 9 cloud, 4 clear)."""
+    import pandas as pd
+
     ndvi = np.load(path / "data" / "NDVI.npy")[..., 0]
     clm = np.load(path / "mask" / "CLM.npy")[..., 0]
     is_data = np.load(path / "mask" / "IS_DATA.npy")[..., 0]
@@ -37,48 +44,159 @@ def load_eolearn(path: Path) -> xr.DataArray:
                                 "y": np.arange(ndvi.shape[1]), "x": np.arange(ndvi.shape[2])})
 
 
-def _horizon1(values, months, index, rows, pred, fit_mask) -> dict[str, dict]:
-    width = values.shape[2]
-    pers, clim = nb.persistence(values, 1), nb.climatology(values, months)
-    month, pixel = index[rows, 0] + 1, index[rows, 1]
-    yy, xx = pixel // width, pixel % width
-    truth, p, c = values[month, yy, xx], pers[month, yy, xx], clim[month, yy, xx]
-    ok = np.isfinite(truth) & np.isfinite(p) & np.isfinite(c)
-    usable = np.isfinite(values) & np.isfinite(pers) & np.isfinite(clim) & fit_mask
-    weights = nb.fit_blend(pers[usable], clim[usable], values[usable])
-    return {"lstm": nb.scores(truth[ok], pred[ok, 0]),
-            "persistence": nb.scores(truth[ok], p[ok]),
-            "climatology": nb.scores(truth[ok], c[ok]),
-            "blend": nb.scores(truth[ok], nb.blend(p[ok], c[ok], weights))}
+def demo_ndvi(data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Monthly NDVI (months, y, x) of the demo collection, as ndvi_forecast computes it."""
+    import dask
+
+    from backend.catalog import Catalog
+    from backend.demo.build import build_demo_data
+    from backend.settings import Settings
+    from udfs import ndvi_forecast as nf
+
+    settings = Settings.from_env(**({"data_dir": Path(data_dir).resolve()} if data_dir else {}))
+    build_demo_data(settings.data_dir, size=settings.demo_size, seed=settings.demo_seed)
+    cube = Catalog(settings).load("SENTINEL2_L2A", None, None, ["B04", "B08", "SCL"])
+    with dask.config.set(scheduler="threads"):
+        series = nf.monthly(nf.ndvi_of(cube)).compute()
+    return series.values.astype(np.float64), series["t"].values
 
 
-def main(path: Path = DEFAULT) -> dict:
-    values, months = nb.monthly_ndvi(load_eolearn(path))
-    n_months, _, width = values.shape
-    x, y, index = windows(values, history=12, horizons=6)
-    column = index[:, 1] % width
-    year = months.astype("datetime64[Y]").astype(np.int64) + 1970
+def calendar_of(months: np.ndarray) -> int:
+    return int(np.asarray(months, "datetime64[M]").astype(np.int64)[0] % 12)
+
+
+def model_forecasts(model: NDVIModel, values: np.ndarray, first_month: int,
+                    targets: np.ndarray) -> np.ndarray:
+    """(horizons, months, y, x) forecasts of every target month from origin m - h."""
+    n, ny, nx = values.shape
+    series = values.reshape(n, -1).T.astype(np.float32)
+    out = np.full((MAX_HORIZON,) + values.shape, np.nan, np.float32)
+    flat = out.reshape(MAX_HORIZON, n, -1)
+    wanted = targets.reshape(n, -1)
+    for origin in range(n - 1):
+        pixels = np.flatnonzero(wanted[origin + 1:origin + 1 + MAX_HORIZON].any(axis=0))
+        if len(pixels) == 0:
+            continue
+        q = model.forecast(series[pixels, :origin + 1], first_month, MAX_HORIZON)
+        for h in range(1, min(MAX_HORIZON, n - 1 - origin) + 1):
+            flat[h - 1, origin + h, pixels] = q[:, h - 1, 1]
+    return out
+
+
+def forecast_scores(model: NDVIModel, values: np.ndarray, months: np.ndarray,
+                    test: np.ndarray, train: np.ndarray) -> dict[int, dict]:
+    """Per horizon: the model and the baselines on clear test targets where persistence
+    and climatology both exist; the blend fitted on `train` (masks over values)."""
+    clim = nb.climatology(values, months)
+    per_h = {}
+    scorable = {}
+    for h in range(1, MAX_HORIZON + 1):
+        pers = nb.persistence(values, h)
+        usable = np.isfinite(values) & np.isfinite(pers) & np.isfinite(clim)
+        fit_on = usable & train  # empty where the training part has no earlier year
+        weights = nb.fit_blend(pers[fit_on], clim[fit_on], values[fit_on]) \
+            if fit_on.sum() >= 100 else None
+        scorable[h] = (usable & test, pers, weights)
+    wanted = np.any([s[0] for s in scorable.values()], axis=0)
+    pred = model_forecasts(model, values, calendar_of(months), wanted)
+    for h, (ok, pers, weights) in scorable.items():
+        truth = values[ok]
+        per_h[h] = {"lstm": nb.scores(truth, pred[h - 1][ok]),
+                    "persistence": nb.scores(truth, pers[ok]),
+                    "climatology": nb.scores(truth, clim[ok]),
+                    "blend": None if weights is None else
+                    nb.scores(truth, nb.blend(pers[ok], clim[ok], weights))}
+    return per_h
+
+
+def gapfill_scores(model: NDVIModel, values: np.ndarray, months: np.ndarray,
+                   test: np.ndarray, seed: int = 0) -> dict[str, dict]:
+    """20 % of the clear test months hidden: the model vs linear interpolation."""
+    hidden_values, hidden = nb.hide_months(values, 0.2, seed=seed)
+    hidden &= test
+    hidden_values = np.where(hidden, np.nan, values)
+    linear = nb.linear_gapfill(hidden_values, months)
+    n = values.shape[0]
+    pixels = np.flatnonzero(hidden.reshape(n, -1).any(axis=0))
+    series = hidden_values.reshape(n, -1).T[pixels].astype(np.float32)
+    filled = np.full((values.shape[1] * values.shape[2], n), np.nan, np.float32)
+    filled[pixels] = model.gapfill(series, calendar_of(months))[..., 1]
+    filled = filled.T.reshape(values.shape)
+    return {"lstm": nb.scores(values[hidden], filled[hidden]),
+            "linear": nb.scores(values[hidden], linear[hidden])}
+
+
+def _series(values: np.ndarray, months: slice, columns: np.ndarray) -> np.ndarray:
+    """(pixels, months) series of the given columns, for training."""
+    part = values[months][:, :, columns]
+    return part.reshape(part.shape[0], -1).T.astype(np.float32)
+
+
+def evaluate(values: np.ndarray, months: np.ndarray, time_split: np.datetime64,
+             config: NDVIConfig, name: str) -> dict:
+    """Pixel-disjoint (left half trains) and time-disjoint (months before `time_split`
+    train) results of one data set."""
+    _, _, width = values.shape
+    half, val_from = width // 2, int(width * 0.45)
+    first = calendar_of(months)
+    column = np.arange(width)
     results = {}
-    train, test = column < 50, column >= 50
-    net = fit(x[train & (column < 45)], y[train & (column < 45)],
-              x[train & (column >= 45)], y[train & (column >= 45)])
     left = np.zeros(values.shape, bool)
-    left[:, :, :50] = True
-    results["pixel-disjoint"] = _horizon1(values, months, index, np.flatnonzero(test),
-                                          predict(net, x[test]), left)
-    last_target = year[np.minimum(index[:, 0] + 6, n_months - 1)]
-    train = (index[:, 0] + 6 < n_months) & (last_target <= 2016)
-    test = year[np.minimum(index[:, 0] + 1, n_months - 1)] == 2017
-    net = fit(x[train & (column < 90)], y[train & (column < 90)],
-              x[train & (column >= 90)], y[train & (column >= 90)])
-    upto = np.broadcast_to((year <= 2016)[:, None, None], values.shape)
-    results["time-disjoint"] = _horizon1(values, months, index, np.flatnonzero(test),
-                                         predict(net, x[test]), upto)
+    left[:, :, :half] = True
+    model, _ = fit(_series(values, slice(None), column[:val_from]),
+                   _series(values, slice(None), column[val_from:half]), first, config)
+    results["pixel-disjoint"] = {
+        "forecast": forecast_scores(model, values, months, ~left, left),
+        "gapfill": gapfill_scores(model, values, months, ~left)}
+    early = np.asarray(months) < time_split
+    n_early = int(early.sum())
+    model, _ = fit(_series(values, slice(0, n_early), column[:int(width * 0.9)]),
+                   _series(values, slice(0, n_early), column[int(width * 0.9):]), first,
+                   config)
+    before = np.broadcast_to(early[:, None, None], values.shape)
+    results["time-disjoint"] = {
+        "forecast": forecast_scores(model, values, months, ~before, before),
+        "gapfill": gapfill_scores(model, values, months, ~before)}
+    _print(name, results)
+    return results
+
+
+def mae_text(score: dict | None) -> str:
+    """MAE to 4 places; '-' for a baseline that could not be fitted."""
+    return "-" if score is None else f"{score['mae']:.4f}"
+
+
+def _print(name: str, results: dict) -> None:
     for split, res in results.items():
-        print(split, {k: round(r["mae"], 4) for k, r in res.items()},
-              "targets", res["lstm"]["n"])
+        print(f"{name} {split}: MAE per horizon (targets)")
+        for h, row in res["forecast"].items():
+            print(f"  h{h} n={row['lstm']['n']:6d} " +
+                  "  ".join(f"{k} {mae_text(v)}" for k, v in row.items()))
+        g = res["gapfill"]
+        print(f"  gapfill n={g['lstm']['n']} lstm {g['lstm']['mae']:.4f} "
+              f"linear {g['linear']['mae']:.4f}")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--eolearn", type=Path, default=DEFAULT)
+    parser.add_argument("--demo-dir", type=Path, default=None)
+    parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--epochs", type=int, default=NDVIConfig.epochs)
+    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+    args = parser.parse_args(argv)
+    config = NDVIConfig(epochs=args.epochs)
+    results = {}
+    values, months = nb.monthly_ndvi(load_eolearn(args.eolearn))
+    results["eolearn"] = evaluate(values, months, np.datetime64("2017-01-01"), config,
+                                  "eolearn")
+    if not args.skip_demo:
+        values, months = demo_ndvi(args.demo_dir)
+        results["demo"] = evaluate(values, months, np.datetime64("2022-09-01"), config, "demo")
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1))
     return results
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT)
+    main(sys.argv[1:])

@@ -1,73 +1,136 @@
-"""The NDVI forecaster: an LSTM over monthly (value, clear) pairs, one output per horizon.
+"""Training the NDVI forecaster of ndvi_forecast on monthly NDVI series with gaps.
 
-Trained with a loss masked to clear targets (MAE, as the scores), early stopping on a
-validation part, fixed seed. Work in progress for ndvi_forecast (issue 6): the process,
-gap filling and bundled weights are not here yet.
+Every batch is fresh random windows of `history + 6` months from the training pixels:
+forecast windows hide their last 6 months, gap-filling windows hide a share of their clear
+months (and now and then a run of 2-4 months, as a cloudy season does). Windows may
+overhang the series (the overhang is a gap), so short series and their first months are
+used too. The loss is the pinball loss of the 10/50/90 % quantiles on the hidden clear
+months only; early stopping on the median's MAE over fixed validation windows.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import asdict
 
 import numpy as np
 import torch
-from torch import nn
+
+from training.config import NDVIConfig
+from udfs.ndvi_forecast import MAX_HORIZON, QUANTILES, NDVIModel, NDVINet, encode
 
 
-class NDVILSTM(nn.Module):
-    """(n, months, 2) -> (n, horizons) NDVI."""
+def sample_windows(series: np.ndarray, first_month: int, rng: np.random.Generator, n: int,
+                   history: int, forecast_share: float = 0.5, gap_fraction: float = 0.2
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pixels, months) -> inputs (n, window) with NaN gaps, targets (n, window) NaN but
+    at hidden clear months, calendar months (n, window)."""
+    pixels, months = series.shape
+    size = history + MAX_HORIZON
+    pad = size
+    padded = np.full((pixels, months + 2 * pad), np.nan, np.float32)
+    padded[:, pad:pad + months] = series
+    is_forecast = rng.random(n) < forecast_share
+    # forecast: >= 3 months of history in the series and >= 1 target; gap filling: >= 3
+    low = np.where(is_forecast, 3 - history, 3 - size)
+    high = np.where(is_forecast, months - 1 - history, months - 3)
+    start = low + (rng.random(n) * (high - low + 1)).astype(np.int64)
+    cols = pad + start[:, None] + np.arange(size)
+    values = padded[rng.integers(0, pixels, n)[:, None], cols]
+    clear = np.isfinite(values)
+    hide = rng.random(values.shape) < gap_fraction
+    runs = rng.random(n) < 0.3
+    run_start = rng.integers(0, size - 1, n)
+    run_len = rng.integers(2, 5, n)
+    position = np.arange(size)
+    hide |= runs[:, None] & (position >= run_start[:, None]) & \
+        (position < (run_start + run_len)[:, None])
+    hide[is_forecast] = position >= history
+    hide &= clear
+    inputs = np.where(hide, np.nan, values)
+    targets = np.where(hide, values, np.nan)
+    calendar = (first_month + start[:, None] + position) % 12
+    return inputs, targets, calendar
 
-    def __init__(self, hidden: int = 32, layers: int = 1, horizons: int = 6,
-                 dropout: float = 0.1):
-        super().__init__()
-        self.config = {"hidden": hidden, "layers": layers, "horizons": horizons,
-                       "dropout": dropout}
-        self.lstm = nn.LSTM(2, hidden, num_layers=layers, batch_first=True,
-                            dropout=dropout if layers > 1 else 0.0)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, horizons))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.lstm(x)
-        return self.head(out[:, -1])
-
-
-def _masked_mae(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     known = torch.isfinite(target)
-    return (pred[known] - target[known]).abs().mean()
+    if not known.any():
+        return pred.sum() * 0.0
+    err = target[known][:, None] - pred[known]
+    q = torch.tensor(QUANTILES, dtype=pred.dtype)
+    return torch.maximum(q * err, (q - 1) * err).mean()
 
 
-def fit(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-        hidden: int = 32, layers: int = 1, epochs: int = 40, patience: int = 6,
-        batch_size: int = 256, lr: float = 3e-3, seed: int = 0) -> NDVILSTM:
-    """Train on (x, y), keep the epoch with the lowest validation MAE."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    net = NDVILSTM(hidden=hidden, layers=layers, horizons=y.shape[1])
-    optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.float32))
-    xv, yv = torch.from_numpy(x_val), torch.from_numpy(y_val.astype(np.float32))
-    best, best_mae, waited = None, np.inf, 0
-    for _ in range(epochs):
+def _tensors(inputs, targets, calendar) -> tuple[torch.Tensor, torch.Tensor]:
+    return (torch.from_numpy(encode(inputs, calendar)),
+            torch.from_numpy(targets.astype(np.float32)))
+
+
+def fit(train: np.ndarray, val: np.ndarray, first_month: int, config: NDVIConfig,
+        meta: dict | None = None, progress: bool = False) -> tuple[NDVIModel, list[dict]]:
+    """Train on the series of `train` pixels (pixels, months), stop early on `val`'s."""
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    rng = np.random.default_rng(config.seed)
+    net = NDVINet(hidden=config.hidden, layers=config.layers, dropout=config.dropout,
+                  history=config.history, calendar=config.calendar)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    kw = {"history": config.history, "forecast_share": config.forecast_share,
+          "gap_fraction": config.gap_fraction}
+    xv, yv = _tensors(*sample_windows(val, first_month, np.random.default_rng(config.seed + 1),
+                                      20000, **kw))
+    known = torch.isfinite(yv)
+    best, best_mae, waited, history = None, np.inf, 0, []
+    epochs = range(config.epochs)
+    if progress:
+        from tqdm import tqdm
+
+        epochs = tqdm(epochs, desc="ndvi", unit="epoch")
+    for epoch in epochs:
         net.train()
-        order = torch.from_numpy(rng.permutation(len(x)))
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
+        total = 0.0
+        for _ in range(config.steps):
+            x, y = _tensors(*sample_windows(train, first_month, rng, config.batch_size, **kw))
             optimiser.zero_grad()
-            _masked_mae(net(xt[idx]), yt[idx]).backward()
+            loss = _loss(net(x), y)
+            loss.backward()
             optimiser.step()
+            total += float(loss.detach())
         net.eval()
         with torch.inference_mode():
-            val = float(_masked_mae(net(xv), yv))
-        if val < best_mae:
-            best, best_mae, waited = copy.deepcopy(net.state_dict()), val, 0
+            mae = float((net(xv)[..., 1][known] - yv[known]).abs().mean())
+        history.append({"epoch": epoch + 1, "loss": total / config.steps, "val_mae": mae})
+        if mae < best_mae:
+            best, best_mae, waited = copy.deepcopy(net.state_dict()), mae, 0
         else:
             waited += 1
-            if waited >= patience:
+            if waited >= config.patience:
                 break
     net.load_state_dict(best)
-    return net.eval()
+    info = {"config": asdict(config), "epochs_run": len(history),
+            "best_val_mae": best_mae, **(meta or {})}
+    return NDVIModel(net, info), history
 
 
-def predict(net: NDVILSTM, x: np.ndarray) -> np.ndarray:
-    with torch.inference_mode():
-        return net(torch.from_numpy(x)).numpy()
+def fit_cube(values: np.ndarray, first_month: int, config: NDVIConfig,
+             meta: dict | None = None, progress: bool = False, block_px: int = 32
+             ) -> tuple[NDVIModel, list[dict]]:
+    """Train on every pixel of (months, y, x) monthly NDVI with 3 or more clear months;
+    blocks of block_px go to training (80 %) or validation (20 %), so neighbours of a
+    training pixel do not validate it."""
+    months, ny, nx = values.shape
+    flat = values.reshape(months, -1).T.astype(np.float32)
+    yy, xx = np.indices((ny, nx))
+    blocks = ((yy // block_px) * (nx // block_px + 1) + xx // block_px).ravel()
+    seen = np.isfinite(flat).sum(axis=1) >= 3
+    rng = np.random.default_rng(config.seed)
+    unique = np.unique(blocks)
+    is_val = np.isin(blocks, unique[rng.random(len(unique)) < 0.2])
+    if not (is_val & seen).any() or is_val[seen].all():  # too few blocks: split pixels
+        is_val = rng.random(len(blocks)) < 0.2
+    info = {"pixels": int(seen.sum()), "months": months,
+            "split": f"{block_px} px blocks, 80/20 train/validation", **(meta or {})}
+    return fit(flat[seen & ~is_val], flat[seen & is_val], first_month, config, meta=info,
+               progress=progress)

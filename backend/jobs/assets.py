@@ -94,19 +94,30 @@ def _mlm_fields(path: Path) -> dict[str, Any]:
     """STAC MLM (machine learning model) fields of a cropcube model file."""
     import torch
 
-    from udfs.lstm_classify import LSTMModel, class_table
+    from processes import model_files
+    from udfs.lstm_classify import LSTMModel
 
-    model = LSTMModel.load(path)
-    months = 12
+    model = model_files.load(path)
+    specific = _lstm_mlm(model) if isinstance(model, LSTMModel) else _ndvi_mlm(model)
     return {
         "roles": ["mlm:model", "data"],
-        "mlm:name": "cropcube LSTM crop classifier",
-        "mlm:architecture": "LSTM",
-        "mlm:tasks": ["classification"],
         "mlm:framework": "pytorch",
         "mlm:framework_version": torch.__version__.split("+")[0],
         "mlm:total_parameters": sum(p.numel() for p in model.network.parameters()),
         "mlm:pretrained": False,
+        **specific,
+        "mlm:hyperparameters": model.meta.get("config", {}),
+    }
+
+
+def _lstm_mlm(model: Any) -> dict[str, Any]:
+    from udfs.lstm_classify import class_table
+
+    months = 12
+    return {
+        "mlm:name": "cropcube LSTM crop classifier",
+        "mlm:architecture": "LSTM",
+        "mlm:tasks": ["classification"],
         "mlm:input": [{
             "name": "monthly composites", "bands": list(model.bands),
             "input": {"shape": [-1, months, len(model.bands)],
@@ -118,5 +129,24 @@ def _mlm_fields(path: Path) -> dict[str, Any]:
             "result": {"shape": [-1, len(model.classes)], "dim_order": ["batch", "class"],
                        "data_type": "float32"},
             "classification:classes": class_table(model.classes)}],
-        "mlm:hyperparameters": model.meta.get("config", {}),
+    }
+
+
+def _ndvi_mlm(model: Any) -> dict[str, Any]:
+    window = model.network.window
+    return {
+        "mlm:name": "cropcube NDVI forecaster",
+        "mlm:architecture": "bidirectional LSTM",
+        "mlm:tasks": ["regression"],
+        "mlm:input": [{
+            "name": "monthly NDVI", "bands": ["NDVI"],
+            "input": {"shape": [-1, window, 5], "dim_order": ["batch", "time", "channel"],
+                      "data_type": "float32"},
+            "description": f"{window} months of (NDVI, clear flag, linear interpolation, "
+                           "calendar sine, cosine); gaps have flag 0"}],
+        "mlm:output": [{
+            "name": "NDVI quantiles", "tasks": ["regression"],
+            "result": {"shape": [-1, window, 3], "dim_order": ["batch", "time", "quantile"],
+                       "data_type": "float32"},
+            "description": "10, 50 and 90 % quantiles of NDVI in every month of the window"}],
     }

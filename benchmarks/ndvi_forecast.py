@@ -1,0 +1,119 @@
+"""ndvi_forecast end to end against a bare torch forward of the same model (the floor).
+
+(e2e)     a lazy (24 months, NDVI, size, size) cube in dask chunks, 30 % of the months
+          cloudy -> ndvi_forecast(horizon 6) -> the backend's GTiff writer (6 bands):
+          what a job does after load_collection;
+(e2e_gapfill) the same cube -> ndvi_forecast(mode gapfill) -> GTiff (24 bands; two
+          windows per pixel);
+(floor)   the forecast windows of the same pixels already encoded in memory as one
+          (pixels, 18, 5) float32 array, the bundled model's forward in batches of
+          ndvi_forecast's size, one torch thread per core, each on its own batches.
+
+Each variant runs in its own process for its peak memory. Prints median pixels per
+second, per core, peak RSS above the start, and the ratios e2e / floor.
+
+    .venv/bin/python benchmarks/ndvi_forecast.py [--size 1000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from variants import measure, parse, run_each  # noqa: E402  (beside this script)
+
+CHUNK = 512
+MONTHS = 24
+
+
+def _cube(size: int):
+    """Lazy NDVI: each chunk drawn from its own seed, so nothing exists before use."""
+    import dask.array as da
+    import xarray as xr
+
+    def block(block_info=None):
+        loc = block_info[None]["chunk-location"]
+        shape = block_info[None]["chunk-shape"]
+        rng = np.random.default_rng(loc[2] * 100003 + loc[3])
+        out = rng.uniform(0.1, 0.9, size=shape).astype(np.float32)
+        out[rng.random(shape) < 0.3] = np.nan
+        return out
+
+    chunks = ((MONTHS,), (1,), *[tuple(min(CHUNK, size - i) for i in range(0, size, CHUNK))] * 2)
+    data = da.map_blocks(block, chunks=chunks, dtype=np.float32)
+    months = np.datetime64("2021-01", "M") + np.arange(MONTHS)
+    return xr.DataArray(data, dims=("t", "bands", "y", "x"), coords={
+        "t": months.astype("datetime64[ns]"), "bands": ["NDVI"],
+        "y": 5_200_000 - 10.0 * np.arange(size) - 5,
+        "x": 600_000 + 10.0 * np.arange(size) + 5}, attrs={"crs": "EPSG:32632"})
+
+
+def run_variant(name: str, size: int, runs: int) -> dict:
+    import dask
+    import torch
+
+    from backend.formats import write_gtiff
+    from udfs import ndvi_forecast as nf
+
+    model = nf.bundled("eolearn")
+    cube = _cube(size)
+    if name.startswith("e2e"):
+        out = Path(tempfile.mkdtemp(prefix="cropcube-bench-")) / "ndvi.tif"
+        mode = "gapfill" if name == "e2e_gapfill" else "forecast"
+
+        def work() -> float:
+            with dask.config.set(scheduler="threads"):
+                write_gtiff(nf.forecast(cube, model, 6, mode), out, {})
+            return size * size
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with dask.config.set(scheduler="threads"):
+            series = cube.values[:, 0].reshape(MONTHS, -1).T
+        hist = model.history
+        windows = np.full((len(series), model.network.window), np.nan, np.float32)
+        windows[:, :hist] = series[:, -hist:]
+        x = nf.encode(windows, (np.arange(model.network.window) + MONTHS - hist) % 12)
+        cores = os.cpu_count() or 1
+        torch.set_num_threads(1)
+
+        def forward(start: int) -> None:
+            with torch.inference_mode():
+                model.network(torch.from_numpy(x[start:start + nf.BATCH]))
+
+        def work() -> float:
+            with ThreadPoolExecutor(cores) as pool:
+                list(pool.map(forward, range(0, len(x), nf.BATCH)))
+            return len(x)
+
+    result = measure(work, runs)
+    return {**result, "px_per_s": result["value"] / result["seconds"]}
+
+
+def main() -> int:
+    args = parse(__doc__, 1000, "e2e,e2e_gapfill,floor")
+    if args.variant:
+        print(json.dumps(run_variant(args.variant, args.size, args.runs)))
+        return 0
+    cores = os.cpu_count() or 1
+    found = run_each(__file__, args)
+    print(f"{args.size} x {args.size} px, {MONTHS} months of NDVI, median of {args.runs}, "
+          f"{cores} cores:")
+    for key, r in found.items():
+        print(f"  {key:12s} {r['seconds']:8.2f} s  {r['px_per_s']:10,.0f} px/s  "
+              f"{r['px_per_s'] / cores:9,.0f} px/s/core  peak +{r['peak_mb']:7.0f} MB")
+    for key in ("e2e", "e2e_gapfill"):
+        if {key, "floor"} <= set(found):
+            print(f"  {key} / floor: {found[key]['px_per_s'] / found['floor']['px_per_s']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""ndvi_forecast: NDVI for the coming months (forecast) or for cloudy months (gap filling).
+
+An openEO Python UDF (`apply_datacube`) and the implementation of cropcube's
+`ndvi_forecast` process. Per pixel, the monthly mean NDVI of clear observations (SCL
+classes as monthly_composite masks them) goes through a bidirectional LSTM over a window
+of `history` observed months plus 6 months to predict; every month of the window carries
+(NDVI, clear flag, sine and cosine of the calendar month), and the network gives the
+10 %, 50 % and 90 % quantiles of NDVI for every month. One network does both jobs:
+forecasting is filling the 6 months after the last one, gap filling is filling the
+cloudy months between clear ones; it is trained on both (training/ndvi_lstm.py).
+Self-contained (numpy, torch, xarray, dask), so the file also runs through the openeo
+client's local UDF runner.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray
+from torch import nn
+
+FORMAT = "cropcube-ndvi/1"
+MODES = ("forecast", "gapfill")
+MAX_HORIZON = 6
+QUANTILES = (0.1, 0.5, 0.9)
+# as monthly_composite: no data, defects, cloud shadow, clouds, cirrus, snow
+MASK_CLASSES = (0, 1, 3, 8, 9, 10, 11)
+RED_NAMES, NIR_NAMES = ("B04", "red"), ("B08", "nir")
+BATCH = 8192  # windows per forward pass
+N_INPUTS = 5  # per month: value, clear flag, linear interpolation, calendar sine and cosine
+
+
+class NDVINet(nn.Module):
+    """(windows, months, 5) -> (windows, months, 3) NDVI quantiles 10/50/90 %.
+
+    The median is a learnt correction to linear interpolation (persistence after the last
+    clear month), so the network starts from the baselines rather than from nothing; the
+    quantiles cannot cross: the median plus and minus a positive spread.
+    """
+
+    def __init__(self, hidden: int = 32, layers: int = 1, dropout: float = 0.1,
+                 history: int = 12, calendar: bool = True):
+        super().__init__()
+        self.config = {"hidden": hidden, "layers": layers, "dropout": dropout,
+                       "history": history, "calendar": calendar}
+        self.lstm = nn.LSTM(N_INPUTS if calendar else N_INPUTS - 2, hidden, num_layers=layers,
+                            batch_first=True, bidirectional=True,
+                            dropout=dropout if layers > 1 else 0.0)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, 3))
+
+    @property
+    def window(self) -> int:
+        return self.config["history"] + MAX_HORIZON
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(x if self.config["calendar"] else x[..., :N_INPUTS - 2])
+        raw = self.head(out)
+        median = x[..., 2] + raw[..., 1]  # a correction to linear interpolation
+        low = median - nn.functional.softplus(raw[..., 0])
+        high = median + nn.functional.softplus(raw[..., 2])
+        return torch.stack([low, median, high], dim=-1)
+
+
+def interpolate(values: np.ndarray) -> np.ndarray:
+    """(windows, months) with NaN gaps -> linear interpolation between the clear months of
+    each window, the nearest clear month beyond them (persistence after the last), 0 in a
+    window without any."""
+    n, size = values.shape
+    clear = np.isfinite(values)
+    step = np.arange(size)
+    prev = np.maximum.accumulate(np.where(clear, step, -1), axis=1)
+    nxt = np.minimum.accumulate(np.where(clear, step, size)[:, ::-1], axis=1)[:, ::-1]
+    vp = np.take_along_axis(values, np.clip(prev, 0, size - 1), axis=1)
+    vn = np.take_along_axis(values, np.clip(nxt, 0, size - 1), axis=1)
+    has_p, has_n = prev >= 0, nxt < size
+    with np.errstate(invalid="ignore", divide="ignore"):
+        between = vp + (step - prev) / (nxt - prev) * (vn - vp)
+    out = np.where(has_p & has_n, between, np.where(has_p, vp, np.where(has_n, vn, 0.0)))
+    return np.where(clear, values, out)
+
+
+def encode(values: np.ndarray, calendar: np.ndarray) -> np.ndarray:
+    """(windows, months) NDVI with NaN gaps, (windows, months) or (months,) calendar month
+    0-11 -> (windows, months, 5) float32 network input: value (0 in gaps), clear flag,
+    linear interpolation, sine and cosine of the calendar month."""
+    clear = np.isfinite(values)
+    angle = 2 * np.pi * np.broadcast_to(calendar, values.shape) / 12.0
+    return np.stack([np.where(clear, values, 0.0), clear, interpolate(values), np.sin(angle),
+                     np.cos(angle)], axis=-1).astype(np.float32)
+
+
+class NDVIModel:
+    """A trained NDVINet with what it was trained on (meta)."""
+
+    def __init__(self, network: NDVINet, meta: dict | None = None):
+        self.network = network.eval()
+        self.meta = dict(meta or {})
+
+    @property
+    def history(self) -> int:
+        return self.network.config["history"]
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "config": self.network.config, "meta": self.meta,
+                "state_dict": self.network.state_dict()}
+
+    def save(self, path) -> None:
+        torch.save(self.to_dict(), path)
+
+    @classmethod
+    def from_dict(cls, blob: dict) -> "NDVIModel":
+        if blob.get("format") != FORMAT:
+            raise ValueError(f"not a cropcube NDVI model (format {blob.get('format')!r})")
+        network = NDVINet(**blob["config"])
+        network.load_state_dict(blob["state_dict"])
+        return cls(network, blob.get("meta"))
+
+    @classmethod
+    def load(cls, path) -> "NDVIModel":
+        return cls.from_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+    def quantiles(self, windows: np.ndarray, calendar: np.ndarray) -> np.ndarray:
+        """(n, window) NDVI with NaN gaps and their calendar months -> (n, window, 3)."""
+        out = np.empty(windows.shape + (3,), np.float32)
+        with torch.inference_mode():
+            for i in range(0, len(windows), BATCH):
+                x = encode(windows[i:i + BATCH], calendar if calendar.ndim == 1
+                           else calendar[i:i + BATCH])
+                out[i:i + BATCH] = self.network(torch.from_numpy(x)).numpy()
+        return out
+
+    def forecast(self, series: np.ndarray, first_month: int, horizon: int) -> np.ndarray:
+        """(pixels, months) monthly NDVI, the calendar month (0-11) of its first month ->
+        (pixels, horizon, 3) quantiles of the `horizon` months after the last one."""
+        n, months = series.shape
+        hist = self.history
+        window = np.full((n, self.network.window), np.nan, np.float32)
+        take = min(hist, months)
+        window[:, hist - take:hist] = series[:, months - take:]
+        calendar = (first_month + months - hist + np.arange(self.network.window)) % 12
+        return self.quantiles(window, calendar)[:, hist:hist + horizon]
+
+    def gapfill(self, series: np.ndarray, first_month: int) -> np.ndarray:
+        """(pixels, months) -> (pixels, months, 3) quantiles of every month, each from the
+        window that holds it nearest its centre."""
+        n, months = series.shape
+        size = self.network.window
+        starts = sorted(set(range(0, max(months - size, 0) + 1, MAX_HORIZON)) |
+                        {max(months - size, 0)})
+        centre = np.array(starts) + size / 2
+        nearest = np.abs(np.arange(months)[:, None] - centre[None]).argmin(axis=1)
+        out = np.empty((n, months, 3), np.float32)
+        for k, start in enumerate(starts):
+            window = np.full((n, size), np.nan, np.float32)
+            stop = min(start + size, months)
+            window[:, :stop - start] = series[:, start:stop]
+            calendar = (first_month + start + np.arange(size)) % 12
+            q = self.quantiles(window, calendar)
+            for m in np.flatnonzero(nearest == k):
+                out[:, m] = q[:, m - start]
+        return out
+
+
+def models_dir() -> Path:
+    """udfs/models beside this file; run from a string (a UDF runner), the installed one."""
+    if "__file__" in globals():
+        return Path(__file__).resolve().parent / "models"
+    import udfs
+
+    return Path(udfs.__file__).resolve().parent / "models"
+
+
+@lru_cache(maxsize=8)
+def bundled(name: str) -> NDVIModel:
+    """A model shipped in udfs/models/ndvi_<name>/ (e.g. 'eolearn'), loaded once per process."""
+    folder = models_dir()
+    path = folder / f"ndvi_{name}" / "model.pt"
+    if not path.is_file():
+        known = sorted(p.parent.name.removeprefix("ndvi_")
+                       for p in folder.glob("ndvi_*/model.pt"))
+        raise ValueError(f"no bundled NDVI model '{name}'; bundled: {known}")
+    return NDVIModel.load(path)
+
+
+def _band(cube: xarray.DataArray, names: tuple) -> "xarray.DataArray | None":
+    have = [str(b) for b in cube["bands"].values]
+    for name in names:
+        if name in have:
+            return cube.sel(bands=name, drop=True)
+    return None
+
+
+def ndvi_of(cube: xarray.DataArray) -> xarray.DataArray:
+    """(t, bands, y, x) -> (t, y, x) NDVI: the NDVI band, or from red and near infrared;
+    NaN where an SCL band (if any) marks the observation as not clear."""
+    missing = [d for d in ("t", "bands", "y", "x") if d not in cube.dims]
+    if missing:
+        raise ValueError(f"the cube lacks the dimension(s) {missing}; ndvi_forecast needs "
+                         "t, bands, y and x")
+    cube = cube.transpose("t", "bands", "y", "x")
+    ndvi = _band(cube, ("NDVI", "ndvi"))
+    if ndvi is None:
+        red, nir = _band(cube, RED_NAMES), _band(cube, NIR_NAMES)
+        if red is None or nir is None:
+            raise ValueError("the cube needs an NDVI band, or red (B04) and near-infrared "
+                             f"(B08) bands; it has {[str(b) for b in cube['bands'].values]}")
+        ndvi = (nir - red) / (nir + red)
+    scl = _band(cube, ("SCL",))
+    if scl is not None:
+        ndvi = ndvi.where(~scl.isin(MASK_CLASSES))
+    return ndvi.astype(np.float32)
+
+
+def monthly(ndvi: xarray.DataArray) -> xarray.DataArray:
+    """Monthly mean of the clear (finite) observations, every month from the first date's
+    to the last date's (NaN without one); month-start t labels."""
+    out = ndvi.resample(t="MS").mean()
+    return out.chunk({"t": -1}) if out.chunks else out
+
+
+def predict_block(block: np.ndarray, model: NDVIModel, mode: str, horizon: int,
+                  first_month: int, uncertainty: bool) -> np.ndarray:
+    """(months, y, x) monthly NDVI -> (out months, bands, y, x): NDVI, then q10 and q90."""
+    torch.set_num_threads(1)  # blocks run in parallel
+    months, ny, nx = block.shape
+    series = np.ascontiguousarray(block.reshape(months, ny * nx).T, np.float32)
+    seen = np.isfinite(series).any(axis=1)
+    steps = horizon if mode == "forecast" else months
+    q = np.full((len(series), steps, 3), np.nan, np.float32)
+    if seen.any():
+        if mode == "forecast":
+            q[seen] = model.forecast(series[seen], first_month, horizon)
+        else:
+            q[seen] = model.gapfill(series[seen], first_month)
+            clear = np.isfinite(series)  # observed months keep their value
+            q[clear] = series[clear][:, None]
+    bands = (1, 0, 2) if uncertainty else (1,)
+    return q[..., bands].transpose(1, 2, 0).reshape(steps, len(bands), ny, nx)
+
+
+def forecast(cube: xarray.DataArray, model: "NDVIModel | str" = "eolearn", horizon: int = 6,
+             mode: str = "forecast", uncertainty: bool = False) -> xarray.DataArray:
+    """NDVI of the `horizon` months after the cube's last month, or of every month of its
+    range; lazy and chunked along x and y when the cube is dask-backed."""
+    import dask.array as da
+    import pandas as pd
+
+    if isinstance(model, str):
+        model = bundled(model)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {list(MODES)}")
+    if not isinstance(horizon, int) or not 1 <= horizon <= MAX_HORIZON:
+        raise ValueError(f"horizon must be an integer from 1 to {MAX_HORIZON}")
+    series = monthly(ndvi_of(cube))
+    starts = pd.DatetimeIndex(series["t"].values)
+    first_month = starts[0].month - 1
+    if mode == "forecast":
+        labels = pd.date_range(starts[-1] + pd.offsets.MonthBegin(1), periods=horizon,
+                               freq="MS")
+    else:
+        labels = starts
+    bands = ["NDVI", "NDVI_q10", "NDVI_q90"] if uncertainty else ["NDVI"]
+    args = (model, mode, horizon, first_month, bool(uncertainty))
+    data = series.data
+    if isinstance(data, da.Array):
+        result = da.map_blocks(predict_block, data, *args, dtype=np.float32, new_axis=1,
+                               chunks=((len(labels),), (len(bands),), data.chunks[1],
+                                       data.chunks[2]))
+    else:
+        result = predict_block(np.asarray(data, np.float32), *args)
+    coords = {k: v for k, v in series.coords.items() if k != "t" and "t" not in v.dims}
+    coords.update({"t": labels.values, "bands": bands})
+    return xarray.DataArray(result, dims=("t", "bands", "y", "x"), coords=coords,
+                            attrs=dict(cube.attrs), name="ndvi_forecast")
+
+
+def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:
+    """openEO UDF entry point; context: model (bundled name or path to a model.pt),
+    horizon, mode, uncertainty (see the process spec)."""
+    context = dict(context or {})
+    model = context.pop("model", "eolearn")
+    if isinstance(model, str) and model.endswith(".pt"):
+        model = NDVIModel.load(model)
+    return forecast(cube, model, **context)
