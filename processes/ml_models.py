@@ -127,11 +127,11 @@ def fit_ndvi_forecaster(data: Any, hidden: int = 32, layers: int = 1, epochs: in
         series = nf.monthly(nf.ndvi_of(data))
     except ValueError as exc:
         raise _invalid(name, "data", str(exc)) from None
+    if series.sizes["t"] < 12:
+        raise _invalid(name, "data", f"spans {series.sizes['t']} months; at least 12 are "
+                       "needed")
     with dask.config.set(scheduler="threads"):
         values = np.asarray(series.transpose("t", "y", "x").values, np.float32)
-    months = values.shape[0]
-    if months < 12:
-        raise _invalid(name, "data", f"spans {months} months; at least 12 are needed")
     enough = int((np.isfinite(values).sum(axis=0) >= 3).sum())
     if enough < 50:
         raise _invalid(name, "data", f"{enough} pixels have 3 or more clear months; at least "

@@ -95,9 +95,17 @@ def train_ndvi(name: str, out_dir: Path, config: NDVIConfig, data_dir: Path | No
         split: {k: v and round(v["mae"], 4) for k, v in res["forecast"][1].items()}
         for split, res in results.items()}
     model.save(out_dir / "model.pt")
-    (out_dir / "metrics.json").write_text(json.dumps(
-        {"evaluation": results, "history": history, "data": data, "config": asdict(config),
-         "time_split": str(split_date)}, indent=1))
+    metrics = {"evaluation": results, "history": history, "data": data,
+               "config": asdict(config), "time_split": str(split_date), "notes": notes}
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_card(out_dir, name, model.meta, metrics)
+    return results
+
+
+def write_card(out_dir: Path, name: str, meta: dict, metrics: dict) -> None:
+    """MODEL_CARD.md from the model's meta and the metrics train_ndvi wrote."""
+    data, config, results = metrics["data"], metrics["config"], metrics["evaluation"]
+    notes = metrics["notes"]
     (out_dir / "MODEL_CARD.md").write_text(f"""# cropcube NDVI forecaster ({name})
 
 File: `model.pt`. Written {dt.date.today().isoformat()} by `cropcube train ndvi --dataset {name}`.
@@ -106,21 +114,21 @@ File: `model.pt`. Written {dt.date.today().isoformat()} by `cropcube train ndvi 
 {chr(10).join(f"- {k}: {v}" for k, v in data.items())}
 - monthly NDVI: mean of the clear observations of each calendar month (NaN without one)
 - these weights: every pixel with 3 or more clear months, all months; 32 x 32 px blocks
-  split 80/20 for early stopping ({model.meta['epochs_run']} epochs run, best validation
-  MAE {model.meta['best_val_mae']:.4f})
+  split 80/20 for early stopping ({meta['epochs_run']} epochs run, best validation
+  MAE {meta['best_val_mae']:.4f})
 
 ## Model
-Bidirectional LSTM over windows of {config.history} observed + 6 predicted months; per month
+Bidirectional LSTM over windows of {config['history']} observed + 6 predicted months; per month
 (NDVI, clear flag, linear interpolation, calendar sine and cosine) in, 10/50/90 % quantiles
 out, the median a correction to linear interpolation (persistence after the last clear
 month). Trained on random forecast windows (last 6 months hidden) and gap-filling windows
 (20 % of clear months hidden, sometimes a run of 2-4), pinball loss on hidden clear months.
-Settings: `{json.dumps(asdict(config))}`
+Settings: `{json.dumps(config)}`
 
 ## Evaluation
 The same recipe trained on the training part only, scored on clear targets of the test
 part (MAE of NDVI); pixel-disjoint: left half trains, right half tests; time-disjoint: months
-before {split_date} train, targets from then on test. Baselines on the same targets:
+before {metrics['time_split'][:10]} train, targets from then on test. Baselines on the same targets:
 persistence (last clear month at or before the origin), climatology (mean of the same
 calendar month in earlier years), their least-squares blend fitted on the training part.
 Gap filling: 20 % of the test part's clear months hidden (seed 0).
@@ -135,4 +143,3 @@ Where the LSTM does not beat the best baseline:
 ## Limits
 {notes}
 """)
-    return results
