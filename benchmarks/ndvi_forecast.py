@@ -17,7 +17,6 @@ second, per core, peak RSS above the start, and the ratios e2e / floor.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from variants import measure, parse, run_each  # noqa: E402  (beside this script)
+from variants import measure, pixel_rate_main  # noqa: E402  (beside this script)
 
 CHUNK = 512
 MONTHS = 24
@@ -93,26 +92,12 @@ def run_variant(name: str, size: int, runs: int) -> dict:
                 list(pool.map(forward, range(0, len(x), nf.BATCH)))
             return len(x)
 
-    result = measure(work, runs)
-    return {**result, "px_per_s": result["value"] / result["seconds"]}
+    return measure(work, runs)
 
 
 def main() -> int:
-    args = parse(__doc__, 1000, "e2e,e2e_gapfill,floor")
-    if args.variant:
-        print(json.dumps(run_variant(args.variant, args.size, args.runs)))
-        return 0
-    cores = os.cpu_count() or 1
-    found = run_each(__file__, args)
-    print(f"{args.size} x {args.size} px, {MONTHS} months of NDVI, median of {args.runs}, "
-          f"{cores} cores:")
-    for key, r in found.items():
-        print(f"  {key:12s} {r['seconds']:8.2f} s  {r['px_per_s']:10,.0f} px/s  "
-              f"{r['px_per_s'] / cores:9,.0f} px/s/core  peak +{r['peak_mb']:7.0f} MB")
-    for key in ("e2e", "e2e_gapfill"):
-        if {key, "floor"} <= set(found):
-            print(f"  {key} / floor: {found[key]['px_per_s'] / found['floor']['px_per_s']:.2f}")
-    return 0
+    return pixel_rate_main(__file__, __doc__, "e2e,e2e_gapfill,floor", f"{MONTHS} months of NDVI",
+                           run_variant, ("e2e", "e2e_gapfill"))
 
 
 if __name__ == "__main__":

@@ -48,3 +48,28 @@ def run_each(script: str, args: argparse.Namespace) -> dict[str, dict]:
                              capture_output=True, text=True, check=True)
         found[key] = json.loads(out.stdout.strip().splitlines()[-1])
     return found
+
+
+def pixel_rate_main(script: str, doc: str, variants: str, what: str,
+                    run_variant: Callable[[str, int, int], dict], faster: tuple[str, ...]
+                    ) -> int:
+    """main() of a pixels-per-second benchmark: as a child, run one variant and print its
+    JSON; as the parent, run each variant in its own process and print the table and the
+    ratios of the `faster` variants to "floor"."""
+    import os
+
+    args = parse(doc, 1000, variants)
+    if args.variant:
+        result = run_variant(args.variant, args.size, args.runs)
+        print(json.dumps({**result, "px_per_s": result["value"] / result["seconds"]}))
+        return 0
+    cores = os.cpu_count() or 1
+    found = run_each(script, args)
+    print(f"{args.size} x {args.size} px, {what}, median of {args.runs}, {cores} cores:")
+    for key, r in found.items():
+        print(f"  {key:20s} {r['seconds']:8.2f} s  {r['px_per_s']:10,.0f} px/s  "
+              f"{r['px_per_s'] / cores:9,.0f} px/s/core  peak +{r['peak_mb']:7.0f} MB")
+    for key in faster:
+        if {key, "floor"} <= set(found):
+            print(f"  {key} / floor: {found[key]['px_per_s'] / found['floor']['px_per_s']:.2f}")
+    return 0

@@ -17,18 +17,8 @@ def _invalid(parameter: str, reason: str) -> ProcessParameterInvalid:
 
 
 def _model(model: Any) -> lc.LSTMModel:
-    if isinstance(model, lc.LSTMModel):
-        return model
-    if isinstance(model, str):
-        try:
-            return lc.bundled(model)
-        except ValueError as exc:
-            raise _invalid("model", str(exc)) from None
-    if model_files.is_model(model):
-        raise _invalid("model", f"is a {type(model).__name__}, not a crop classifier (from "
-                       "fit_lstm_classifier)")
-    raise _invalid("model", "must be the name of a bundled model (e.g. 'demo') or a model "
-                   "from load_ml_model")
+    return model_files.resolve(model, lc.LSTMModel, lc.bundled,
+                               "a crop classifier (fit_lstm_classifier)", _invalid)
 
 
 def lstm_classify(data: Any, model: Any = "demo", output: list[str] | None = None,

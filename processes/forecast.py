@@ -17,18 +17,8 @@ def _invalid(parameter: str, reason: str) -> ProcessParameterInvalid:
 
 
 def _model(model: Any) -> nf.NDVIModel:
-    if isinstance(model, nf.NDVIModel):
-        return model
-    if isinstance(model, str):
-        try:
-            return nf.bundled(model)
-        except ValueError as exc:
-            raise _invalid("model", str(exc)) from None
-    if model_files.is_model(model):
-        raise _invalid("model", f"is a {type(model).__name__}, not an NDVI forecaster (from "
-                       "fit_ndvi_forecaster)")
-    raise _invalid("model", "must be the name of a bundled NDVI model (e.g. 'eolearn') or an "
-                   "NDVI model from load_ml_model (a fit_ndvi_forecaster result)")
+    return model_files.resolve(model, nf.NDVIModel, nf.bundled,
+                               "an NDVI forecaster (fit_ndvi_forecaster)", _invalid)
 
 
 def ndvi_forecast(data: Any, horizon: int = 6, mode: str = "forecast", model: Any = "eolearn",

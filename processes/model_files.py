@@ -3,6 +3,7 @@ the right kind of model (crop-type LSTM or NDVI forecaster)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from udfs import lstm_classify as lc
@@ -28,3 +29,19 @@ def load(path: Any) -> Any:
     import torch
 
     return from_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+
+def resolve(model: Any, cls: type, bundled: Callable[[str], Any], what: str,
+            invalid: Callable[[str, str], Exception]) -> Any:
+    """A process's `model` argument: a model of class `cls`, or the name of a bundled one;
+    anything else raises invalid('model', why)."""
+    if isinstance(model, cls):
+        return model
+    if isinstance(model, str):
+        try:
+            return bundled(model)
+        except ValueError as exc:
+            raise invalid("model", str(exc)) from None
+    if is_model(model):
+        raise invalid("model", f"is a {type(model).__name__}, not {what}")
+    raise invalid("model", f"must be the name of a bundled model or {what} from load_ml_model")

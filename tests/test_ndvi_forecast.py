@@ -279,7 +279,7 @@ def test_train_through_openeo_then_forecast_with_the_job_model(connection, serve
     r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
                       headers=auth_headers, timeout=120)
     assert r.status_code == 400 and r.json()["code"] == "ProcessParameterInvalid", r.text
-    assert "NDVIModel, not a crop classifier" in r.json()["message"]
+    assert "NDVIModel, not a crop classifier (fit_lstm_classifier)" in r.json()["message"]
 
 
 def test_fit_refuses_a_short_cube(server, auth_headers):
