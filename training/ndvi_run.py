@@ -17,7 +17,6 @@ from training.ndvi_evaluation import (
     demo_ndvi,
     evaluate,
     load_eolearn,
-    mae_text,
 )
 from training.ndvi_lstm import fit_cube
 
@@ -52,18 +51,24 @@ def dataset(name: str, data_dir: Path | None = None
     raise ValueError(f"unknown dataset {name!r}: use 'eolearn', 'eolearn:PATH' or 'demo'")
 
 
+def _cell(score: dict | None) -> str:
+    return "-" if score is None else \
+        f"{score['mae']:.4f} / {score['rmse']:.4f} / {score['r2']:.3f}"
+
+
 def _rows(results: dict) -> str:
+    """Markdown tables of MAE / RMSE / R2 per split and horizon, and of gap filling."""
     lines = ["| split | horizon | targets | LSTM | persistence | climatology | blend |",
              "|---|---|---|---|---|---|---|"]
     for split, res in results.items():
         for h, row in res["forecast"].items():
             lines.append(f"| {split} | {h} | {row['lstm']['n']:,} | " + " | ".join(
-                mae_text(row[k]) for k in ("lstm", "persistence", "climatology", "blend")) + " |")
+                _cell(row[k]) for k in ("lstm", "persistence", "climatology", "blend")) + " |")
     lines += ["", "| split | hidden months | LSTM | linear interpolation |", "|---|---|---|---|"]
     for split, res in results.items():
         g = res["gapfill"]
-        lines.append(f"| {split} | {g['lstm']['n']:,} | {g['lstm']['mae']:.4f} | "
-                     f"{g['linear']['mae']:.4f} |")
+        lines.append(f"| {split} | {g['lstm']['n']:,} | {_cell(g['lstm'])} | "
+                     f"{_cell(g['linear'])} |")
     return "\n".join(lines)
 
 
@@ -126,9 +131,10 @@ month). Trained on random forecast windows (last 6 months hidden) and gap-fillin
 Settings: `{json.dumps(config)}`
 
 ## Evaluation
-The same recipe trained on the training part only, scored on clear targets of the test
-part (MAE of NDVI); pixel-disjoint: left half trains, right half tests; time-disjoint: months
-before {metrics['time_split'][:10]} train, targets from then on test. Baselines on the same targets:
+The same recipe trained on the training part only, scored on clear targets of the
+test part (MAE / RMSE / R2 of NDVI); pixel-disjoint: left half trains, right half
+tests; time-disjoint: months before {metrics['time_split'][:10]} train, targets from
+then on test. Baselines on the same targets:
 persistence (last clear month at or before the origin), climatology (mean of the same
 calendar month in earlier years), their least-squares blend fitted on the training part.
 Gap filling: 20 % of the test part's clear months hidden (seed 0).
