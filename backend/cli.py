@@ -186,6 +186,38 @@ def cmd_train_ndvi(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_unet(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from backend.catalog import Catalog
+    from backend.demo.build import build_demo_data
+    from training import config as configs
+    from training.unet_data import demo_scene
+    from training.unet_run import train_backbone, train_segmenter
+
+    if args.dataset != "demo":
+        print(f"unknown dataset {args.dataset!r}: use 'demo'", file=sys.stderr)
+        return 2
+    settings = _settings(args)
+    if not settings.stac_url:
+        build_demo_data(settings.data_dir, size=settings.demo_size, seed=settings.demo_seed)
+    scene = demo_scene(Catalog(settings))
+    if not settings.stac_url:
+        scene.description["scene"] = (f"cropcube demo-data, {settings.demo_size} x "
+                                      f"{settings.demo_size} px, seed {settings.demo_seed}")
+    kind = configs.SSLConfig if args.model == "unet-ssl" else configs.UNetConfig
+    config = kind(**{f.name: getattr(args, f.name) for f in fields(kind)
+                     if getattr(args, f.name, None) is not None})
+    if args.model == "unet-ssl":
+        history = train_backbone(scene, args.out, config)
+        print(f"SimSiam loss {history[-1]['loss']:.4f}")
+    else:
+        test = train_segmenter(scene, args.out, config, backbone=args.backbone)
+        print(f"test mIoU {test['miou']:.4f}  overall accuracy {test['overall_accuracy']:.4f}")
+    print(f"written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cropcube", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -251,6 +283,24 @@ def build_parser() -> argparse.ArgumentParser:
     _config_options(ndvi, "NDVIConfig")
     data_dir(ndvi)
     ndvi.set_defaults(func=cmd_train_ndvi)
+    ssl = train_sub.add_parser("unet-ssl", help="self-supervised (SimSiam) pre-training of "
+                                                "the U-Net encoder of unet_segment")
+    ssl.add_argument("--dataset", default="demo", help="'demo' (the demo collection)")
+    ssl.add_argument("--out", type=Path, required=True,
+                     help="output folder: model.pt (the backbone), MODEL_CARD.md, history.json")
+    _config_options(ssl, "SSLConfig")
+    data_dir(ssl)
+    ssl.set_defaults(func=cmd_train_unet)
+    unet = train_sub.add_parser("unet", help="the U-Net of unet_segment (fine-tuned from a "
+                                             "backbone, or from scratch)")
+    unet.add_argument("--dataset", default="demo", help="'demo' (the demo collection)")
+    unet.add_argument("--backbone", type=Path, default=None,
+                      help="a model.pt from `train unet-ssl` whose encoder to start from")
+    unet.add_argument("--out", type=Path, required=True,
+                      help="output folder: model.pt, MODEL_CARD.md, metrics.json")
+    _config_options(unet, "UNetConfig")
+    data_dir(unet)
+    unet.set_defaults(func=cmd_train_unet)
     return parser
 
 

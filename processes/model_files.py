@@ -1,5 +1,5 @@
 """Model files: each model class has a format tag, so a job's model.pt or a URL loads as
-the right kind of model (crop-type LSTM or NDVI forecaster)."""
+the right kind of model (crop-type LSTM, NDVI forecaster or U-Net)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 from udfs import lstm_classify as lc
 from udfs import ndvi_forecast as nf
+from udfs import unet_segment as us
 
-CLASSES = {lc.FORMAT: lc.LSTMModel, nf.FORMAT: nf.NDVIModel}
+CLASSES = {lc.FORMAT: lc.LSTMModel, nf.FORMAT: nf.NDVIModel, us.FORMAT: us.UNetModel}
 TYPES = tuple(CLASSES.values())
 
 

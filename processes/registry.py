@@ -13,12 +13,12 @@ from openeo_pg_parser_networkx import ProcessRegistry
 from openeo_pg_parser_networkx.process_registry import Process
 from openeo_processes_dask.process_implementations.core import process as resolve_params
 
-from processes import classify, crop, forecast, io, ml_models
+from processes import classify, crop, forecast, io, ml_models, segment
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 # Our processes: spec id -> implementation (specs/<id>.json holds each spec).
 OWN = {**crop.IMPLEMENTATIONS, **classify.IMPLEMENTATIONS, **forecast.IMPLEMENTATIONS,
-       **ml_models.IMPLEMENTATIONS}
+       **segment.IMPLEMENTATIONS, **ml_models.IMPLEMENTATIONS}
 
 # Implemented upstream but not offered: load_stac and run_udf fetch or run arbitrary code,
 # the others are not openEO processes.

@@ -42,3 +42,39 @@ class NDVIConfig:
     forecast_share: float = 0.5  # windows that hide the last 6 months instead
     threads: int = 1  # torch threads: one is fastest for this small network (measured)
     seed: int = 0
+
+
+@dataclass
+class UNetConfig:
+    """U-Net settings; every field is a `cropcube train unet` option."""
+
+    widths: str = "16,32,64"  # channels per level, comma-separated (the depth is their count)
+    norm: str = "batch"
+    dropout: float = 0.1
+    patch: int = 64  # training patch side in pixels
+    batch_size: int = 16
+    steps: int = 50  # batches per epoch
+    epochs: int = 40
+    patience: int = 8
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    label_fraction: float = 1.0  # share of the training area whose labels are used
+    threads: int = 2
+    seed: int = 0
+
+
+@dataclass
+class SSLConfig:
+    """Self-supervised (SimSiam) pre-training settings of `cropcube train unet-ssl`."""
+
+    widths: str = "16,32,64"
+    norm: str = "batch"
+    patch: int = 64
+    batch_size: int = 32
+    steps: int = 50
+    epochs: int = 30
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    projection: int = 128
+    threads: int = 2
+    seed: int = 0

@@ -96,9 +96,11 @@ def _mlm_fields(path: Path) -> dict[str, Any]:
 
     from processes import model_files
     from udfs.lstm_classify import LSTMModel
+    from udfs.unet_segment import UNetModel
 
     model = model_files.load(path)
-    specific = _lstm_mlm(model) if isinstance(model, LSTMModel) else _ndvi_mlm(model)
+    specific = _lstm_mlm(model) if isinstance(model, LSTMModel) else \
+        _unet_mlm(model) if isinstance(model, UNetModel) else _ndvi_mlm(model)
     return {
         "roles": ["mlm:model", "data"],
         "mlm:framework": "pytorch",
@@ -127,6 +129,31 @@ def _lstm_mlm(model: Any) -> dict[str, Any]:
         "mlm:output": [{
             "name": "crop class", "tasks": ["classification"],
             "result": {"shape": [-1, len(model.classes)], "dim_order": ["batch", "class"],
+                       "data_type": "float32"},
+            "classification:classes": class_table(model.classes)}],
+    }
+
+
+def _unet_mlm(model: Any) -> dict[str, Any]:
+    from udfs.lstm_classify import class_table
+
+    channels = model.network.config["in_channels"]
+    return {
+        "mlm:name": "cropcube U-Net segmenter",
+        "mlm:architecture": "U-Net",
+        "mlm:tasks": ["semantic-segmentation"],
+        "mlm:pretrained": bool(model.meta.get("pretrained_encoder")),
+        "mlm:input": [{
+            "name": "bands laid into channels date by date", "bands": list(model.bands),
+            "input": {"shape": [-1, channels, -1, -1],
+                      "dim_order": ["batch", "channel", "height", "width"],
+                      "data_type": "float32"},
+            "description": f"{model.times} date(s) x {len(model.bands)} bands, surface "
+                           "reflectance; normalisation is inside the model"}],
+        "mlm:output": [{
+            "name": "classes", "tasks": ["semantic-segmentation"],
+            "result": {"shape": [-1, len(model.classes), -1, -1],
+                       "dim_order": ["batch", "class", "height", "width"],
                        "data_type": "float32"},
             "classification:classes": class_table(model.classes)}],
     }

@@ -1,0 +1,48 @@
+"""unet_segment: openEO arguments checked, then handed to udfs/unet_segment.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import xarray as xr
+
+from backend.errors import ProcessParameterInvalid
+from processes import model_files
+from processes.crop import DimensionMissing
+from udfs import unet_segment as us
+
+
+def _invalid(parameter: str, reason: str) -> ProcessParameterInvalid:
+    return ProcessParameterInvalid(process="unet_segment", parameter=parameter, reason=reason)
+
+
+def unet_segment(data: Any, model: Any = "demo", output: list[str] | None = None,
+                 tile_size: int = 128, overlap: int = 32, **_: Any) -> xr.DataArray:
+    """See specs/unet_segment.json."""
+    if not isinstance(data, xr.DataArray) or not {"bands", "y", "x"} <= set(data.dims):
+        raise DimensionMissing()
+    found = model_files.resolve(model, us.UNetModel, us.bundled,
+                                "a segmentation model (fit_unet_segmenter)", _invalid)
+    outputs = tuple(output or ("class",))
+    if not all(o in us.OUTPUTS for o in outputs) or len(set(outputs)) != len(outputs):
+        raise _invalid("output", f"must list distinct values of {', '.join(us.OUTPUTS)}")
+    if "class" in outputs and found.multilabel:
+        raise _invalid("output", "a multi-label model gives probabilities and confidence, "
+                       "not a class")
+    multiple = found.network.multiple
+    for name, value in (("tile_size", tile_size), ("overlap", overlap)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _invalid(name, "must be an integer")
+    if tile_size % multiple or not multiple <= tile_size <= 2048:
+        raise _invalid("tile_size", f"must be a multiple of {multiple} from {multiple} to "
+                       "2048 for this model")
+    if not 0 <= overlap <= tile_size // 2:
+        raise _invalid("overlap", f"must be from 0 to half the tile size ({tile_size // 2})")
+    try:
+        us.channels_of(data, found)
+    except ValueError as exc:
+        raise _invalid("data", str(exc)) from None
+    return us.segment(data, found, outputs, tile_size, overlap)
+
+
+IMPLEMENTATIONS = {"unet_segment": unet_segment}

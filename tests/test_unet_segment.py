@@ -1,0 +1,136 @@
+"""unet_segment: tiling without seams, edges, the UDF in the client's local runner, the
+U-Net's configurations, and the training pieces (label thinning, scores, SimSiam)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import openeo
+import pytest
+import torch
+import xarray as xr
+
+from training import unet as tu
+from training.config import SSLConfig
+from training.unet_data import Scene
+from udfs import unet_segment as us
+
+REPO = Path(__file__).resolve().parent.parent
+UDF_FILE = REPO / "udfs" / "unet_segment.py"
+
+
+def _model(times: int = 1, classes: int = 4, seed: int = 0, **kwargs) -> us.UNetModel:
+    torch.manual_seed(seed)
+    net = us.UNet(times * len(us.BANDS), classes, **{"widths": (8, 16, 32), **kwargs})
+    with torch.no_grad():  # untrained but not trivial: spread the batch-norm statistics
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    return us.UNetModel(net, [f"class {i}" for i in range(classes)], us.BANDS, times)
+
+
+def _cube(ny: int = 300, nx: int = 260, times: int | None = None, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    shape = ((times,) if times else ()) + (len(us.BANDS), ny, nx)
+    data = rng.uniform(0, 0.5, shape).astype(np.float32)
+    data[..., 5, 7] = np.nan
+    dims = (("t",) if times else ()) + ("bands", "y", "x")
+    coords = {"bands": list(us.BANDS), "y": np.arange(ny) * -10.0, "x": np.arange(nx) * 10.0}
+    if times:
+        coords["t"] = np.arange("2022-01", "2023-01", dtype="datetime64[M]")[:times].astype(
+            "datetime64[ns]")
+    return xr.DataArray(data, dims=dims, coords=coords)
+
+
+@pytest.mark.parametrize(("tile", "overlap"), [(64, 16), (32, 0), (128, 64)])
+def test_one_chunk_equals_many_no_seams(tile, overlap):
+    model, cube = _model(), _cube()
+    whole = us.segment(cube, model, ("class", "probabilities"), tile, overlap).values
+    chunked = us.segment(cube.chunk({"y": 37, "x": 100}), model, ("class", "probabilities"),
+                         tile, overlap).values
+    np.testing.assert_allclose(chunked, whole, atol=1e-6, equal_nan=True)
+    assert whole[0, 5, 7] == us.CLASS_NODATA and np.isnan(whole[1:, 5, 7]).all()
+    probs = whole[1:]
+    ok = np.isfinite(probs).all(axis=0)
+    np.testing.assert_allclose(probs.sum(axis=0)[ok], 1.0, atol=1e-5)
+    assert ok.sum() == cube.sizes["y"] * cube.sizes["x"] - 1
+
+
+def test_blending_smooths_tile_edges():
+    """Without overlap the probabilities jump where tiles meet (the network sees no
+    context across the edge); with overlap and blending the jump there is like any other
+    step between neighbouring pixels."""
+    model, cube = _model(seed=3), _cube(256, 256, seed=3)
+    hard = us.segment(cube, model, ("probabilities",), 64, 0).values
+    soft = us.segment(cube, model, ("probabilities",), 64, 32).values
+    edge = lambda p: np.nanmean(np.abs(p[:, 63, :] - p[:, 64, :]))  # noqa: E731
+    inner = lambda p: np.nanmean(np.abs(p[:, 31, :] - p[:, 32, :]))  # noqa: E731
+    assert edge(hard) > 1.5 * inner(hard)  # a visible seam where tiles meet
+    assert edge(soft) < 1.2 * inner(soft)  # blended away
+
+
+def test_tile_grid_and_weights_by_hand():
+    assert us.tile_origins(300, 64, 16) == [0, 48, 96, 144, 192, 236]
+    assert us.tile_origins(64, 64, 16) == [0] and us.tile_origins(20, 64, 16) == [0]
+    w = us.blend_weights(8, 2)
+    np.testing.assert_allclose(w[0, :], [0.0625, 0.1875, 0.25, 0.25, 0.25, 0.25, 0.1875,
+                                         0.0625])
+    assert w[4, 4] == 1.0
+
+
+def test_cube_smaller_than_a_tile_and_several_dates():
+    small = us.segment(_cube(20, 30), _model(), ("probabilities",), 64, 16).values
+    assert small.shape == (4, 20, 30) and np.isfinite(small).sum() == 4 * (600 - 1)
+    stacked = _model(times=3)
+    out = us.segment(_cube(40, 40, times=3).chunk({"x": 20}), stacked, ("class",), 32, 8)
+    assert out.dtype == np.uint8 and out.shape == (1, 40, 40)
+    with pytest.raises(ValueError, match="1 time step"):
+        us.segment(_cube(40, 40), stacked)
+
+
+@pytest.mark.parametrize("norm", ["batch", "group", "none"])
+def test_configurations_and_multilabel(norm):
+    model = _model(classes=3, norm=norm, dropout=0.2, widths=(4, 8), multilabel=True)
+    probs = us.segment(_cube(50, 50), model, ("probabilities", "confidence"), 16, 4).values
+    assert probs.shape == (4, 50, 50)
+    ok = np.isfinite(probs[0])
+    assert not np.allclose(probs[:3].sum(axis=0)[ok], 1.0)  # sigmoids: independent classes
+    with pytest.raises(ValueError, match="no class"):
+        us.segment(_cube(50, 50), model, ("class",), 16, 4)
+
+
+def test_udf_file_runs_in_the_client_local_runner(tmp_path):
+    from openeo.udf import execute_local_udf
+
+    model = _model()
+    model.save(tmp_path / "m.pt")
+    cube = _cube(100, 90)
+    udf = openeo.UDF(UDF_FILE.read_text(), context={
+        "model": str(tmp_path / "m.pt"), "output": ["class", "confidence"], "tile_size": 32,
+        "overlap": 8})
+    result = execute_local_udf(udf, cube).get_datacube_list()[0].get_array()
+    direct = us.segment(cube, model, ("class", "confidence"), 32, 8)
+    assert list(result.bands.values) == ["class", "confidence"]
+    np.testing.assert_allclose(result.values, direct.values, atol=1e-6, equal_nan=True)
+
+
+def test_label_thinning_scores_and_simsiam_by_hand():
+    labels = np.full((64, 96), 255)
+    labels[:40, :70] = 1
+    kept = tu.keep_fraction(labels, 0.34, seed=0)
+    blocks = {(r // 32, c // 32) for r, c in zip(*np.nonzero(kept != 255), strict=True)}
+    assert len(blocks) == 2 and set(np.unique(kept)) == {1, 255}  # of 6 labelled blocks
+    truth = np.array([[0, 0, 1, 255]])
+    scores = tu.iou_scores(truth, np.array([[0, 1, 1, 0]]), ["a", "b", "c"])
+    assert scores["iou_per_class"] == {"a": 0.5, "b": 0.5} and scores["miou"] == 0.5
+    assert scores["overall_accuracy"] == 2 / 3
+    rng = np.random.default_rng(0)
+    scene = Scene(rng.uniform(0, 0.5, (20, 120, 64)).astype(np.float32),
+                  rng.integers(0, 3, (120, 64)), ["a", "b", "c"], bands=tuple("abcdefghij"),
+                  times=2)
+    net, history = tu.fit_simsiam(scene, SSLConfig(widths="4,8", patch=16, batch_size=8,
+                                                   steps=3, epochs=2))
+    assert len(history) == 2 and -1 <= history[-1]["loss"] <= 1
+    assert net.config["in_channels"] == 20 and float(net.std.min()) > 0

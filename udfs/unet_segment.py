@@ -1,0 +1,340 @@
+"""unet_segment: pixel-level segmentation of Sentinel-2 patches with a U-Net.
+
+An openEO Python UDF (`apply_datacube`) and the implementation of cropcube's
+`unet_segment` process. The cube's bands (and, for a model trained on several dates, its
+time steps, laid into channels date by date) go through a U-Net in tiles of `tile_size`
+pixels that overlap by `overlap`; the tiles' probabilities are blended with weights that
+fall linearly towards each tile's edge. The tile grid is anchored at the cube's corner and
+every output chunk reads exactly the tiles that cover it, so results do not depend on how
+the cube is chunked. Self-contained (numpy, torch, xarray, dask), so the file also runs
+through the openeo client's local UDF runner.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray
+from torch import nn
+
+FORMAT = "cropcube-unet/1"
+BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
+NORMS = ("batch", "group", "none")
+OUTPUTS = ("class", "confidence", "probabilities")
+CLASS_NODATA = 255
+BATCH_TILES = 8  # tiles per forward pass
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "group":
+        return nn.GroupNorm(min(8, channels), channels)
+    return nn.Identity()
+
+
+class _Block(nn.Sequential):
+    """Two 3 x 3 convolutions, each with normalisation and ReLU."""
+
+    def __init__(self, c_in: int, c_out: int, norm: str, dropout: float):
+        super().__init__(
+            nn.Conv2d(c_in, c_out, 3, padding=1, bias=norm == "none"), _norm(norm, c_out),
+            nn.ReLU(inplace=True), nn.Dropout2d(dropout) if dropout else nn.Identity(),
+            nn.Conv2d(c_out, c_out, 3, padding=1, bias=norm == "none"), _norm(norm, c_out),
+            nn.ReLU(inplace=True))
+
+
+class Encoder(nn.Module):
+    """The contracting half: what self-supervised pre-training trains, alone."""
+
+    def __init__(self, in_channels: int, widths: tuple, norm: str, dropout: float):
+        super().__init__()
+        self.blocks = nn.ModuleList()
+        c = in_channels
+        for w in widths:
+            self.blocks.append(_Block(c, w, norm, dropout))
+            c = w
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        skips = []
+        for i, block in enumerate(self.blocks):
+            x = block(x if i == 0 else self.pool(x))
+            skips.append(x)
+        return skips
+
+
+class UNet(nn.Module):
+    """(n, channels, h, w) -> (n, classes, h, w) logits; h and w multiples of 2**(depth-1).
+
+    `widths` gives the channels of each level (its length is the depth); inputs are
+    normalised inside with stored per-channel mean and std.
+    """
+
+    def __init__(self, in_channels: int = len(BANDS), n_classes: int = 2,
+                 widths: tuple = (16, 32, 64, 128), norm: str = "batch", dropout: float = 0.0,
+                 multilabel: bool = False):
+        super().__init__()
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}")
+        widths = tuple(int(w) for w in widths)
+        self.config = {"in_channels": in_channels, "n_classes": n_classes,
+                       "widths": list(widths), "norm": norm, "dropout": dropout,
+                       "multilabel": multilabel}
+        self.register_buffer("mean", torch.zeros(in_channels))
+        self.register_buffer("std", torch.ones(in_channels))
+        self.encoder = Encoder(in_channels, widths, norm, dropout)
+        self.up = nn.ModuleList()
+        self.decode = nn.ModuleList()
+        for deep, shallow in zip(widths[:0:-1], widths[-2::-1], strict=True):
+            self.up.append(nn.ConvTranspose2d(deep, shallow, 2, stride=2))
+            self.decode.append(_Block(2 * shallow, shallow, norm, dropout))
+        self.head = nn.Conv2d(widths[0], n_classes, 1)
+
+    @property
+    def multiple(self) -> int:
+        return 2 ** (len(self.config["widths"]) - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.mean[:, None, None]) / self.std[:, None, None]
+        skips = self.encoder(x)
+        x = skips[-1]
+        for up, decode, skip in zip(self.up, self.decode, skips[-2::-1], strict=True):
+            x = decode(torch.cat([up(x), skip], dim=1))
+        return self.head(x)
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self(x)
+        return torch.sigmoid(logits) if self.config["multilabel"] else logits.softmax(dim=1)
+
+
+class UNetModel:
+    """A trained U-Net with its classes, input bands and number of dates."""
+
+    def __init__(self, network: UNet, classes: list[str], bands: tuple = BANDS,
+                 times: int = 1, meta: dict | None = None):
+        self.network = network.eval()
+        self.classes = list(classes)
+        self.bands = tuple(bands)
+        self.times = int(times)
+        self.meta = dict(meta or {})
+
+    @property
+    def multilabel(self) -> bool:
+        return bool(self.network.config["multilabel"])
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "config": self.network.config, "classes": self.classes,
+                "bands": list(self.bands), "times": self.times, "meta": self.meta,
+                "state_dict": self.network.state_dict()}
+
+    def save(self, path) -> None:
+        torch.save(self.to_dict(), path)
+
+    @classmethod
+    def from_dict(cls, blob: dict) -> "UNetModel":
+        if blob.get("format") != FORMAT:
+            raise ValueError(f"not a cropcube U-Net model (format {blob.get('format')!r})")
+        network = UNet(**blob["config"])
+        network.load_state_dict(blob["state_dict"])
+        return cls(network, blob["classes"], tuple(blob["bands"]), blob.get("times", 1),
+                   blob.get("meta"))
+
+    @classmethod
+    def load(cls, path) -> "UNetModel":
+        return cls.from_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+
+def models_dir() -> Path:
+    """udfs/models beside this file; run from a string (a UDF runner), the installed one."""
+    if "__file__" in globals():
+        return Path(__file__).resolve().parent / "models"
+    import udfs
+
+    return Path(udfs.__file__).resolve().parent / "models"
+
+
+@lru_cache(maxsize=8)
+def bundled(name: str) -> UNetModel:
+    """A model shipped in udfs/models/unet_<name>/, loaded once per process."""
+    folder = models_dir()
+    path = folder / f"unet_{name}" / "model.pt"
+    if not path.is_file():
+        known = sorted(p.parent.name.removeprefix("unet_")
+                       for p in folder.glob("unet_*/model.pt"))
+        raise ValueError(f"no bundled U-Net model '{name}'; bundled: {known}")
+    return UNetModel.load(path)
+
+
+def tile_origins(length: int, tile: int, overlap: int) -> list[int]:
+    """Tile starts along one axis: every tile - overlap pixels from 0, the last one flush
+    with the end (one tile at 0 when the axis is shorter than a tile)."""
+    if length <= tile:
+        return [0]
+    stride = tile - overlap
+    starts = list(range(0, length - tile + 1, stride))
+    if starts[-1] != length - tile:
+        starts.append(length - tile)
+    return starts
+
+
+def blend_weights(tile: int, overlap: int) -> np.ndarray:
+    """(tile, tile) weights: 1 inside, falling linearly over `overlap` pixels to the edges
+    (never 0, so a pixel that only one tile's edge covers still gets a value)."""
+    ramp = np.ones(tile, np.float32)
+    if overlap:
+        edge = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+        ramp[:overlap] = edge
+        ramp[tile - overlap:] = edge[::-1]
+    return np.outer(ramp, ramp)
+
+
+def _window_probabilities(window: np.ndarray, model: UNetModel, row0: int, col0: int,
+                          rows: list[int], cols: list[int], tile: int, overlap: int,
+                          out_rows: tuple[int, int], out_cols: tuple[int, int]) -> np.ndarray:
+    """Blend the tiles at global origins rows x cols over the output block out_rows x
+    out_cols; `window` holds the input from (row0, col0), covering all those tiles."""
+    torch.set_num_threads(1)  # blocks run in parallel
+    weights = blend_weights(tile, overlap)
+    h, w = out_rows[1] - out_rows[0], out_cols[1] - out_cols[0]
+    total = np.zeros((len(model.classes), h, w), np.float32)
+    norm = np.zeros((h, w), np.float32)
+    valid = np.isfinite(window).all(axis=0)
+    data = np.nan_to_num(window, nan=0.0).astype(np.float32)
+    pad_h, pad_w = max(0, tile - data.shape[1]), max(0, tile - data.shape[2])
+    if pad_h or pad_w:  # a cube smaller than a tile: mirror it out to one tile
+        data = np.pad(data, ((0, 0), (0, pad_h), (0, pad_w)), mode="reflect")
+    origins = [(r, c) for r in rows for c in cols]
+    for i in range(0, len(origins), BATCH_TILES):
+        batch = origins[i:i + BATCH_TILES]
+        x = np.stack([data[:, r - row0:r - row0 + tile, c - col0:c - col0 + tile]
+                      for r, c in batch])
+        with torch.inference_mode():
+            prob = model.network.probabilities(torch.from_numpy(x)).numpy()
+        for (r, c), p in zip(batch, prob, strict=True):
+            # the part of this tile inside the output block
+            r_lo, r_hi = max(r, out_rows[0]), min(r + tile, out_rows[1])
+            c_lo, c_hi = max(c, out_cols[0]), min(c + tile, out_cols[1])
+            if r_lo >= r_hi or c_lo >= c_hi:
+                continue
+            src = (slice(r_lo - r, r_hi - r), slice(c_lo - c, c_hi - c))
+            dst = (slice(r_lo - out_rows[0], r_hi - out_rows[0]),
+                   slice(c_lo - out_cols[0], c_hi - out_cols[0]))
+            total[(slice(None),) + dst] += p[(slice(None),) + src] * weights[src]
+            norm[dst] += weights[src]
+    proba = total / np.maximum(norm, 1e-12)
+    inside = valid[out_rows[0] - row0:out_rows[1] - row0, out_cols[0] - col0:out_cols[1] - col0]
+    return np.where(inside, proba, np.nan).astype(np.float32)
+
+
+def _outputs(proba: np.ndarray, outputs: tuple, multilabel: bool) -> np.ndarray:
+    valid = np.isfinite(proba).all(axis=0)
+    layers = []
+    only_class = outputs == ("class",)
+    if "class" in outputs:
+        cls = np.where(valid, np.argmax(np.nan_to_num(proba, nan=-1.0), axis=0), CLASS_NODATA)
+        layers.append(cls.astype(np.uint8 if only_class else np.float32))
+    if "confidence" in outputs:
+        layers.append(np.where(valid, np.nanmax(np.where(valid, proba, 0), axis=0), np.nan))
+    if "probabilities" in outputs:
+        layers += list(proba)
+    return np.stack(layers).astype(np.uint8 if only_class else np.float32)
+
+
+def channels_of(cube: xarray.DataArray, model: UNetModel) -> xarray.DataArray:
+    """(channels, y, x): the model's bands, date by date, or a ValueError."""
+    missing = [d for d in ("bands", "y", "x") if d not in cube.dims]
+    if missing:
+        raise ValueError(f"the cube lacks the dimension(s) {missing}; unet_segment needs "
+                         "bands, y and x (and t for a model of several dates)")
+    have = [str(b) for b in cube["bands"].values]
+    lacking = [b for b in model.bands if b not in have]
+    if lacking:
+        raise ValueError(f"the cube lacks the band(s) {lacking}; the model needs "
+                         f"{list(model.bands)}")
+    cube = cube.sel(bands=list(model.bands))
+    times = cube.sizes.get("t", 1)
+    if times != model.times:
+        raise ValueError(f"the cube has {times} time step(s); the model needs {model.times}")
+    if "t" in cube.dims:
+        cube = cube.transpose("t", "bands", "y", "x")
+        data = cube.data
+        if hasattr(data, "rechunk"):
+            data = data.rechunk({0: -1, 1: -1})
+        stacked = data.reshape((times * len(model.bands),) + cube.data.shape[2:])
+        return xarray.DataArray(stacked, dims=("c", "y", "x"),
+                                coords={"y": cube["y"], "x": cube["x"]}, attrs=cube.attrs)
+    return cube.transpose("bands", "y", "x").rename(bands="c")
+
+
+def segment(cube: xarray.DataArray, model: "UNetModel | str" = "demo", outputs=("class",),
+            tile_size: int = 128, overlap: int = 32) -> xarray.DataArray:
+    """Class map (and on request confidence and per-class probabilities) of a cube; lazy
+    when the cube is dask-backed: each output chunk computes the tiles that cover it."""
+    import dask
+    import dask.array as da
+
+    if isinstance(model, str):
+        model = bundled(model)
+    outputs = tuple(outputs)
+    if not outputs or any(o not in OUTPUTS for o in outputs):
+        raise ValueError(f"output must be a non-empty list of {list(OUTPUTS)}")
+    if "class" in outputs and model.multilabel:
+        raise ValueError("a multi-label model gives probabilities (and confidence), no class")
+    m = model.network.multiple
+    if tile_size % m or tile_size < m:
+        raise ValueError(f"tile_size must be a positive multiple of {m} for this model")
+    if not 0 <= overlap <= tile_size // 2:
+        raise ValueError("overlap must be from 0 to half the tile size")
+    stack = channels_of(cube, model)
+    ny, nx = stack.sizes["y"], stack.sizes["x"]
+    tile_h, tile_w = tile_size, tile_size
+    rows_all, cols_all = tile_origins(ny, tile_h, overlap), tile_origins(nx, tile_w, overlap)
+    labels = (["class"] if "class" in outputs else []) + \
+        (["confidence"] if "confidence" in outputs else []) + \
+        ([f"probability:{c}" for c in model.classes] if "probabilities" in outputs else [])
+    dtype = np.uint8 if outputs == ("class",) else np.float32
+    data = stack.data
+    lazy = isinstance(data, da.Array)
+    row_chunks = data.chunks[1] if lazy else (ny,)
+    col_chunks = data.chunks[2] if lazy else (nx,)
+
+    def block(r0: int, r1: int, c0: int, c1: int):
+        rows = [r for r in rows_all if r < r1 and r + tile_h > r0]
+        cols = [c for c in cols_all if c < c1 and c + tile_w > c0]
+        win_r = (rows[0], min(rows[-1] + tile_h, ny))
+        win_c = (cols[0], min(cols[-1] + tile_w, nx))
+        window = data[:, win_r[0]:win_r[1], win_c[0]:win_c[1]]
+        args = (model, win_r[0], win_c[0], rows, cols, tile_size, overlap, (r0, r1), (c0, c1))
+        if lazy:
+            proba = dask.delayed(_window_probabilities)(window, *args)
+            out = dask.delayed(_outputs)(proba, outputs, model.multilabel)
+            return da.from_delayed(out, (len(labels), r1 - r0, c1 - c0), dtype=dtype)
+        return _outputs(_window_probabilities(np.asarray(window, np.float32), *args),
+                        outputs, model.multilabel)
+
+    edges_r = np.concatenate([[0], np.cumsum(row_chunks)])
+    edges_c = np.concatenate([[0], np.cumsum(col_chunks)])
+    grid = [[block(int(edges_r[i]), int(edges_r[i + 1]), int(edges_c[j]), int(edges_c[j + 1]))
+             for j in range(len(col_chunks))] for i in range(len(row_chunks))]
+    result = da.block(grid) if lazy else grid[0][0]
+    coords = {k: v for k, v in stack.coords.items() if k in ("y", "x")}
+    coords["bands"] = labels
+    attrs = dict(cube.attrs)
+    if "class" in outputs:
+        attrs["classification:classes"] = [{"value": i, "name": c}
+                                           for i, c in enumerate(model.classes)]
+    return xarray.DataArray(result, dims=("bands", "y", "x"), coords=coords, attrs=attrs,
+                            name="unet_segment")
+
+
+def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:
+    """openEO UDF entry point; context: model (bundled name or path to a model.pt), output
+    (list), tile_size, overlap."""
+    context = dict(context or {})
+    model = context.get("model", "demo")
+    if isinstance(model, str) and model.endswith(".pt"):
+        model = UNetModel.load(model)
+    return segment(cube, model, tuple(context.get("output", ("class",))),
+                   context.get("tile_size", 128), context.get("overlap", 32))
