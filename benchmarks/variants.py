@@ -67,8 +67,9 @@ def pixel_rate_main(script: str, doc: str, variants: str, what: str,
     found = run_each(script, args)
     print(f"{args.size} x {args.size} px, {what}, median of {args.runs}, {cores} cores:")
     for key, r in found.items():
+        tiles = f"  {r['tiles'] / r['seconds']:7.1f} tiles/s" if "tiles" in r else ""
         print(f"  {key:20s} {r['seconds']:8.2f} s  {r['px_per_s']:10,.0f} px/s  "
-              f"{r['px_per_s'] / cores:9,.0f} px/s/core  peak +{r['peak_mb']:7.0f} MB")
+              f"{r['px_per_s'] / cores:9,.0f} px/s/core{tiles}  peak +{r['peak_mb']:7.0f} MB")
     for key in faster:
         if {key, "floor"} <= set(found):
             print(f"  {key} / floor: {found[key]['px_per_s'] / found['floor']['px_per_s']:.2f}")

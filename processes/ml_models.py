@@ -19,6 +19,7 @@ from processes import model_files
 from processes.context import SaveRequest, current
 from udfs import lstm_classify as lc
 from udfs import ndvi_forecast as nf
+from udfs import unet_segment as us
 
 MODEL_FORMAT = "cropcube-model"  # the SaveRequest format of a model
 BLOCK_PX = 32  # raster targets: square blocks of this side are split between train/val
@@ -28,13 +29,14 @@ def _invalid(process: str, parameter: str, reason: str) -> ProcessParameterInval
     return ProcessParameterInvalid(process=process, parameter=parameter, reason=reason)
 
 
-def _target_raster(target: Any, like: xr.DataArray, prop: str) -> tuple[np.ndarray, np.ndarray]:
+def _target_raster(target: Any, like: xr.DataArray, prop: str,
+                   process: str = "fit_lstm_classifier") -> tuple[np.ndarray, np.ndarray]:
     """Class ids and split groups on the predictors' grid, from a raster cube or GeoJSON."""
     shape = (like.sizes["y"], like.sizes["x"])
     if isinstance(target, xr.DataArray):
         raster = target.squeeze(drop=True)
         if set(raster.dims) != {"y", "x"} or raster.shape != shape:
-            raise _invalid("fit_lstm_classifier", "target",
+            raise _invalid(process, "target",
                            f"a label raster needs one band on the predictors' grid {shape}; "
                            f"got dimensions {dict(target.sizes)}")
         labels = np.asarray(raster.transpose("y", "x").values)
@@ -47,8 +49,7 @@ def _target_raster(target: Any, like: xr.DataArray, prop: str) -> tuple[np.ndarr
 
         frame = gpd.GeoDataFrame.from_features(target["features"], crs="EPSG:4326")
         if prop not in frame.columns:
-            raise _invalid("fit_lstm_classifier", "target_property",
-                           f"the features have no property '{prop}'")
+            raise _invalid(process, "target_property", f"the features have no property '{prop}'")
         frame = frame.to_crs(like.attrs["crs"])
         transform = like.rio.transform(recalc=True)
         labels = rasterize(zip(frame.geometry, frame[prop].astype(int), strict=True),
@@ -56,8 +57,8 @@ def _target_raster(target: Any, like: xr.DataArray, prop: str) -> tuple[np.ndarr
         groups = rasterize(zip(frame.geometry, range(len(frame)), strict=True),
                            out_shape=shape, transform=transform, fill=-1, dtype="int32")
         return labels.astype(np.int64), groups
-    raise _invalid("fit_lstm_classifier", "target",
-                   "must be a label raster cube or a GeoJSON FeatureCollection")
+    raise _invalid(process, "target", "must be a label raster cube or a GeoJSON "
+                   "FeatureCollection")
 
 
 def fit_lstm_classifier(predictors: Any, target: Any, target_property: str = "class_id",
@@ -144,11 +145,77 @@ def fit_ndvi_forecaster(data: Any, hidden: int = 32, layers: int = 1, epochs: in
     return model
 
 
+def fit_unet_segmenter(predictors: Any, target: Any, target_property: str = "class_id",
+                       widths: str = "16,32,64", epochs: int = 30, label_fraction: float = 1.0,
+                       backbone: Any = None, seed: int = 0, **_: Any) -> us.UNetModel:
+    """See specs/fit_unet_segmenter.json."""
+    import dask
+    import rioxarray  # noqa: F401  (the .rio accessor)
+
+    from backend.demo.classes import class_names
+    from training.config import UNetConfig
+    from training.unet import fit_segmenter, widths_of
+    from training.unet_data import Scene
+
+    name = "fit_unet_segmenter"
+    if not isinstance(predictors, xr.DataArray):
+        raise _invalid(name, "predictors", "must be a raster cube")
+    _check_ints(name, epochs=(epochs, 1, 500))
+    try:
+        levels = widths_of(widths)
+    except ValueError:
+        levels = ()
+    if not 1 <= len(levels) <= 6 or not all(2 <= w <= 512 for w in levels):
+        raise _invalid(name, "widths", "must be 1-6 comma-separated channel counts (2-512)")
+    if not isinstance(label_fraction, (int, float)) or not 0 < label_fraction <= 1:
+        raise _invalid(name, "label_fraction", "must be in (0, 1]")
+    times = predictors.sizes.get("t", 1)
+    bands = tuple(b for b in us.BANDS if b in [str(v) for v in predictors["bands"].values]) \
+        if "bands" in predictors.dims else ()
+    if len(bands) != len(us.BANDS):
+        raise _invalid(name, "predictors", f"needs the bands {list(us.BANDS)}")
+    encoder = None
+    if backbone is not None:
+        start = model_files.resolve(backbone, us.UNetModel, us.bundled,
+                                    "a U-Net backbone", lambda p, r: _invalid(name, p, r))
+        if start.network.config["widths"] != list(levels) or start.times != times:
+            raise _invalid(name, "backbone", f"has widths {start.network.config['widths']} "
+                           f"and {start.times} date(s); these predictors and widths need "
+                           f"{list(levels)} and {times}")
+        encoder = start.network.encoder.state_dict()
+    probe = us.UNetModel(us.UNet(times * len(bands), 2, levels), ["a", "b"], bands, times)
+    stack = us.channels_of(predictors, probe)
+    labels, _ = _target_raster(target, predictors.isel(t=0) if "t" in predictors.dims
+                               else predictors, target_property, name)
+    labels = np.where((labels >= 0) & (labels < 255), labels, 255)
+    if (labels != 255).sum() < 100:
+        raise _invalid(name, "target", "fewer than 100 labelled pixels")
+    with dask.config.set(scheduler="threads"):
+        channels = np.asarray(stack.values, np.float32)
+    known = class_names()
+    n_classes = int(labels[labels != 255].max()) + 1
+    side = min(64, labels.shape[0] * 8 // 10, labels.shape[1]) // probe.network.multiple * \
+        probe.network.multiple
+    if side < 16:
+        raise _invalid(name, "predictors", "the area is too small to train on (16 px rows "
+                       "in its upper 80 %, 16 px columns at least)")
+    scene = Scene(channels, labels.astype(np.int64),
+                  [known.get(i, f"class {i}") for i in range(n_classes)], bands, times,
+                  {"source": "fit_unet_segmenter (openEO)",
+                   "split": "by area: rows 0-80 % train, 80-100 % validation"},
+                  parts={"train": (0.0, 0.8), "val": (0.8, 1.0)})
+    config = UNetConfig(widths=widths, epochs=epochs, label_fraction=float(label_fraction),
+                        patch=side, seed=seed, patience=max(3, epochs // 5))
+    model, _history = fit_segmenter(scene, config, encoder=encoder)
+    return model
+
+
 def save_ml_model(data: Any, options: dict | None = None, **_: Any) -> bool:
     """Mark a model as a result: written as model.pt with STAC MLM metadata."""
     if not model_files.is_model(data):
         raise _invalid("save_ml_model", "data",
-                       "must be a model (from fit_lstm_classifier or fit_ndvi_forecaster)")
+                       "must be a model (from fit_lstm_classifier, fit_ndvi_forecaster or "
+                       "fit_unet_segmenter)")
     current.get().saved.append(SaveRequest(data, MODEL_FORMAT, dict(options or {})))
     return True
 
@@ -164,5 +231,6 @@ def load_ml_model(id: str, **_: Any) -> Any:
 
 
 IMPLEMENTATIONS = {"fit_lstm_classifier": fit_lstm_classifier,
-                   "fit_ndvi_forecaster": fit_ndvi_forecaster, "save_ml_model": save_ml_model,
+                   "fit_ndvi_forecaster": fit_ndvi_forecaster,
+                   "fit_unet_segmenter": fit_unet_segmenter, "save_ml_model": save_ml_model,
                    "load_ml_model": load_ml_model}

@@ -23,6 +23,9 @@ def unet_segment(data: Any, model: Any = "demo", output: list[str] | None = None
         raise DimensionMissing()
     found = model_files.resolve(model, us.UNetModel, us.bundled,
                                 "a segmentation model (fit_unet_segmenter)", _invalid)
+    if found.meta.get("backbone"):
+        raise _invalid("model", "is a pre-trained backbone (train unet-ssl) without a "
+                       "trained decoder; fine-tune it first (train unet, fit_unet_segmenter)")
     outputs = tuple(output or ("class",))
     if not all(o in us.OUTPUTS for o in outputs) or len(set(outputs)) != len(outputs):
         raise _invalid("output", f"must list distinct values of {', '.join(us.OUTPUTS)}")

@@ -10,6 +10,7 @@ import openeo
 import pytest
 import torch
 import xarray as xr
+from conftest import TEST_BOX
 
 from training import unet as tu
 from training.config import SSLConfig
@@ -48,9 +49,11 @@ def _cube(ny: int = 300, nx: int = 260, times: int | None = None, seed: int = 0)
 def test_one_chunk_equals_many_no_seams(tile, overlap):
     model, cube = _model(), _cube()
     whole = us.segment(cube, model, ("class", "probabilities"), tile, overlap).values
-    chunked = us.segment(cube.chunk({"y": 37, "x": 100}), model, ("class", "probabilities"),
-                         tile, overlap).values
-    np.testing.assert_allclose(chunked, whole, atol=1e-6, equal_nan=True)
+    chunks = cube.chunk({"y": 37, "x": 100})
+    for block_px in (None, 64):  # the cube's 9 x 3 odd chunks; 64 px blocks
+        chunked = us.segment(chunks, model, ("class", "probabilities"), tile, overlap,
+                             block_px).values
+        np.testing.assert_allclose(chunked, whole, atol=1e-6, equal_nan=True)
     assert whole[0, 5, 7] == us.CLASS_NODATA and np.isnan(whole[1:, 5, 7]).all()
     probs = whole[1:]
     ok = np.isfinite(probs).all(axis=0)
@@ -134,3 +137,93 @@ def test_label_thinning_scores_and_simsiam_by_hand():
                                                    steps=3, epochs=2))
     assert len(history) == 2 and -1 <= history[-1]["loss"] <= 1
     assert net.config["in_channels"] == 20 and float(net.std.min()) > 0
+
+
+YEAR = ["2021-09-01", "2022-09-01"]
+S2 = [*us.BANDS, "SCL"]
+
+
+def _composites(connection, box=None):
+    cube = connection.load_collection("SENTINEL2_L2A", temporal_extent=YEAR, bands=S2,
+                                      spatial_extent=box)
+    return cube.process("monthly_composite", data=cube)
+
+
+def test_readme_chain_scores_against_the_label_raster(connection, tmp_path):
+    """The bundled model on the test server's scene (another seed than its training)."""
+    import rasterio
+
+    composites = _composites(connection, TEST_BOX)
+    composites.process("unet_segment", data=composites).download(tmp_path / "s.tif",
+                                                                 format="GTiff")
+    connection.load_collection("CROP_LABELS", spatial_extent=TEST_BOX).download(
+        tmp_path / "labels.tif", format="GTiff")
+    with rasterio.open(tmp_path / "s.tif") as src, rasterio.open(tmp_path / "labels.tif") as lab:
+        assert src.dtypes[0] == "uint8" and src.descriptions[0] == "class"
+        pred, truth = src.read(1), lab.read(1)
+    scores = tu.iou_scores(np.where(truth > 20, 255, truth), pred,
+                           us.bundled("demo").classes)
+    print(f"test scene: mIoU {scores['miou']:.4f}, OA {scores['overall_accuracy']:.4f}")
+    assert scores["overall_accuracy"] > 0.8 and scores["miou"] > 0.5, scores
+
+
+@pytest.mark.parametrize(("change", "parameter", "words"), [
+    ({"tile_size": 30}, "tile_size", "multiple of 4"),
+    ({"overlap": 100}, "overlap", "half the tile size"),
+    ({"output": ["class", "edges"]}, "output", "must list"),
+    ({"model": "sentinel"}, "model", "no bundled U-Net model"),
+    ({"model": "ssl_demo"}, "model", "pre-trained backbone"),
+    ({"composite": False}, "data", "time step"),
+    ({"bands": ["B02", "B03", "B04", "SCL"]}, "data", "lacks the band"),
+])
+def test_bad_inputs_get_openeo_errors(server, auth_headers, change, parameter, words):
+    import requests
+
+    box = {"west": 679720, "east": 679920, "south": 5151720, "north": 5151920, "crs": 32632}
+    graph = {
+        "load": {"process_id": "load_collection", "arguments": {
+            "id": "SENTINEL2_L2A", "spatial_extent": box, "temporal_extent": YEAR,
+            "bands": change.get("bands", S2)}},
+        "mc": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "load"}}},
+        "seg": {"process_id": "unet_segment", "arguments": {
+            "data": {"from_node": "mc" if change.get("composite", True) else "load"},
+            **{k: v for k, v in change.items() if k not in ("bands", "composite")}},
+            "result": True},
+    }
+    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
+                      headers=auth_headers, timeout=120)
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["code"] == "ProcessParameterInvalid", body
+    assert f"'{parameter}'" in body["message"] and words in body["message"]
+    assert "Traceback" not in r.text
+
+
+def test_train_through_openeo_then_segment_with_the_job_model(connection, tmp_path):
+    """Composites + labels -> fit_unet_segmenter (batch job, from the bundled backbone)
+    -> MLM asset -> load_ml_model -> unet_segment."""
+    import rasterio
+    from openeo.internal.graph_building import PGNode
+    from openeo.rest.mlmodel import MlModel
+
+    box = {"west": 679720, "east": 680680, "south": 5151080, "north": 5151920, "crs": 32632}
+    composites = _composites(connection, box)
+    labels = connection.load_collection("CROP_LABELS", spatial_extent=box)
+    fitted = MlModel(PGNode("fit_unet_segmenter", predictors=composites, target=labels,
+                            epochs=3, seed=1), connection=connection)
+    job = fitted.create_job(title="fit unet")
+    job.start_and_wait(max_poll_interval=1)
+    asset = job.get_results().get_metadata()["assets"]["model.pt"]
+    assert asset["mlm:architecture"] == "U-Net"
+    assert asset["mlm:tasks"] == ["semantic-segmentation"]
+    segmented = composites.process("unet_segment", data=composites,
+                                   model=connection.load_ml_model(job.job_id))
+    segmented.download(tmp_path / "own.tif", format="GTiff")
+    labels.download(tmp_path / "l.tif", format="GTiff")
+    with rasterio.open(tmp_path / "own.tif") as a, rasterio.open(tmp_path / "l.tif") as b:
+        pred, truth = a.read(1), b.read(1)
+    assert pred.shape == truth.shape
+    known = truth <= 20
+    # Three short epochs on a small area: better than the most frequent class alone.
+    majority = np.bincount(truth[known]).max() / known.sum()
+    assert (pred[known] == truth[known]).mean() > majority

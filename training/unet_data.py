@@ -26,9 +26,10 @@ class Scene:
     bands: tuple = us.BANDS
     times: int = 12
     description: dict = field(default_factory=dict)
+    parts: dict = field(default_factory=lambda: dict(PARTS))  # name -> share of the rows
 
     def rows(self, part: str) -> slice:
-        lo, hi = PARTS[part]
+        lo, hi = self.parts[part]
         n = self.labels.shape[0]
         return slice(int(round(lo * n)), int(round(hi * n)))
 

@@ -24,6 +24,7 @@ NORMS = ("batch", "group", "none")
 OUTPUTS = ("class", "confidence", "probabilities")
 CLASS_NODATA = 255
 BATCH_TILES = 8  # tiles per forward pass
+BLOCK_PX = 1024  # output block side: tiles straddling block edges are computed twice
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -269,9 +270,11 @@ def channels_of(cube: xarray.DataArray, model: UNetModel) -> xarray.DataArray:
 
 
 def segment(cube: xarray.DataArray, model: "UNetModel | str" = "demo", outputs=("class",),
-            tile_size: int = 128, overlap: int = 32) -> xarray.DataArray:
+            tile_size: int = 128, overlap: int = 32, block_px: "int | None" = BLOCK_PX
+            ) -> xarray.DataArray:
     """Class map (and on request confidence and per-class probabilities) of a cube; lazy
-    when the cube is dask-backed: each output chunk computes the tiles that cover it."""
+    when the cube is dask-backed: each output block (block_px square, or the cube's own
+    chunks with None) computes the tiles that cover it."""
     import dask
     import dask.array as da
 
@@ -297,6 +300,8 @@ def segment(cube: xarray.DataArray, model: "UNetModel | str" = "demo", outputs=(
     dtype = np.uint8 if outputs == ("class",) else np.float32
     data = stack.data
     lazy = isinstance(data, da.Array)
+    if lazy and block_px:  # larger blocks: fewer tiles computed twice at their edges
+        data = data.rechunk({0: -1, 1: block_px, 2: block_px})
     row_chunks = data.chunks[1] if lazy else (ny,)
     col_chunks = data.chunks[2] if lazy else (nx,)
 

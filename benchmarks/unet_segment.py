@@ -1,0 +1,105 @@
+"""unet_segment end to end against a bare torch forward of the same tiles (the floor).
+
+(e2e)   a lazy (12 months, 10 bands, size, size) cube of composites in dask chunks ->
+        unet_segment with the bundled model (128 px tiles, 32 px overlap) -> the backend's
+        GTiff writer (class map, uint8): what a job does after monthly_composite;
+(floor) the tiles of the same cube already cut and in memory as one (tiles, 120, 128, 128)
+        float32 array, the bundled model's forward in batches of unet_segment's size, one
+        torch thread per core, each on its own batches (no blending, no writing).
+
+Each variant in its own process. Prints median tiles and pixels per second, per core,
+peak RSS above the start, and the ratio e2e / floor. The floor cuts its tiles beforehand,
+so it holds them all: keep --size for it modest (1000 px: about 1 GB).
+
+    .venv/bin/python benchmarks/unet_segment.py [--size 1000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from variants import measure, pixel_rate_main  # noqa: E402  (beside this script)
+
+CHUNK = 512
+TILE, OVERLAP = 128, 32
+
+
+def _cube(size: int):
+    """Lazy composites: each chunk drawn from its own seed, so nothing exists before use."""
+    import dask.array as da
+    import xarray as xr
+
+    from udfs import unet_segment as us
+
+    def block(block_info=None):
+        loc = block_info[None]["chunk-location"]
+        shape = block_info[None]["chunk-shape"]
+        rng = np.random.default_rng(loc[2] * 100003 + loc[3])
+        return rng.uniform(0.01, 0.5, size=shape).astype(np.float32)
+
+    chunks = ((12,), (10,), *[tuple(min(CHUNK, size - i) for i in range(0, size, CHUNK))] * 2)
+    data = da.map_blocks(block, chunks=chunks, dtype=np.float32)
+    return xr.DataArray(data, dims=("t", "bands", "y", "x"), coords={
+        "t": np.arange("2021-09", "2022-09", dtype="datetime64[M]").astype("datetime64[ns]"),
+        "bands": list(us.BANDS), "y": 5_200_000 - 10.0 * np.arange(size) - 5,
+        "x": 600_000 + 10.0 * np.arange(size) + 5}, attrs={"crs": "EPSG:32632"})
+
+
+def run_variant(name: str, size: int, runs: int) -> dict:
+    import dask
+    import torch
+
+    from backend.formats import write_gtiff
+    from udfs import unet_segment as us
+
+    model = us.bundled("demo")
+    cube = _cube(size)
+    origins = [(r, c) for r in us.tile_origins(size, TILE, OVERLAP)
+               for c in us.tile_origins(size, TILE, OVERLAP)]
+    if name == "e2e":
+        out = Path(tempfile.mkdtemp(prefix="cropcube-bench-")) / "classes.tif"
+
+        def work() -> float:
+            with dask.config.set(scheduler="threads"):
+                write_gtiff(us.segment(cube, model, ("class",), TILE, OVERLAP), out, {})
+            return size * size
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with dask.config.set(scheduler="threads"):
+            stack = us.channels_of(cube, model).values
+        tiles = np.stack([stack[:, r:r + TILE, c:c + TILE] for r, c in origins])
+        del stack
+        cores = os.cpu_count() or 1
+        torch.set_num_threads(1)
+
+        def forward(start: int) -> None:
+            with torch.inference_mode():
+                model.network.probabilities(
+                    torch.from_numpy(tiles[start:start + us.BATCH_TILES]))
+
+        def work() -> float:
+            with ThreadPoolExecutor(cores) as pool:
+                list(pool.map(forward, range(0, len(tiles), us.BATCH_TILES)))
+            return size * size  # the output pixels these tiles cover
+
+    result = measure(work, runs)
+    return {**result, "tiles": len(origins)}
+
+
+def main() -> int:
+    code = pixel_rate_main(__file__, __doc__, "e2e,floor",
+                           f"12 months x 10 bands, {TILE} px tiles, {OVERLAP} px overlap",
+                           run_variant, ("e2e",))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
