@@ -23,7 +23,7 @@ def unet_segment(data: Any, model: Any = "demo", output: list[str] | None = None
         raise DimensionMissing()
     found = model_files.resolve(model, us.UNetModel, us.bundled,
                                 "a segmentation model (fit_unet_segmenter)", _invalid)
-    if found.meta.get("backbone"):
+    if found.meta.get("kind") == "backbone":
         raise _invalid("model", "is a pre-trained backbone (train unet-ssl) without a "
                        "trained decoder; fine-tune it first (train unet, fit_unet_segmenter)")
     outputs = tuple(output or ("class",))

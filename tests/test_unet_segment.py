@@ -164,7 +164,8 @@ def test_readme_chain_scores_against_the_label_raster(connection, tmp_path):
     scores = tu.iou_scores(np.where(truth > 20, 255, truth), pred,
                            us.bundled("demo").classes)
     print(f"test scene: mIoU {scores['miou']:.4f}, OA {scores['overall_accuracy']:.4f}")
-    assert scores["overall_accuracy"] > 0.8 and scores["miou"] > 0.5, scores
+    # measured: mIoU 0.8849, OA 0.9500 (the held-out area of its own scene: 0.8172, 0.8749)
+    assert scores["overall_accuracy"] > 0.9 and scores["miou"] > 0.75, scores
 
 
 @pytest.mark.parametrize(("change", "parameter", "words"), [
@@ -221,7 +222,7 @@ def test_train_through_openeo_then_segment_with_the_job_model(connection, tmp_pa
     segmented.download(tmp_path / "own.tif", format="GTiff")
     labels.download(tmp_path / "l.tif", format="GTiff")
     with rasterio.open(tmp_path / "own.tif") as a, rasterio.open(tmp_path / "l.tif") as b:
-        pred, truth = a.read(1), b.read(1)
+        pred, truth = a.read(1), np.nan_to_num(b.read(1), nan=255).astype(np.int64)
     assert pred.shape == truth.shape
     known = truth <= 20
     # Three short epochs on a small area: better than the most frequent class alone.

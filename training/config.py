@@ -59,6 +59,7 @@ class UNetConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     label_fraction: float = 1.0  # share of the training area whose labels are used
+    encoder_lr: float = 0.1  # learning rate factor of a pre-trained encoder (keeps it close)
     threads: int = 2
     seed: int = 0
 
@@ -69,7 +70,7 @@ class SSLConfig:
 
     widths: str = "16,32,64"
     norm: str = "batch"
-    patch: int = 64
+    patch: int = 24  # about a field: the pooled feature then describes one field's cover
     batch_size: int = 32
     steps: int = 50
     epochs: int = 30

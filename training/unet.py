@@ -6,8 +6,9 @@ a multi-label model); early stopping on the validation area's mIoU, computed wit
 tiled inference the process runs. `label_fraction` < 1 keeps the labels of that share of
 the training area only, in 32 px blocks, to measure what pre-training is worth with few
 labels. SimSiam (Chen and He, CVPR 2021) pre-trains the encoder alone on unlabelled
-patches: two views of a patch (overlapping crops, flips, rotations, per-channel gain and
-noise), a projector and a predictor, the negative cosine similarity with a stop-gradient.
+patches: two views of a patch (overlapping crops, flips, rotations, one gain for all
+channels, noise), a projector and a predictor, the negative cosine similarity with a
+stop-gradient.
 """
 
 from __future__ import annotations
@@ -124,7 +125,11 @@ def fit_segmenter(scene: Scene, config: UNetConfig, encoder: dict | None = None,
         net.encoder.load_state_dict(encoder)
     channels, labels = scene.part("train")
     labels = keep_fraction(labels, config.label_fraction, config.seed)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr,
+    encoder_params = list(net.encoder.parameters())
+    others = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
+    factor = config.encoder_lr if encoder is not None else 1.0
+    optimiser = torch.optim.AdamW([{"params": encoder_params, "lr": config.lr * factor},
+                                   {"params": others}], lr=config.lr,
                                   weight_decay=config.weight_decay)
     loss_fn = nn.CrossEntropyLoss(ignore_index=255)
     model = us.UNetModel(net, scene.classes, scene.bands, scene.times)
@@ -179,15 +184,16 @@ class SimSiam(nn.Module):
 
 def _view(channels: np.ndarray, r: int, c: int, size: int, rng: np.random.Generator
           ) -> np.ndarray:
-    """One view of the patch at (r, c): shifted by up to a quarter, rotated, flipped, each
-    channel scaled by a random gain and given noise (in normalised units)."""
+    """One view of the patch at (r, c): shifted by up to a quarter, rotated, flipped, all
+    channels scaled by one random gain (as haze or illumination would) and given noise
+    (in normalised units). Not a gain per channel: the spectra are what tells crops apart,
+    and a pre-training that teaches invariance to them did worse (README)."""
     _, h, w = channels.shape
     shift = size // 4
     r = int(np.clip(r + rng.integers(-shift, shift + 1), 0, h - size))
     c = int(np.clip(c + rng.integers(-shift, shift + 1), 0, w - size))
     x, _ = _augment(channels[:, r:r + size, c:c + size], None, rng)
-    gain = rng.normal(1.0, 0.1, (len(x), 1, 1))
-    return (x * gain + rng.normal(0, 0.1, x.shape)).astype(np.float32)
+    return (x * rng.normal(1.0, 0.1) + rng.normal(0, 0.05, x.shape)).astype(np.float32)
 
 
 def fit_simsiam(scene: Scene, config: SSLConfig, parts: tuple = ("train", "val"),

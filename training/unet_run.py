@@ -26,7 +26,7 @@ def train_backbone(scene: Scene, out_dir: Path, config: SSLConfig, progress: boo
     out_dir.mkdir(parents=True, exist_ok=True)
     net, history = fit_simsiam(scene, config, progress=progress)
     model = us.UNetModel(net, scene.classes, scene.bands, scene.times, meta={
-        "backbone": True, "config": asdict(config), "data": scene.description,
+        "kind": "backbone", "config": asdict(config), "data": scene.description,
         "trained_on": "unlabelled patches of the training and validation areas"})
     model.save(out_dir / "model.pt")
     (out_dir / "history.json").write_text(json.dumps(history, indent=1))
@@ -62,7 +62,7 @@ def train_segmenter(scene: Scene, out_dir: Path, config: UNetConfig,
     test = evaluate(model, scene, "test")
     model.meta.update({"data": scene.description, "test": {
         k: test[k] for k in ("miou", "overall_accuracy")},
-        "backbone": str(backbone) if backbone else None})
+        "backbone_file": str(backbone) if backbone else None})
     model.save(out_dir / "model.pt")
     (out_dir / "metrics.json").write_text(json.dumps(
         {"test": test, "history": history, "config": asdict(config),
