@@ -24,7 +24,7 @@ NORMS = ("batch", "group", "none")
 OUTPUTS = ("class", "confidence", "probabilities")
 CLASS_NODATA = 255
 BATCH_TILES = 8  # tiles per forward pass
-BLOCK_PX = 1024  # output block side: tiles straddling block edges are computed twice
+BLOCK_PX = 768  # output block side: tiles straddling block edges are computed twice
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -201,16 +201,19 @@ def _window_probabilities(window: np.ndarray, model: UNetModel, row0: int, col0:
     h, w = out_rows[1] - out_rows[0], out_cols[1] - out_cols[0]
     total = np.zeros((len(model.classes), h, w), np.float32)
     norm = np.zeros((h, w), np.float32)
-    valid = np.isfinite(window).all(axis=0)
-    data = np.nan_to_num(window, nan=0.0).astype(np.float32)
+    valid = np.ones(window.shape[1:], bool)
+    for band in window:  # band by band: no full-size temporary
+        valid &= np.isfinite(band)
+    data = window
     pad_h, pad_w = max(0, tile - data.shape[1]), max(0, tile - data.shape[2])
     if pad_h or pad_w:  # a cube smaller than a tile: mirror it out to one tile
         data = np.pad(data, ((0, 0), (0, pad_h), (0, pad_w)), mode="reflect")
     origins = [(r, c) for r in rows for c in cols]
     for i in range(0, len(origins), BATCH_TILES):
         batch = origins[i:i + BATCH_TILES]
-        x = np.stack([data[:, r - row0:r - row0 + tile, c - col0:c - col0 + tile]
-                      for r, c in batch])
+        x = np.nan_to_num(np.stack([data[:, r - row0:r - row0 + tile,
+                                         c - col0:c - col0 + tile] for r, c in batch]),
+                          nan=0.0).astype(np.float32, copy=False)
         with torch.inference_mode():
             prob = model.network.probabilities(torch.from_numpy(x)).numpy()
         for (r, c), p in zip(batch, prob, strict=True):
