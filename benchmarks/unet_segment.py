@@ -25,31 +25,16 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from variants import measure, pixel_rate_main  # noqa: E402  (beside this script)
+from variants import lazy_composites, measure, pixel_rate_main  # noqa: E402
 
 CHUNK = 512
 TILE, OVERLAP = 128, 32
 
 
 def _cube(size: int):
-    """Lazy composites: each chunk drawn from its own seed, so nothing exists before use."""
-    import dask.array as da
-    import xarray as xr
-
     from udfs import unet_segment as us
 
-    def block(block_info=None):
-        loc = block_info[None]["chunk-location"]
-        shape = block_info[None]["chunk-shape"]
-        rng = np.random.default_rng(loc[2] * 100003 + loc[3])
-        return rng.uniform(0.01, 0.5, size=shape).astype(np.float32)
-
-    chunks = ((12,), (10,), *[tuple(min(CHUNK, size - i) for i in range(0, size, CHUNK))] * 2)
-    data = da.map_blocks(block, chunks=chunks, dtype=np.float32)
-    return xr.DataArray(data, dims=("t", "bands", "y", "x"), coords={
-        "t": np.arange("2021-09", "2022-09", dtype="datetime64[M]").astype("datetime64[ns]"),
-        "bands": list(us.BANDS), "y": 5_200_000 - 10.0 * np.arange(size) - 5,
-        "x": 600_000 + 10.0 * np.arange(size) + 5}, attrs={"crs": "EPSG:32632"})
+    return lazy_composites(size, list(us.BANDS), CHUNK)
 
 
 def run_variant(name: str, size: int, runs: int) -> dict:

@@ -74,3 +74,24 @@ def pixel_rate_main(script: str, doc: str, variants: str, what: str,
         if {key, "floor"} <= set(found):
             print(f"  {key} / floor: {found[key]['px_per_s'] / found['floor']['px_per_s']:.2f}")
     return 0
+
+
+def lazy_composites(size: int, bands: list[str], chunk: int = 512):
+    """A lazy (12 months, bands, size, size) cube of random reflectances: each chunk drawn
+    from its own seed when computed, so nothing exists before use."""
+    import dask.array as da
+    import numpy as np
+    import xarray as xr
+
+    def block(block_info=None):
+        loc = block_info[None]["chunk-location"]
+        shape = block_info[None]["chunk-shape"]
+        rng = np.random.default_rng(loc[2] * 100003 + loc[3])
+        return rng.uniform(0.01, 0.5, size=shape).astype(np.float32)
+
+    side = tuple(min(chunk, size - i) for i in range(0, size, chunk))
+    data = da.map_blocks(block, chunks=((12,), (len(bands),), side, side), dtype=np.float32)
+    return xr.DataArray(data, dims=("t", "bands", "y", "x"), coords={
+        "t": np.arange("2021-09", "2022-09", dtype="datetime64[M]").astype("datetime64[ns]"),
+        "bands": list(bands), "y": 5_200_000 - 10.0 * np.arange(size) - 5,
+        "x": 600_000 + 10.0 * np.arange(size) + 5}, attrs={"crs": "EPSG:32632"})

@@ -10,8 +10,6 @@ configuration, the class names and the normalisation statistics.
 """
 
 import threading
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -129,25 +127,14 @@ class LSTMModel:
         return out
 
 
-def models_dir() -> Path:
-    """udfs/models beside this file; run from a string (a UDF runner), the installed one."""
-    if "__file__" in globals():
-        return Path(__file__).resolve().parent / "models"
-    import udfs
-
-    return Path(udfs.__file__).resolve().parent / "models"
-
-
-@lru_cache(maxsize=8)
 def bundled(name: str) -> LSTMModel:
-    """A model shipped in udfs/models/lstm_<name>/ (e.g. 'demo'), loaded once per process."""
-    folder = models_dir()
-    path = folder / f"lstm_{name}" / "model.pt"
-    if not path.is_file():
-        known = sorted(p.parent.name.removeprefix("lstm_")
-                       for p in folder.glob("lstm_*/model.pt"))
-        raise ValueError(f"no bundled LSTM model '{name}'; bundled: {known}")
-    return LSTMModel.load(path)
+    """A model shipped in udfs/models/lstm_<name>/ (e.g. 'demo'), loaded once per process.
+
+    Bundled models live in the installed package (udfs/models), so this needs it.
+    """
+    from udfs import bundles
+
+    return bundles.load("lstm", name, LSTMModel.load)
 
 
 def features(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -12,8 +12,6 @@ Self-contained (numpy, torch, xarray, dask), so the file also runs through the o
 client's local UDF runner.
 """
 
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -162,25 +160,14 @@ class NDVIModel:
         return out
 
 
-def models_dir() -> Path:
-    """udfs/models beside this file; run from a string (a UDF runner), the installed one."""
-    if "__file__" in globals():
-        return Path(__file__).resolve().parent / "models"
-    import udfs
-
-    return Path(udfs.__file__).resolve().parent / "models"
-
-
-@lru_cache(maxsize=8)
 def bundled(name: str) -> NDVIModel:
-    """A model shipped in udfs/models/ndvi_<name>/ (e.g. 'eolearn'), loaded once per process."""
-    folder = models_dir()
-    path = folder / f"ndvi_{name}" / "model.pt"
-    if not path.is_file():
-        known = sorted(p.parent.name.removeprefix("ndvi_")
-                       for p in folder.glob("ndvi_*/model.pt"))
-        raise ValueError(f"no bundled NDVI model '{name}'; bundled: {known}")
-    return NDVIModel.load(path)
+    """A model shipped in udfs/models/ndvi_<name>/ (e.g. 'eolearn'), loaded once per process.
+
+    Bundled models live in the installed package (udfs/models), so this needs it.
+    """
+    from udfs import bundles
+
+    return bundles.load("ndvi", name, NDVIModel.load)
 
 
 def _band(cube: xarray.DataArray, names: tuple) -> "xarray.DataArray | None":

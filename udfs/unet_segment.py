@@ -10,8 +10,6 @@ the cube is chunked. Self-contained (numpy, torch, xarray, dask), so the file al
 through the openeo client's local UDF runner.
 """
 
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -147,25 +145,14 @@ class UNetModel:
         return cls.from_dict(torch.load(path, map_location="cpu", weights_only=True))
 
 
-def models_dir() -> Path:
-    """udfs/models beside this file; run from a string (a UDF runner), the installed one."""
-    if "__file__" in globals():
-        return Path(__file__).resolve().parent / "models"
-    import udfs
-
-    return Path(udfs.__file__).resolve().parent / "models"
-
-
-@lru_cache(maxsize=8)
 def bundled(name: str) -> UNetModel:
-    """A model shipped in udfs/models/unet_<name>/, loaded once per process."""
-    folder = models_dir()
-    path = folder / f"unet_{name}" / "model.pt"
-    if not path.is_file():
-        known = sorted(p.parent.name.removeprefix("unet_")
-                       for p in folder.glob("unet_*/model.pt"))
-        raise ValueError(f"no bundled U-Net model '{name}'; bundled: {known}")
-    return UNetModel.load(path)
+    """A model shipped in udfs/models/unet_<name>/, loaded once per process.
+
+    Bundled models live in the installed package (udfs/models), so this needs it.
+    """
+    from udfs import bundles
+
+    return bundles.load("unet", name, UNetModel.load)
 
 
 def tile_origins(length: int, tile: int, overlap: int) -> list[int]:
