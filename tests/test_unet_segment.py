@@ -228,3 +228,67 @@ def test_train_through_openeo_then_segment_with_the_job_model(connection, tmp_pa
     # Three short epochs on a small area: better than the most frequent class alone.
     majority = np.bincount(truth[known]).max() / known.sum()
     assert (pred[known] == truth[known]).mean() > majority
+
+
+def test_train_commands_pretrain_then_fine_tune(demo_catalog, tmp_path):
+    """`cropcube train unet-ssl`, then `train unet --backbone` with 5 % of the labels, on
+    the test scene (tiny settings: this checks the commands and their files)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CROPCUBE_STAC_URL": str(demo_catalog)}
+    base = [sys.executable, "-m", "backend.cli", "train"]
+    small = ["--widths", "4,8", "--patch", "16", "--batch-size", "4", "--steps", "2",
+             "--epochs", "2", "--threads", "1"]
+    run = subprocess.run([*base, "unet-ssl", "--out", str(tmp_path / "ssl"), *small],
+                         capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr
+    backbone = us.UNetModel.load(tmp_path / "ssl" / "model.pt")
+    assert backbone.meta["kind"] == "backbone" and backbone.network.config["in_channels"] == 120
+    assert "SimSiam" in (tmp_path / "ssl" / "MODEL_CARD.md").read_text()
+    run = subprocess.run([*base, "unet", "--out", str(tmp_path / "seg"), "--backbone",
+                          str(tmp_path / "ssl" / "model.pt"), "--label-fraction", "0.05",
+                          *small], capture_output=True, text=True, cwd=REPO, env=env,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "test mIoU" in run.stdout
+    metrics = json.loads((tmp_path / "seg" / "metrics.json").read_text())
+    assert 0 <= metrics["test"]["miou"] <= 1 and metrics["config"]["label_fraction"] == 0.05
+    card = (tmp_path / "seg" / "MODEL_CARD.md").read_text()
+    assert "labels used: 5% of the training area" in card and "pre-trained with SimSiam" in card
+    model = us.UNetModel.load(tmp_path / "seg" / "model.pt")
+    assert model.meta["pretrained_encoder"] and len(model.classes) == 21
+
+
+def test_fit_on_geojson_parcels_from_the_bundled_backbone(server, auth_headers, demo_catalog):
+    """GeoJSON target, backbone by name; POST /result returns the model file; a backbone
+    of other widths is refused."""
+    import io
+    import json
+
+    import requests
+
+    parcels = json.loads((demo_catalog.parent / "CROP_LABELS" / "labels" / "parcels.geojson")
+                         .read_text())
+    box = {"west": 679720, "east": 680360, "south": 5151280, "north": 5151920, "crs": 32632}
+    fit = {"predictors": {"from_node": "mc"}, "target": parcels, "epochs": 1,
+           "backbone": "ssl_demo", "label_fraction": 0.5}
+    graph = {
+        "s2": {"process_id": "load_collection", "arguments": {
+            "id": "SENTINEL2_L2A", "spatial_extent": box, "temporal_extent": YEAR,
+            "bands": S2}},
+        "mc": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "s2"}}},
+        "fit": {"process_id": "fit_unet_segmenter", "arguments": fit, "result": True},
+    }
+    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
+                      headers=auth_headers, timeout=300)
+    assert r.status_code == 200, r.text
+    model = us.UNetModel.from_dict(torch.load(io.BytesIO(r.content), weights_only=True))
+    assert model.meta["pretrained_encoder"] and model.classes[2] == "Maize"
+    assert model.meta["config"]["label_fraction"] == 0.5
+    graph["fit"]["arguments"] = {**fit, "widths": "8,16"}
+    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
+                      headers=auth_headers, timeout=300)
+    assert r.status_code == 400 and "'backbone'" in r.json()["message"], r.text
