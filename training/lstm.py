@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -12,6 +11,7 @@ from torch import nn
 from tqdm import tqdm
 
 from training.config import LSTMConfig
+from training.early_stopping import EarlyStopping
 from training.samples import Samples
 from udfs.lstm_classify import CropLSTM, LSTMModel
 
@@ -57,7 +57,7 @@ def fit(samples: Samples, config: LSTMConfig | None = None, progress: bool = Tru
                                   weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs)
     model = LSTMModel(network, samples.classes)
-    best, best_f1, waited, history = None, -1.0, 0, []
+    stopper, history = EarlyStopping(config.patience), []
     bar = tqdm(range(config.epochs), desc="train lstm", unit="epoch", disable=not progress)
     for epoch in bar:
         network.train()
@@ -85,17 +85,12 @@ def fit(samples: Samples, config: LSTMConfig | None = None, progress: bool = Tru
                         **({"val_f1": f"{val_f1:.3f}"} if len(x_val) else {}))
         if not len(x_val):
             continue  # nothing to stop on: every epoch, the last weights
-        if val_f1 > best_f1:
-            best, best_f1, waited = copy.deepcopy(network.state_dict()), val_f1, 0
-        else:
-            waited += 1
-            if waited >= config.patience:
-                break
-    if best is not None:
-        network.load_state_dict(best)
+        if stopper.update(val_f1, network):
+            break
+    stopper.restore(network)
     network.eval()
     model.meta = {"config": asdict(config), "epochs_run": len(history),
-                  "best_val_macro_f1": best_f1, **samples.description}
+                  "best_val_macro_f1": stopper.best_score or -1.0, **samples.description}
     return model, history
 
 

@@ -10,13 +10,14 @@ months only; early stopping on the median's MAE over fixed validation windows.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from training.config import NDVIConfig
+from training.early_stopping import EarlyStopping
 from udfs.ndvi_forecast import MAX_HORIZON, QUANTILES, NDVIModel, NDVINet, encode
 
 
@@ -82,13 +83,8 @@ def fit(train: np.ndarray, val: np.ndarray, first_month: int, config: NDVIConfig
     xv, yv = _tensors(*sample_windows(val, first_month, np.random.default_rng(config.seed + 1),
                                       20000, **kw))
     known = torch.isfinite(yv)
-    best, best_mae, waited, history = None, np.inf, 0, []
-    epochs = range(config.epochs)
-    if progress:
-        from tqdm import tqdm
-
-        epochs = tqdm(epochs, desc="ndvi", unit="epoch")
-    for epoch in epochs:
+    stopper, history = EarlyStopping(config.patience, higher_is_better=False), []
+    for epoch in tqdm(range(config.epochs), desc="ndvi", unit="epoch", disable=not progress):
         net.train()
         total = 0.0
         for _ in range(config.steps):
@@ -102,15 +98,11 @@ def fit(train: np.ndarray, val: np.ndarray, first_month: int, config: NDVIConfig
         with torch.inference_mode():
             mae = float((net(xv)[..., 1][known] - yv[known]).abs().mean())
         history.append({"epoch": epoch + 1, "loss": total / config.steps, "val_mae": mae})
-        if mae < best_mae:
-            best, best_mae, waited = copy.deepcopy(net.state_dict()), mae, 0
-        else:
-            waited += 1
-            if waited >= config.patience:
-                break
-    net.load_state_dict(best)
+        if stopper.update(mae, net):
+            break
+    stopper.restore(net)
     info = {"config": asdict(config), "epochs_run": len(history),
-            "best_val_mae": best_mae, **(meta or {})}
+            "best_val_mae": stopper.best_score, **(meta or {})}
     return NDVIModel(net, info), history
 
 

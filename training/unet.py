@@ -13,14 +13,15 @@ stop-gradient.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from training.config import SSLConfig, UNetConfig
+from training.early_stopping import EarlyStopping
 from training.unet_data import Scene
 from udfs import unet_segment as us
 
@@ -133,13 +134,8 @@ def fit_segmenter(scene: Scene, config: UNetConfig, encoder: dict | None = None,
                                   weight_decay=config.weight_decay)
     loss_fn = nn.CrossEntropyLoss(ignore_index=255)
     model = us.UNetModel(net, scene.classes, scene.bands, scene.times)
-    best, best_miou, waited, history = None, -1.0, 0, []
-    epochs = range(config.epochs)
-    if progress:
-        from tqdm import tqdm
-
-        epochs = tqdm(epochs, desc="unet", unit="epoch")
-    for epoch in epochs:
+    stopper, history = EarlyStopping(config.patience), []
+    for epoch in tqdm(range(config.epochs), desc="unet", unit="epoch", disable=not progress):
         net.train()
         total = 0.0
         for _ in range(config.steps):
@@ -153,15 +149,12 @@ def fit_segmenter(scene: Scene, config: UNetConfig, encoder: dict | None = None,
         val = evaluate(model, scene, "val")
         history.append({"epoch": epoch + 1, "loss": total / config.steps,
                         "val_miou": val["miou"]})
-        if val["miou"] > best_miou:
-            best, best_miou, waited = copy.deepcopy(net.state_dict()), val["miou"], 0
-        else:
-            waited += 1
-            if waited >= config.patience:
-                break
-    net.load_state_dict(best)
+        if stopper.update(val["miou"], net):
+            break
+    stopper.restore(net)
     model.meta.update({"config": asdict(config), "epochs_run": len(history),
-                       "best_val_miou": best_miou, "pretrained_encoder": encoder is not None})
+                       "best_val_miou": stopper.best_score,
+                       "pretrained_encoder": encoder is not None})
     return model, history
 
 
@@ -214,12 +207,8 @@ def fit_simsiam(scene: Scene, config: SSLConfig, parts: tuple = ("train", "val")
                                   weight_decay=config.weight_decay)
     _, h, w = normed.shape
     history = []
-    epochs = range(config.epochs)
-    if progress:
-        from tqdm import tqdm
-
-        epochs = tqdm(epochs, desc="simsiam", unit="epoch")
-    for epoch in epochs:
+    for epoch in tqdm(range(config.epochs), desc="simsiam", unit="epoch",
+                      disable=not progress):
         siam.train()
         total = 0.0
         for _ in range(config.steps):
