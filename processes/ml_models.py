@@ -154,7 +154,7 @@ def fit_unet_segmenter(predictors: Any, target: Any, target_property: str = "cla
 
     from backend.demo.classes import class_names
     from training.config import UNetConfig
-    from training.unet import fit_segmenter, widths_of
+    from training.unet import fit_segmenter, pretrained_part, widths_of
     from training.unet_data import Scene
 
     name = "fit_unet_segmenter"
@@ -174,7 +174,7 @@ def fit_unet_segmenter(predictors: Any, target: Any, target_property: str = "cla
         if "bands" in predictors.dims else ()
     if len(bands) != len(us.BANDS):
         raise _invalid(name, "predictors", f"needs the bands {list(us.BANDS)}")
-    encoder = None
+    pretrained = None
     if backbone is not None:
         start = model_files.resolve(backbone, us.UNetModel, us.bundled,
                                     "a U-Net backbone", lambda p, r: _invalid(name, p, r))
@@ -182,7 +182,7 @@ def fit_unet_segmenter(predictors: Any, target: Any, target_property: str = "cla
             raise _invalid(name, "backbone", f"has widths {start.network.config['widths']} "
                            f"and {start.times} date(s); these predictors and widths need "
                            f"{list(levels)} and {times}")
-        encoder = start.network.encoder.state_dict()
+        pretrained = pretrained_part(start)
     probe = us.UNetModel(us.UNet(times * len(bands), 2, levels), ["a", "b"], bands, times)
     stack = us.channels_of(predictors, probe)
     labels, _ = _target_raster(target, predictors.isel(t=0) if "t" in predictors.dims
@@ -206,7 +206,7 @@ def fit_unet_segmenter(predictors: Any, target: Any, target_property: str = "cla
                   parts={"train": (0.0, 0.8), "val": (0.8, 1.0)})
     config = UNetConfig(widths=widths, epochs=epochs, label_fraction=float(label_fraction),
                         patch=side, seed=seed, patience=max(3, epochs // 5))
-    model, _history = fit_segmenter(scene, config, encoder=encoder)
+    model, _history = fit_segmenter(scene, config, pretrained=pretrained)
     return model
 
 

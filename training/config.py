@@ -59,7 +59,7 @@ class UNetConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     label_fraction: float = 1.0  # share of the training area whose labels are used
-    encoder_lr: float = 0.1  # learning rate factor of a pre-trained encoder (keeps it close)
+    encoder_lr: float = 1.0  # learning rate factor of the pre-trained weights (README)
     threads: int = 2
     seed: int = 0
 
@@ -70,10 +70,15 @@ class SSLConfig:
 
     widths: str = "16,32,64"
     norm: str = "batch"
-    patch: int = 24  # about a field: the pooled feature then describes one field's cover
+    patch: int = 32  # side of each view (a multiple of 2**(depth-1))
+    shift: int = 8  # the two views of a place are up to this many pixels apart
+    time_shift: float = 0.3  # season shifted by up to this share of a month per view
+    gain: float = 0.15  # one random gain per view in [1 - gain, 1 + gain]
+    noise: float = 0.005  # reflectance noise per view
+    reconstruction: float = 1.0  # weight of rebuilding the clean input (0: SimSiam alone)
     batch_size: int = 32
     steps: int = 50
-    epochs: int = 30
+    epochs: int = 15
     lr: float = 2e-3
     weight_decay: float = 1e-4
     projection: int = 128

@@ -5,10 +5,10 @@ supervised loss is cross-entropy over labelled pixels (binary cross-entropy per 
 a multi-label model); early stopping on the validation area's mIoU, computed with the same
 tiled inference the process runs. `label_fraction` < 1 keeps the labels of that share of
 the training area only, in 32 px blocks, to measure what pre-training is worth with few
-labels. SimSiam (Chen and He, CVPR 2021) pre-trains the encoder alone on unlabelled
-patches: two views of a patch (overlapping crops, flips, rotations, one gain for all
-channels, noise), a projector and a predictor, the negative cosine similarity with a
-stop-gradient.
+labels. A dense SimSiam (Chen and He, CVPR 2021) pre-trains the encoder alone on
+unlabelled patches: two views of a place (crops a few pixels apart, the season shifted,
+one gain, noise), a per-pixel projector and predictor, the negative cosine similarity with
+a stop-gradient, and a reconstruction term that keeps the pixel profiles.
 """
 
 from __future__ import annotations
@@ -114,22 +114,29 @@ def new_network(scene: Scene, widths: tuple, norm: str, dropout: float) -> us.UN
     return net
 
 
-def fit_segmenter(scene: Scene, config: UNetConfig, encoder: dict | None = None,
+def pretrained_part(backbone: us.UNetModel) -> dict:
+    """What a fine-tuning takes from a backbone: the pre-trained encoder and the input
+    normalisation its features were learnt with (its decoder was never trained)."""
+    return {k: v for k, v in backbone.network.state_dict().items()
+            if k.startswith("encoder.") or k in ("mean", "std")}
+
+
+def fit_segmenter(scene: Scene, config: UNetConfig, pretrained: dict | None = None,
                   progress: bool = False) -> tuple[us.UNetModel, list[dict]]:
     """Train on the training area (labels thinned to label_fraction), stop early on the
-    validation area's mIoU; `encoder` is a pre-trained encoder's state dict."""
+    validation area's mIoU; `pretrained` is part of a U-Net's state dict (a backbone's,
+    see `pretrained_part`), whose weights learn at `encoder_lr` times the rate."""
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
     net = new_network(scene, widths_of(config.widths), config.norm, config.dropout)
-    if encoder is not None:
-        net.encoder.load_state_dict(encoder)
+    start = pretrained or {}  # its normalisation too: its features were learnt with it
+    net.load_state_dict(start, strict=False)
     channels, labels = scene.part("train")
     labels = keep_fraction(labels, config.label_fraction, config.seed)
-    encoder_params = list(net.encoder.parameters())
-    others = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
-    factor = config.encoder_lr if encoder is not None else 1.0
-    optimiser = torch.optim.AdamW([{"params": encoder_params, "lr": config.lr * factor},
+    loaded = [p for n, p in net.named_parameters() if n in start]
+    others = [p for n, p in net.named_parameters() if n not in start]
+    optimiser = torch.optim.AdamW([{"params": loaded, "lr": config.lr * config.encoder_lr},
                                    {"params": others}], lr=config.lr,
                                   weight_decay=config.weight_decay)
     loss_fn = nn.CrossEntropyLoss(ignore_index=255)
@@ -154,45 +161,71 @@ def fit_segmenter(scene: Scene, config: UNetConfig, encoder: dict | None = None,
     stopper.restore(net)
     model.meta.update({"config": asdict(config), "epochs_run": len(history),
                        "best_val_miou": stopper.best_score,
-                       "pretrained_encoder": encoder is not None})
+                       "pretrained": pretrained is not None})
     return model, history
 
 
-class SimSiam(nn.Module):
-    """Encoder -> global pooling -> projector; predictor on top (Chen and He, 2021)."""
+class DenseSimSiam(nn.Module):
+    """SimSiam per pixel on the encoder's features (every level brought to full
+    resolution), plus a 1 x 1 convolution that rebuilds the clean input from them."""
 
-    def __init__(self, encoder: us.Encoder, width: int, dim: int):
+    def __init__(self, encoder: us.Encoder, widths: tuple, channels: int, dim: int):
         super().__init__()
         self.encoder = encoder
-        self.projector = nn.Sequential(nn.Linear(width, dim), nn.BatchNorm1d(dim),
-                                       nn.ReLU(inplace=True), nn.Linear(dim, dim),
-                                       nn.BatchNorm1d(dim))
-        self.predictor = nn.Sequential(nn.Linear(dim, dim // 4), nn.BatchNorm1d(dim // 4),
-                                       nn.ReLU(inplace=True), nn.Linear(dim // 4, dim))
+        self.projector = nn.Sequential(nn.Conv2d(sum(widths), dim, 1), nn.BatchNorm2d(dim),
+                                       nn.ReLU(inplace=True), nn.Conv2d(dim, dim, 1),
+                                       nn.BatchNorm2d(dim))
+        self.predictor = nn.Sequential(nn.Conv2d(dim, dim // 4, 1), nn.BatchNorm2d(dim // 4),
+                                       nn.ReLU(inplace=True), nn.Conv2d(dim // 4, dim, 1))
+        self.rebuild = nn.Conv2d(sum(widths), channels, 1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = self.projector(self.encoder(x)[-1].mean(dim=(2, 3)))
-        return z, self.predictor(z)
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        levels = self.encoder(x)
+        size = levels[0].shape[-2:]
+        f = torch.cat([levels[0]] + [nn.functional.interpolate(t, size=size, mode="nearest")
+                                     for t in levels[1:]], dim=1)
+        z = self.projector(f)
+        return z, self.predictor(z), self.rebuild(f)
 
 
-def _view(channels: np.ndarray, r: int, c: int, size: int, rng: np.random.Generator
+def _view(raw: np.ndarray, times: int, config: SSLConfig, rng: np.random.Generator
           ) -> np.ndarray:
-    """One view of the patch at (r, c): shifted by up to a quarter, rotated, flipped, all
-    channels scaled by one random gain (as haze or illumination would) and given noise
-    (in normalised units). Not a gain per channel: the spectra are what tells crops apart,
-    and a pre-training that teaches invariance to them did worse (README)."""
-    _, h, w = channels.shape
-    shift = size // 4
-    r = int(np.clip(r + rng.integers(-shift, shift + 1), 0, h - size))
-    c = int(np.clip(c + rng.integers(-shift, shift + 1), 0, w - size))
-    x, _ = _augment(channels[:, r:r + size, c:c + size], None, rng)
-    return (x * rng.normal(1.0, 0.1) + rng.normal(0, 0.05, x.shape)).astype(np.float32)
+    """One view of a (c, y, x) reflectance crop, changed the way parcels of one crop
+    differ in the simulator and on the ground: the season shifted by up to
+    `time_shift` of a month (each month blended with its neighbour), one gain for all
+    channels (soil brightness, vigour) and sensor noise. Not a gain per channel, nor
+    dropped months: the spectra and their timing are what tells crops apart, and views
+    that hide them did worse (README)."""
+    t = raw.reshape(times, -1, *raw.shape[1:])
+    a = rng.uniform(-config.time_shift, config.time_shift)
+    nearby = np.concatenate([t[1:], t[-1:]]) if a > 0 else np.concatenate([t[:1], t[:-1]])
+    t = ((1 - abs(a)) * t + abs(a) * nearby) * rng.uniform(1 - config.gain, 1 + config.gain)
+    return (t + rng.normal(0, config.noise, t.shape)).reshape(raw.shape)
+
+
+def _pair(raw: np.ndarray, times: int, config: SSLConfig, rng: np.random.Generator):
+    """Two crops of one place up to `shift` px apart (compared position by position, so
+    neighbouring pixels, mostly of one field, are pulled together), rotated and flipped
+    alike: (view a, view b, clean a, clean b)."""
+    _, h, w = raw.shape
+    side = config.patch + config.shift
+    r, c = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+    x, _ = _augment(raw[:, r:r + side, c:c + side], None, rng)
+    (ya, xa), (yb, xb) = rng.integers(0, config.shift + 1, (2, 2))
+    a = x[:, ya:ya + config.patch, xa:xa + config.patch]
+    b = x[:, yb:yb + config.patch, xb:xb + config.patch]
+    return _view(a, times, config, rng), _view(b, times, config, rng), a, b
 
 
 def fit_simsiam(scene: Scene, config: SSLConfig, parts: tuple = ("train", "val"),
                 progress: bool = False) -> tuple[us.UNet, list[dict]]:
     """Pre-train a U-Net's encoder on unlabelled patches of the given areas; returns the
-    network (encoder trained, decoder untouched, normalisation set) and the history."""
+    network (encoder trained, decoder untouched, normalisation set) and the history.
+
+    The loss is SimSiam's (negative cosine similarity with a stop-gradient, Chen and He,
+    CVPR 2021) per pixel between two views, plus `reconstruction` times the mean squared
+    error of rebuilding each crop's clean normalised input: similarity alone kept too
+    little of the pixel profiles (README)."""
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
@@ -200,35 +233,33 @@ def fit_simsiam(scene: Scene, config: SSLConfig, parts: tuple = ("train", "val")
     net = new_network(scene, widths, config.norm, 0.0)
     rows = slice(scene.rows(parts[0]).start, scene.rows(parts[-1]).stop)
     raw = np.nan_to_num(scene.channels[:, rows], nan=0.0)
-    normed = ((raw - net.mean.numpy()[:, None, None]) / net.std.numpy()[:, None, None]
-              ).astype(np.float32)
-    siam = SimSiam(net.encoder, widths[-1], config.projection)
+    mean, std = net.mean.numpy()[:, None, None], net.std.numpy()[:, None, None]
+    siam = DenseSimSiam(net.encoder, widths, len(raw), config.projection)
     optimiser = torch.optim.AdamW(siam.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
-    _, h, w = normed.shape
     history = []
     for epoch in tqdm(range(config.epochs), desc="simsiam", unit="epoch",
                       disable=not progress):
         siam.train()
-        total = 0.0
+        total = rebuilt = 0.0
         for _ in range(config.steps):
-            origins = [(int(rng.integers(0, h - config.patch + 1)),
-                        int(rng.integers(0, w - config.patch + 1)))
-                       for _ in range(config.batch_size)]
-            a = torch.from_numpy(np.stack([_view(normed, r, c, config.patch, rng)
-                                           for r, c in origins]))
-            b = torch.from_numpy(np.stack([_view(normed, r, c, config.patch, rng)
-                                           for r, c in origins]))
-            z1, p1 = siam(a)
-            z2, p2 = siam(b)
-            loss = -(nn.functional.cosine_similarity(p1, z2.detach()).mean() +
-                     nn.functional.cosine_similarity(p2, z1.detach()).mean()) / 2
+            pairs = [_pair(raw, scene.times, config, rng) for _ in range(config.batch_size)]
+            a, b, clean_a, clean_b = (torch.from_numpy(
+                ((np.stack(k) - mean) / std).astype(np.float32)) for k in zip(*pairs, strict=True))
+            z1, p1, r1 = siam(a)
+            z2, p2, r2 = siam(b)
+            similarity = -(nn.functional.cosine_similarity(p1, z2.detach()).mean() +
+                           nn.functional.cosine_similarity(p2, z1.detach()).mean()) / 2
+            error = (nn.functional.mse_loss(r1, clean_a) +
+                     nn.functional.mse_loss(r2, clean_b)) / 2
             optimiser.zero_grad()
-            loss.backward()
+            (similarity + config.reconstruction * error).backward()
             optimiser.step()
-            total += float(loss.detach())
+            total += float(similarity.detach())
+            rebuilt += float(error.detach())
         with torch.no_grad():  # collapse check: spread of the normalised projections
-            spread = float(nn.functional.normalize(z1, dim=1).std(dim=0).mean())
+            z = nn.functional.normalize(z1, dim=1).movedim(1, -1).reshape(-1, z1.shape[1])
+            spread = float(z.std(dim=0).mean())
         history.append({"epoch": epoch + 1, "loss": total / config.steps,
-                        "z_std": spread})
+                        "reconstruction": rebuilt / config.steps, "z_std": spread})
     return net.eval(), history

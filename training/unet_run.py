@@ -9,7 +9,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from training.config import SSLConfig, UNetConfig
-from training.unet import evaluate, fit_segmenter, fit_simsiam
+from training.unet import evaluate, fit_segmenter, fit_simsiam, pretrained_part
 from training.unet_data import Scene
 from udfs import unet_segment as us
 
@@ -41,11 +41,17 @@ Written {dt.date.today().isoformat()} by `cropcube train unet-ssl`. Use it with
 - pre-training used no labels, and no pixel of the test area
 
 ## Method
-SimSiam (Chen and He, CVPR 2021): two views of each patch (overlapping crops shifted by
-up to a quarter, rotations, flips, per-channel gain and noise), encoder -> global pooling ->
-projector -> predictor, negative cosine similarity with a stop-gradient. Settings:
-`{json.dumps(asdict(config))}`. Final loss {history[-1]['loss']:.4f} (-1 is the floor);
-spread of the normalised projections {history[-1]['z_std']:.4f} (collapse would be 0).
+Dense SimSiam (Chen and He, CVPR 2021, per pixel): two views of a place ({config.patch} px
+crops up to {config.shift} px apart, compared position by position; rotated and flipped
+alike; each with the season shifted by up to {config.time_shift} of a month, one gain
+within +-{config.gain:.0%} and reflectance noise {config.noise}), the encoder's levels
+brought to full resolution -> per-pixel projector -> predictor, negative cosine similarity
+with a stop-gradient; plus {config.reconstruction} x the mean squared error of rebuilding
+each crop's clean input from the same features. Settings: `{json.dumps(asdict(config))}`.
+Final similarity loss {history[-1]['loss']:.4f} (-1 is the floor), reconstruction error
+{history[-1]['reconstruction']:.4f} (normalised units); spread of the normalised projections
+{history[-1]['z_std']:.4f} (collapse would be 0; 1/sqrt({config.projection}) =
+{config.projection ** -0.5:.3f} for evenly spread ones).
 
 ## Limits
 {DEMO_NOTES}
@@ -57,8 +63,8 @@ def train_segmenter(scene: Scene, out_dir: Path, config: UNetConfig,
                     backbone: Path | None = None, progress: bool = True) -> dict:
     """Fine-tune (from a backbone) or train from scratch; score on the test area."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    encoder = us.UNetModel.load(backbone).network.encoder.state_dict() if backbone else None
-    model, history = fit_segmenter(scene, config, encoder=encoder, progress=progress)
+    start = pretrained_part(us.UNetModel.load(backbone)) if backbone else None
+    model, history = fit_segmenter(scene, config, pretrained=start, progress=progress)
     test = evaluate(model, scene, "test")
     model.meta.update({"data": scene.description, "test": {
         k: test[k] for k in ("miou", "overall_accuracy")},
@@ -101,18 +107,52 @@ as the process runs it: 128 px tiles, 32 px overlap).
 
 
 def label_efficiency(scene: Scene, backbone: Path, config: UNetConfig,
-                     seeds: tuple = (0, 1, 2)) -> dict:
+                     seeds: tuple = (0, 1, 2), arms: tuple = ("pretrained", "random")
+                     ) -> dict:
     """Test mIoU with `config.label_fraction` of the labels, from the backbone and from
     random initialisation, for several label draws (seeds)."""
-    encoder = us.UNetModel.load(backbone).network.encoder.state_dict()
-    rows = {"pretrained": [], "random": []}
+    starts = {"pretrained": pretrained_part(us.UNetModel.load(backbone)), "random": None}
+    rows = {arm: [] for arm in arms}
     for seed in seeds:
-        for name, init in (("pretrained", encoder), ("random", None)):
-            model, history = fit_segmenter(scene, replace(config, seed=seed), encoder=init)
+        for arm in arms:
+            model, history = fit_segmenter(scene, replace(config, seed=seed),
+                                           pretrained=starts[arm])
             test = evaluate(model, scene, "test")
-            rows[name].append({"seed": seed, "miou": test["miou"],
-                               "overall_accuracy": test["overall_accuracy"],
-                               "epochs": len(history)})
-            print(name, seed, round(test["miou"], 4), round(test["overall_accuracy"], 4),
-                  flush=True)
+            rows[arm].append({"seed": seed, "miou": test["miou"],
+                              "overall_accuracy": test["overall_accuracy"],
+                              "epochs": len(history)})
+            print(arm, seed, round(test["miou"], 4), round(test["overall_accuracy"], 4),
+                  len(history), flush=True)
     return rows
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """`python -m training.unet_run --backbone B [--seeds 0 1 2]`: the label-efficiency
+    comparison on the demo collection (the README's table)."""
+    import argparse
+
+    from backend.catalog import Catalog
+    from backend.settings import Settings
+    from training.unet_data import demo_scene
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("--backbone", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--label-fraction", type=float, default=0.05)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--arms", nargs="+", default=["pretrained", "random"])
+    parser.add_argument("--threads", type=int, default=UNetConfig.threads)
+    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+    args = parser.parse_args(argv)
+    scene = demo_scene(Catalog(Settings.from_env(data_dir=args.data_dir)))
+    config = UNetConfig(label_fraction=args.label_fraction, threads=args.threads)
+    rows = label_efficiency(scene, args.backbone, config, tuple(args.seeds), tuple(args.arms))
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -142,7 +142,7 @@ def _unet_mlm(model: Any) -> dict[str, Any]:
         "mlm:name": "cropcube U-Net segmenter",
         "mlm:architecture": "U-Net",
         "mlm:tasks": ["semantic-segmentation"],
-        "mlm:pretrained": bool(model.meta.get("pretrained_encoder")),
+        "mlm:pretrained": bool(model.meta.get("pretrained")),
         "mlm:input": [{
             "name": "bands laid into channels date by date", "bands": list(model.bands),
             "input": {"shape": [-1, channels, -1, -1],
