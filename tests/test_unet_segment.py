@@ -139,6 +139,28 @@ def test_label_thinning_scores_and_simsiam_by_hand():
     assert net.config["in_channels"] == 20 and float(net.std.min()) > 0
 
 
+
+def test_simsiam_views_shift_the_season_and_fine_tuning_takes_the_encoder():
+    """A view blends each month with its neighbour by at most `time_shift` and scales all
+    channels by one gain; a backbone gives the fine-tuning its encoder and normalisation,
+    not its untrained decoder."""
+    months = np.arange(1.0, 4.0).repeat(2)[:, None, None] * np.ones((6, 2, 2))  # 3 x 2 bands
+    plain = SSLConfig(time_shift=0.0, gain=0.0, noise=0.0)
+    assert np.allclose(tu._view(months, 3, plain, np.random.default_rng(0)), months)
+    rng, largest = np.random.default_rng(1), 0.0
+    for _ in range(20):
+        view = tu._view(months, 3, SSLConfig(time_shift=0.3, gain=0.0, noise=0.0), rng)
+        largest = max(largest, float(np.abs(view - months).max()))
+        assert np.allclose(view[0::2], view[1::2])  # both bands of a month alike
+    assert 0.1 < largest <= 0.3 + 1e-9
+    gained = tu._view(months, 3, SSLConfig(time_shift=0.0, gain=0.15, noise=0.0), rng)
+    ratio = gained / months
+    assert np.allclose(ratio, ratio.flat[0]) and 0.85 <= ratio.flat[0] <= 1.15
+    net = us.UNet(20, 3, (4, 8))
+    part = tu.pretrained_part(us.UNetModel(net, ["a", "b", "c"], tuple("abcdefghij"), 2))
+    assert {"mean", "std"} <= set(part) and any(k.startswith("encoder.") for k in part)
+    assert not any(k.startswith(("up.", "decode.", "head.")) for k in part)
+
 YEAR = ["2021-09-01", "2022-09-01"]
 S2 = [*us.BANDS, "SCL"]
 
