@@ -1,4 +1,4 @@
-"""Process graphs and polling helpers shared by the batch-job tests."""
+"""Process graphs, polling and error checks shared by the server tests."""
 
 from __future__ import annotations
 
@@ -77,3 +77,16 @@ class Api:
         r = self.request("GET", f"/jobs/{job_id}/logs", params=params)
         assert r.status_code == 200, r.text
         return r.json()["logs"]
+
+
+def assert_parameter_invalid(url: str, headers: dict, graph: dict, parameter: str,
+                             words: str) -> None:
+    """POST /result refuses the graph: 400 ProcessParameterInvalid naming `parameter` with
+    `words` in the message, and no stack trace."""
+    r = requests.post(f"{url}/result", json={"process": {"process_graph": graph}},
+                      headers=headers, timeout=120)
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["code"] == "ProcessParameterInvalid", body
+    assert f"'{parameter}'" in body["message"] and words in body["message"], body
+    assert "Traceback" not in r.text

@@ -15,6 +15,7 @@ import pytest
 import requests
 import xarray as xr
 from conftest import TEST_BOX
+from jobs_helpers import assert_parameter_invalid
 from reference import read_stack
 
 from training.ndvi_lstm import sample_windows
@@ -221,13 +222,7 @@ def test_bad_inputs_get_openeo_errors(server, auth_headers, change, parameter, w
             "data": {"from_node": "load"},
             **{k: v for k, v in change.items() if k != "bands"}}, "result": True},
     }
-    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
-                      headers=auth_headers, timeout=120)
-    assert r.status_code == 400, r.text
-    body = r.json()
-    assert body["code"] == "ProcessParameterInvalid", body
-    assert f"'{parameter}'" in body["message"] and words in body["message"]
-    assert "Traceback" not in r.text
+    assert_parameter_invalid(server.url, auth_headers, graph, parameter, words)
 
 
 def test_train_command_writes_model_card_and_evaluation(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 import torch
 import xarray as xr
 from conftest import TEST_BOX
+from jobs_helpers import assert_parameter_invalid
 
 from training import unet as tu
 from training.config import SSLConfig
@@ -200,8 +201,6 @@ def test_readme_chain_scores_against_the_label_raster(connection, tmp_path):
     ({"bands": ["B02", "B03", "B04", "SCL"]}, "data", "lacks the band"),
 ])
 def test_bad_inputs_get_openeo_errors(server, auth_headers, change, parameter, words):
-    import requests
-
     box = {"west": 679720, "east": 679920, "south": 5151720, "north": 5151920, "crs": 32632}
     graph = {
         "load": {"process_id": "load_collection", "arguments": {
@@ -213,13 +212,7 @@ def test_bad_inputs_get_openeo_errors(server, auth_headers, change, parameter, w
             **{k: v for k, v in change.items() if k not in ("bands", "composite")}},
             "result": True},
     }
-    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
-                      headers=auth_headers, timeout=120)
-    assert r.status_code == 400, r.text
-    body = r.json()
-    assert body["code"] == "ProcessParameterInvalid", body
-    assert f"'{parameter}'" in body["message"] and words in body["message"]
-    assert "Traceback" not in r.text
+    assert_parameter_invalid(server.url, auth_headers, graph, parameter, words)
 
 
 def test_train_through_openeo_then_segment_with_the_job_model(connection, tmp_path):
