@@ -1,9 +1,8 @@
-"""A process graph in, a result out: validation, openeo-pg-parser-networkx, writing outputs."""
+"""A process graph in, a result out: validation, evaluation (processes.graph), writing outputs."""
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,15 +10,15 @@ from typing import Any
 
 import dask
 import xarray as xr
-from openeo_pg_parser_networkx import OpenEOProcessGraph
 
 from backend import errors, formats
 from backend.catalog import Catalog
 from backend.model_store import MODEL_FILE
+from backend.settings import GraphLimits
 from backend.validation import graph_errors
 from processes import model_files, registry
 from processes.context import ExecutionContext, current
-from processes.io import PROPERTY_FILTER_PREFIX
+from processes.graph import check_complexity, run
 from processes.ml_models import MODEL_FORMAT
 
 log = logging.getLogger(__name__)
@@ -40,38 +39,14 @@ def spec_lookup(user_processes: dict[str, dict]):
     return lookup
 
 
-def validate(graph: Any, catalog: Catalog, user_processes: dict[str, dict] | None = None
-             ) -> list[errors.OpenEOError]:
+def validate(graph: Any, catalog: Catalog, user_processes: dict[str, dict] | None = None,
+             limits: GraphLimits | None = None) -> list[errors.OpenEOError]:
+    """Every problem of a graph; one that is too large or deep is refused before all else."""
+    try:
+        check_complexity(graph, limits or GraphLimits())
+    except errors.ProcessGraphComplexity as exc:
+        return [exc]
     return graph_errors(graph, spec_lookup(user_processes or {}), catalog)
-
-
-def _property_filter(props: dict[str, Any]) -> Any:
-    """A predicate on STAC item properties from load_collection's `properties` callbacks."""
-    graphs = {name: OpenEOProcessGraph({"process_graph": cb["process_graph"]})
-              for name, cb in props.items()}
-
-    def keep(item_props: dict[str, Any]) -> bool:
-        for name, graph in graphs.items():
-            if name not in item_props:
-                return False
-            func = graph.to_callable(registry.registry())
-            if not bool(func(named_parameters={"value": item_props[name]})):
-                return False
-        return True
-
-    return keep
-
-
-def _prepare(graph: dict, ctx: ExecutionContext) -> dict:
-    """Move load_collection property filters out of the graph (the parser can't walk them)."""
-    graph = copy.deepcopy(graph)
-    for node_id, node in graph.items():
-        props = node.get("arguments", {}).get("properties")
-        if node.get("process_id") == "load_collection" and isinstance(props, dict) and props:
-            token = f"{PROPERTY_FILTER_PREFIX}{node_id}"
-            ctx.property_filters[token] = _property_filter(props)
-            node["arguments"]["properties"] = token
-    return graph
 
 
 def _translate(exc: Exception) -> errors.OpenEOError:
@@ -89,14 +64,12 @@ def _translate(exc: Exception) -> errors.OpenEOError:
 
 def evaluate(graph: dict, ctx: ExecutionContext) -> Any:
     """Run a flat process graph; save_result calls are collected in ctx.saved."""
-    first = next(iter(validate(graph, ctx.catalog, ctx.user_processes)), None)
+    first = next(iter(validate(graph, ctx.catalog, ctx.user_processes, ctx.limits)), None)
     if first is not None:
         raise first
     token = current.set(ctx)
     try:
-        prepared = _prepare(graph, ctx)
-        parsed = OpenEOProcessGraph({"process_graph": prepared})
-        return parsed.to_callable(registry.with_user_processes(ctx.user_processes))()
+        return run(graph, registry.caller(ctx.user_processes))
     except Exception as exc:  # noqa: BLE001 - every failure becomes an openEO error
         raise _translate(exc) from None
     finally:

@@ -12,6 +12,14 @@ def _env(name: str, default: str) -> str:
 
 
 @dataclass(frozen=True)
+class GraphLimits:
+    """The most nodes (child graphs included) and levels of child graphs a graph may have."""
+
+    max_nodes: int = 10_000
+    max_depth: int = 32
+
+
+@dataclass(frozen=True)
 class Settings:
     """Runtime configuration; `from_env` is the only place environment variables are read."""
 
@@ -35,6 +43,12 @@ class Settings:
     dask_scheduler: str = ""  # address of an existing dask.distributed scheduler
     results_days: float = 30.0  # how long job results are kept
     signed_url_ttl_s: int = 7 * 24 * 3600
+    graph_max_nodes: int = 10_000  # nodes in a process graph, child graphs included
+    graph_max_depth: int = 32  # levels of child process graphs (callbacks)
+
+    @property
+    def graph_limits(self) -> GraphLimits:
+        return GraphLimits(self.graph_max_nodes, self.graph_max_depth)
 
     @property
     def users_file(self) -> Path:
@@ -81,6 +95,8 @@ class Settings:
             dask_scheduler=_env("DASK_SCHEDULER", ""),
             results_days=float(_env("RESULTS_DAYS", "30")),
             signed_url_ttl_s=int(_env("SIGNED_URL_TTL_S", str(7 * 24 * 3600))),
+            graph_max_nodes=int(_env("GRAPH_MAX_NODES", "10000")),
+            graph_max_depth=int(_env("GRAPH_MAX_DEPTH", "32")),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "data_dir" in overrides and overrides["data_dir"] is not None:

@@ -14,32 +14,9 @@ import networkx as nx
 from backend import errors, formats
 from backend.catalog import Catalog
 from backend.extents import parse_spatial_extent, parse_temporal_extent
+from processes.graph import is_literal, references
 
 SpecLookup = Callable[[str, "str | None"], "dict | None"]
-
-
-def _references(value: Any) -> Iterator[str]:
-    """from_node targets in an argument value, not descending into callbacks."""
-    if isinstance(value, dict):
-        if "from_node" in value and len(value) == 1:
-            yield str(value["from_node"])
-        elif "process_graph" not in value:
-            for v in value.values():
-                yield from _references(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _references(v)
-
-
-def _is_literal(value: Any) -> bool:
-    """True when the value holds no node or parameter references."""
-    if isinstance(value, dict):
-        if "from_node" in value or "from_parameter" in value or "process_graph" in value:
-            return False
-        return all(_is_literal(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_is_literal(v) for v in value)
-    return True
 
 
 def _callbacks(args: dict[str, Any]) -> Iterator[tuple[str, dict]]:
@@ -60,15 +37,15 @@ def _callbacks(args: dict[str, Any]) -> Iterator[tuple[str, dict]]:
 
 def _check_load_collection(node: str, args: dict, catalog: Catalog) -> Iterator[errors.OpenEOError]:
     cid = args.get("id")
-    if not _is_literal(cid):
+    if not is_literal(cid):
         return
     try:
         coll = catalog.get(str(cid))
-        if _is_literal(args.get("bands")):
+        if is_literal(args.get("bands")):
             coll.resolve_bands(args.get("bands"))
-        if _is_literal(args.get("spatial_extent")):
+        if is_literal(args.get("spatial_extent")):
             parse_spatial_extent(args.get("spatial_extent"))
-        if args.get("temporal_extent") is not None and _is_literal(args.get("temporal_extent")):
+        if args.get("temporal_extent") is not None and is_literal(args.get("temporal_extent")):
             parse_temporal_extent(args.get("temporal_extent"))
     except errors.OpenEOError as exc:
         exc.node = node
@@ -121,7 +98,7 @@ def graph_errors(graph: Any, lookup: SpecLookup, catalog: Catalog) -> list[error
     for node_id, node in graph.items():
         found.extend(_check_node(node_id, node, lookup, catalog))
         if isinstance(node, dict) and isinstance(node.get("arguments"), dict):
-            for target in _references(node["arguments"]):
+            for target in references(node["arguments"]):
                 if target not in graph:
                     found.append(errors.ProcessGraphInvalid(
                         f"Node '{node_id}' refers to node '{target}', which does not exist.",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.catalog import Catalog
+from backend.settings import GraphLimits
 
 
 @dataclass
@@ -26,8 +27,8 @@ class ExecutionContext:
     catalog: Catalog
     max_values: int | None = None
     user_processes: dict[str, dict] = field(default_factory=dict)
+    limits: GraphLimits = field(default_factory=GraphLimits)
     saved: list[SaveRequest] = field(default_factory=list)
-    property_filters: dict[str, Any] = field(default_factory=dict)
     loaded_times: list[Any] = field(default_factory=list)  # t labels of every loaded cube
     load_model: Callable[[str], Any] | None = None  # load_ml_model: job id or URL -> model
 

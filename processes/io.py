@@ -9,16 +9,22 @@ from backend import formats
 from backend.errors import FormatUnsupported
 from processes.context import SaveRequest, current
 
-PROPERTY_FILTER_PREFIX = "cropcube-properties:"
+
+def _property_filter(props: dict[str, Any]) -> Callable[[dict], bool]:
+    """A predicate on STAC item properties from load_collection's `properties` callbacks."""
+
+    def keep(item_props: dict[str, Any]) -> bool:
+        return all(name in item_props and bool(cond(named_parameters={"value": item_props[name]}))
+                   for name, cond in props.items())
+
+    return keep
 
 
 def load_collection(id: str, spatial_extent: Any = None, temporal_extent: Any = None,
                     bands: list[str] | None = None, properties: Any = None, **_: Any):
     """Lazy Sentinel-2 (or label) cube from the catalog; see backend.catalog.Catalog.load."""
     ctx = current.get()
-    keep: Callable[[dict], bool] | None = None
-    if isinstance(properties, str) and properties.startswith(PROPERTY_FILTER_PREFIX):
-        keep = ctx.property_filters[properties]
+    keep = _property_filter(properties) if isinstance(properties, dict) and properties else None
     cube = ctx.catalog.load(id, spatial_extent, temporal_extent, bands, keep,
                             max_values=ctx.max_values)
     if "t" in cube.dims:

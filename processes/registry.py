@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from openeo_pg_parser_networkx import ProcessRegistry
-from openeo_pg_parser_networkx.process_registry import Process
-from openeo_processes_dask.process_implementations.core import process as resolve_params
-
-from processes import classify, crop, forecast, io, ml_models, segment
+from backend import errors
+from processes import arguments, classify, crop, forecast, io, ml_models, segment
+from processes.graph import Call, run
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 # Our processes: spec id -> implementation (specs/<id>.json holds each spec).
@@ -23,6 +24,25 @@ OWN = {**crop.IMPLEMENTATIONS, **classify.IMPLEMENTATIONS, **forecast.IMPLEMENTA
 # Implemented upstream but not offered: load_stac and run_udf fetch or run arbitrary code,
 # the others are not openEO processes.
 _EXCLUDED = {"load_stac", "run_udf", "ddmc", "apply_neighborhood_intertwin"}
+# Keywords a parent process passes to every process of its callback (openeo-processes-dask).
+_CALL_KEYWORDS = ("axis", "keepdims", "source_transposed_axis", "context", "dim_labels")
+
+
+@dataclass(frozen=True)
+class Process:
+    """A process id's spec and code, with the call keywords the code takes."""
+
+    spec: dict
+    implementation: Callable[..., Any]
+    keywords: frozenset[str]
+
+    @classmethod
+    def of(cls, spec: dict, implementation: Callable[..., Any]) -> Process:
+        try:
+            names = set(inspect.signature(implementation).parameters)
+        except (TypeError, ValueError):
+            names = set()
+        return cls(spec, implementation, frozenset(n for n in _CALL_KEYWORDS if n in names))
 
 
 def _standard() -> dict[str, tuple[Any, dict]]:
@@ -47,55 +67,64 @@ def _upstream_spec(pid: str) -> dict:
 
 
 @cache
-def registry() -> ProcessRegistry:
-    """Every process a graph may call, wrapped to resolve parameter references."""
-    reg = ProcessRegistry(wrap_funcs=[resolve_params])
-    for pid, (func, spec) in _standard().items():
-        reg[pid] = Process(spec=spec, implementation=func)
+def registry() -> dict[str, Process]:
+    """Every predefined process a graph may call."""
+    reg = {pid: Process.of(spec, func) for pid, (func, spec) in _standard().items()}
     for pid, func in (("load_collection", io.load_collection), ("save_result", io.save_result)):
-        reg[pid] = Process(spec=_upstream_spec(pid), implementation=func)
+        reg[pid] = Process.of(_upstream_spec(pid), func)
     for path in sorted(SPECS_DIR.glob("*.json")):
         own = json.loads(path.read_text())
-        reg[own["id"]] = Process(spec=own, implementation=OWN[own["id"]])
+        reg[own["id"]] = Process.of(own, OWN[own["id"]])
     return reg
 
 
-def _user_process(spec: dict, reg: ProcessRegistry):
+def _user_process(spec: dict) -> Callable[..., Any]:
     """Run a user-defined process: its graph with the call's arguments as parameters."""
-    from openeo_pg_parser_networkx import OpenEOProcessGraph
-
     defaults = {p["name"]: p["default"] for p in spec.get("parameters") or [] if "default" in p}
 
-    def run(**kwargs: Any) -> Any:
-        graph = OpenEOProcessGraph({"process_graph": spec["process_graph"]})
-        return graph.to_callable(reg)(named_parameters={**defaults, **kwargs})
+    def run_user_process(*, _call: Call, **kwargs: Any) -> Any:
+        return run(spec["process_graph"], _call, {**defaults, **kwargs})
 
-    run.__name__ = spec["id"]
-    return run
+    return run_user_process
 
 
-def with_user_processes(user_processes: dict[str, dict]) -> ProcessRegistry:
-    """The registry plus one user's processes (predefined ids always win)."""
-    base = registry()
-    if not user_processes:
-        return base
-    reg = ProcessRegistry(wrap_funcs=[resolve_params])
-    reg.store = {ns: dict(procs) for ns, procs in base.store.items()}
-    for pid, spec in user_processes.items():
-        if pid not in base:
-            reg[pid] = Process(spec=spec, implementation=_user_process(spec, reg))
-    return reg
+def caller(user_processes: dict[str, dict] | None = None) -> Call:
+    """The function a graph walk calls each node with: predefined ids first, then the user's
+    processes; arguments checked and converted against the spec before the code runs."""
+    predefined = registry()
+    user = {pid: Process.of(spec, _user_process(spec))
+            for pid, spec in (user_processes or {}).items() if pid not in predefined}
+
+    def call(node_id: str, node: dict, args: dict[str, Any], keywords: dict[str, Any]) -> Any:
+        pid, namespace = node["process_id"], node.get("namespace")
+        found = None
+        if namespace in (None, "backend"):
+            found = predefined.get(pid)
+        if found is None and namespace in (None, "user"):
+            found = user.get(pid)
+        if found is None:
+            raise errors.ProcessUnsupported(process=pid, namespace=namespace or "backend",
+                                            node=node_id)
+        try:
+            kwargs = arguments.prepare(pid, found.spec, args, node.get("arguments") or {})
+            kwargs.update({k: v for k, v in keywords.items() if k in found.keywords})
+            if pid in user:
+                kwargs["_call"] = call
+            return found.implementation(**kwargs)
+        except errors.OpenEOError as exc:
+            exc.node = exc.node or node_id
+            raise
+
+    return call
 
 
 def spec(process_id: str) -> dict | None:
     """The openEO spec of a process id, or None if it is not offered."""
-    reg = registry()
-    if process_id not in reg:
-        return None
-    return reg[process_id].spec
+    found = registry().get(process_id)
+    return None if found is None else found.spec
 
 
 def specs() -> list[dict]:
     """Specs of every offered process, sorted by id, for GET /processes."""
     reg = registry()
-    return [copy.deepcopy(reg[pid].spec) for pid in sorted(pid for _, pid in reg)]
+    return [copy.deepcopy(reg[pid].spec) for pid in sorted(reg)]

@@ -71,8 +71,9 @@ def put_process_graph(process_graph_id: str):
     others = {**svc.store.processes(user), process_graph_id: spec}
     # A stored process may be a template (arguments filled in later), so only what can never
     # run is refused: unknown processes and broken graph structure.
-    found = [e for e in executor.validate(graph, svc.catalog, others)
-             if e.code in ("ProcessUnsupported", "ProcessGraphInvalid", "ProcessGraphMissing")]
+    found = [e for e in executor.validate(graph, svc.catalog, others, svc.settings.graph_limits)
+             if e.code in ("ProcessUnsupported", "ProcessGraphInvalid", "ProcessGraphMissing",
+                           "ProcessGraphComplexity")]
     if found:
         raise found[0]
     calls = nx.DiGraph()

@@ -36,6 +36,7 @@ def compute_result():
     graph = process_graph_of(_json_body())
     svc = services()
     ctx = ExecutionContext(svc.catalog, max_values=svc.settings.sync_max_values,
+                           limits=svc.settings.graph_limits,
                            user_processes=svc.store.processes(user),
                            load_model=model_loader(svc.settings, svc.store, user))
     value = executor.evaluate(graph, ctx)
@@ -60,6 +61,7 @@ def validate():
         graph = body["process"].get("process_graph")
     svc = services()
     user = _optional_user()
-    errs = executor.validate(graph, svc.catalog, svc.store.processes(user) if user else {})
+    errs = executor.validate(graph, svc.catalog, svc.store.processes(user) if user else {},
+                             svc.settings.graph_limits)
     return jsonify({"errors": [{k: v for k, v in e.to_dict().items() if k != "links"}
                                for e in errs]})

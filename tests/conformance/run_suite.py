@@ -1,8 +1,15 @@
-"""Run the official openEO test suite's API compliance tests against a fresh cropcube server.
+"""Run the official openEO test suite (openeo-test-suite) against a fresh cropcube server.
 
 Lays out ../shared/openeo-test-assets as the suite expects, starts a server on the demo
-data, runs `openeo_test_suite/tests/general` with basic auth standing in for OIDC, and
-prints the pass count and each failure's first line. Exit code 0 when the suite ran.
+data, runs the chosen parts with basic auth standing in for OIDC, and prints the pass
+count of each part and each failure's first line. Parts:
+
+- WP3 `processes/metadata`: the process specs against the official ones,
+- WP4 `general`: API compliance,
+- WP5 `processes/processing --runner=http`: every process case through POST /result,
+- WP6 `workflows`: graphs over the Sentinel-2 collection.
+
+Exit code 0 when the suite ran (tests/test_conformance.py compares with the known list).
 """
 
 from __future__ import annotations
@@ -25,6 +32,14 @@ from serverctl import USERS, start_server, stop_server  # noqa: E402
 
 from backend.demo.build import build_demo_data  # noqa: E402
 
+# part -> (suite folder, extra pytest arguments)
+PARTS: dict[str, tuple[str, list[str]]] = {
+    "WP3": ("processes/metadata", ["--experimental"]),
+    "WP4": ("general", []),
+    "WP5": ("processes/processing", ["--runner=http", "--experimental"]),
+    "WP6": ("workflows", ["--s2-collection=SENTINEL2_L2A"]),
+}
+
 
 def _assets() -> Path:
     for candidate in (REPO.parent / "shared" / "openeo-test-assets",
@@ -35,66 +50,92 @@ def _assets() -> Path:
 
 
 def _layout(scratch: Path, assets: Path) -> None:
+    """assets/openeo-api, assets/processes (with processes/assets -> tests/assets)."""
     (scratch / "assets").mkdir()
     (scratch / "assets" / "openeo-api").symlink_to(assets / "openeo-api")
-    (scratch / "assets" / "processes").symlink_to(assets / "processes")
+    processes = scratch / "assets" / "processes"
+    processes.mkdir()
+    for entry in (assets / "processes").iterdir():
+        (processes / entry.name).symlink_to(entry)
+    (processes / "assets").symlink_to(assets / "processes" / "tests" / "assets")
     general = scratch / "src" / "openeo_test_suite" / "tests" / "general"
     general.mkdir(parents=True)
     (general / "payload_examples").symlink_to(assets / "payload_examples")
 
 
-def run(out_json: Path | None) -> dict:
+def _results(junit: Path) -> dict[str, str | None]:
+    """Test name -> None when it passed, else its first error lines (skips are left out)."""
+    results: dict[str, str | None] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        if case.find("skipped") is not None:
+            continue
+        failure = case.find("failure")
+        if failure is None:
+            failure = case.find("error")
+        message = None
+        if failure is not None:
+            lines = [ln[1:].strip() for ln in (failure.text or "").splitlines()
+                     if ln.startswith("E ")]
+            message = " ".join(lines or [failure.get("message") or "failed"])[:600]
+        results[case.get("name", "?")] = message
+    return results
+
+
+def run(parts: list[str] | None = None, out_json: Path | None = None,
+        pytest_args: list[str] | None = None) -> dict[str, dict]:
+    """Summary per part: passed, total (skips not counted), failed {test: message}."""
     import openeo_test_suite
 
-    suite = Path(openeo_test_suite.__file__).parent / "tests" / "general"
+    suite = Path(openeo_test_suite.__file__).parent / "tests"
+    summaries: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="cropcube-conformance-") as tmp:
         scratch = Path(tmp)
         _layout(scratch, _assets())
         catalog = build_demo_data(CACHE / f"demo-{DEMO_SIZE}-{DEMO_SEED}", size=DEMO_SIZE,
                                   seed=DEMO_SEED)
         server = start_server(scratch / "server", {"CROPCUBE_STAC_URL": str(catalog)})
-        junit = scratch / "junit.xml"
         try:
-            path = f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
-            env = {**os.environ, "PYTHONPATH": path,
-                   "OPENEO_AUTH_METHOD": "basic", "OPENEO_AUTH_BASIC_USERNAME": "alice",
-                   "OPENEO_AUTH_BASIC_PASSWORD": USERS["alice"]}
-            subprocess.run(
-                [sys.executable, "-m", "pytest", str(suite), "-p", "oidc_as_basic",
-                 "-p", "openeo_test_suite.lib.pytest_plugin", "-U", server.url + "/",
-                 "--rootdir", str(scratch), "-p", "no:cacheprovider", "-q",
-                 f"--junitxml={junit}", "-o", "addopts=", "--timeout=300"],
-                cwd=scratch, env=env, check=False)
+            for part in parts or list(PARTS):
+                folder, extra = PARTS[part]
+                junit = scratch / f"junit-{part}.xml"
+                path = f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+                env = {**os.environ, "PYTHONPATH": path,
+                       "OPENEO_AUTH_METHOD": "basic", "OPENEO_AUTH_BASIC_USERNAME": "alice",
+                       "OPENEO_AUTH_BASIC_PASSWORD": USERS["alice"]}
+                subprocess.run(
+                    [sys.executable, "-m", "pytest", str(suite / folder), "-p", "oidc_as_basic",
+                     "-p", "openeo_test_suite.lib.pytest_plugin", "-U", server.url + "/",
+                     *extra, "--rootdir", str(scratch), "-p", "no:cacheprovider", "-q",
+                     "--no-header", "-rN", f"--junitxml={junit}", "-o", "addopts=",
+                     "--timeout=300", *(pytest_args or [])],
+                    cwd=scratch, env=env, check=False, stdout=subprocess.DEVNULL)
+                results = _results(junit)
+                summaries[part] = {
+                    "passed": sum(m is None for m in results.values()),
+                    "total": len(results),
+                    "failed": {k: v for k, v in results.items() if v is not None}}
         finally:
             stop_server(server)
-        cases = ET.parse(junit).getroot().iter("testcase")
-        results: dict[str, str | None] = {}
-        for case in cases:
-            failure = case.find("failure")
-            if failure is None:
-                failure = case.find("error")
-            message = None
-            if failure is not None:
-                lines = [ln[1:].strip() for ln in (failure.text or "").splitlines()
-                         if ln.startswith("E ")]
-                message = " ".join(lines or [failure.get("message") or "failed"])[:600]
-            results[case.get("name", "?")] = message
-    summary = {"passed": sum(m is None for m in results.values()),
-               "failed": {k: v for k, v in results.items() if v is not None},
-               "total": len(results)}
     if out_json:
-        out_json.write_text(json.dumps(summary, indent=1))
-    return summary
+        out_json.write_text(json.dumps(summaries, indent=1))
+    return summaries
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("parts", nargs="*", help=f"any of {', '.join(PARTS)} (default: all)")
     parser.add_argument("--json", type=Path, default=None, help="write the summary here")
+    parser.add_argument("-k", default=None, help="pytest -k expression")
     args = parser.parse_args()
-    summary = run(args.json)
-    print(f"\nopenEO API compliance: {summary['passed']} of {summary['total']} passed")
-    for name, message in summary["failed"].items():
-        print(f"  FAILED {name}: {message}")
+    unknown = set(args.parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts {sorted(unknown)}")
+    summaries = run(args.parts or None, args.json, ["-k", args.k] if args.k else None)
+    for part, summary in summaries.items():
+        print(f"\n{part} ({PARTS[part][0]}): {summary['passed']} of {summary['total']} passed")
+        for name, message in summary["failed"].items():
+            print(f"  FAILED {name}: {message}")
     return 0
 
 

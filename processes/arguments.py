@@ -1,0 +1,129 @@
+"""Arguments at the boundary between JSON and the process code, read from each process's spec.
+
+- A literal argument (no references inside) is checked against its parameter's JSON
+  schema before the process runs: a wrong type, enum value or range is
+  `ProcessParameterInvalid` naming the parameter, never a failure deep inside numpy.
+- JSON `null`, openEO's no-data value, becomes NaN where the process computes with numbers
+  (openeo-processes-dask's no-data value); NaN results go back to JSON as `null`.
+- Values with an openEO subtype that the standard implementations expect as objects
+  (bounding boxes, temporal intervals) are built here, from the spec, instead of guessed
+  from their shape.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jsonschema
+import numpy as np
+from openeo_pg_parser_networkx.pg_schema import BoundingBox, TemporalInterval, TemporalIntervals
+
+from backend.errors import ProcessParameterInvalid
+from processes.graph import is_literal
+
+_NUMERIC = {"number", "integer", "boolean"}
+
+
+def _alternatives(schema: Any) -> list[dict]:
+    """The schemas a value may match: a list of schemas means any of them."""
+    found: list[dict] = []
+    for item in schema if isinstance(schema, list) else [schema]:
+        if isinstance(item, dict) and isinstance(item.get("anyOf") or item.get("oneOf"), list):
+            found.extend(_alternatives(item.get("anyOf") or item.get("oneOf")))
+        elif isinstance(item, dict):
+            found.append(item)
+    return found
+
+
+def _types(schema: dict) -> set[str]:
+    kind = schema.get("type")
+    return set(kind) if isinstance(kind, list) else {kind} if isinstance(kind, str) else set()
+
+
+@cache
+def _validator(process: str, parameter: str, schema_json: str) -> jsonschema.Validator:
+    import json
+
+    schema = json.loads(schema_json)
+    if isinstance(schema, list):
+        schema = {"anyOf": schema}
+    return jsonschema.Draft7Validator(schema)
+
+
+def _reason(error: jsonschema.ValidationError) -> str:
+    value = repr(error.instance)
+    value = value if len(value) <= 60 else value[:57] + "..."
+    alternatives = _alternatives(error.schema)
+    kinds = sorted({t for s in alternatives for t in _types(s)})
+    if error.validator in ("anyOf", "oneOf", "type") and kinds:
+        return f"{value} is not of type {' or '.join(kinds)}"
+    return error.message if len(error.message) <= 200 else error.message[:197] + "..."
+
+
+def _check(process: str, name: str, schema: Any, value: Any) -> None:
+    import json
+
+    try:
+        key = json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError):
+        return
+    validator = _validator(process, name, key)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    if error is not None:
+        raise ProcessParameterInvalid(process=process, parameter=name, reason=_reason(error))
+
+
+def _subtypes(schema: Any) -> set[str]:
+    return {s.get("subtype") for s in _alternatives(schema) if s.get("subtype")}
+
+
+def _number_array(value: list) -> Any:
+    """A list of numbers and nulls as a float array with NaN; other lists as they are."""
+    if None not in value:
+        return value
+    if all(v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+           for v in value):
+        return np.array([np.nan if v is None else v for v in value], dtype=float)
+    return value
+
+
+def _convert(process: str, name: str, param: dict, value: Any) -> Any:
+    schema = param.get("schema", {})
+    alternatives = _alternatives(schema)
+    types = set().union(*(_types(s) for s in alternatives)) if alternatives else set()
+    subtypes = _subtypes(schema)
+    try:
+        if "bounding-box" in subtypes and isinstance(value, dict) and "west" in value:
+            return BoundingBox(**value)
+        if "temporal-intervals" in subtypes and isinstance(value, list):
+            return TemporalIntervals.model_validate(value)
+        if "temporal-interval" in subtypes and isinstance(value, list):
+            return TemporalInterval.model_validate(value)
+    except ValueError as exc:
+        raise ProcessParameterInvalid(process=process, parameter=name,
+                                      reason=str(exc).splitlines()[-1]) from None
+    required = not param.get("optional") and "default" not in param
+    if value is None and required and types & _NUMERIC:
+        return np.nan
+    if isinstance(value, list) and "array" in types:
+        return _number_array(value)
+    return value
+
+
+def prepare(process: str, spec: dict | None, args: dict[str, Any],
+            raw: dict[str, Any]) -> dict[str, Any]:
+    """The arguments as the implementation takes them; `raw` holds them as the graph did."""
+    if not spec:
+        return args
+    params = {p["name"]: p for p in spec.get("parameters", [])}
+    out = {}
+    for name, value in args.items():
+        param = params.get(name)
+        if param is None:
+            out[name] = value
+            continue
+        if is_literal(raw.get(name)):
+            _check(process, name, param.get("schema", {}), raw.get(name))
+        out[name] = _convert(process, name, param, value)
+    return out
