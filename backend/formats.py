@@ -7,6 +7,7 @@ computed while writing, chunk by chunk where the format allows it.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import math
 import os
@@ -239,13 +240,19 @@ def to_json_value(value: Any) -> Any:
                        if d in value.coords},
             "data": to_json_value(value.values),
         }
-    if isinstance(value, np.ndarray | list | tuple):
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return to_json_value(value[()])
+    if isinstance(value, np.ndarray | list | tuple | set):
         return [to_json_value(v) for v in value]
     if isinstance(value, dict):
         return {str(k): to_json_value(v) for k, v in value.items()}
     if hasattr(value, "compute"):
         return to_json_value(value.compute())
-    if isinstance(value, np.datetime64 | pd.Timestamp):
+    if hasattr(value, "model_dump"):  # pydantic models: temporal intervals, bounding boxes
+        return to_json_value(value.model_dump(mode="json"))
+    if hasattr(value, "__geo_interface__"):  # shapely geometries, GeoDataFrames
+        return to_json_value(value.__geo_interface__)
+    if isinstance(value, np.datetime64 | pd.Timestamp | dt.datetime | dt.date):
         return None if pd.isna(value) else pd.Timestamp(value).isoformat()
     if isinstance(value, np.generic):
         value = value.item()

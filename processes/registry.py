@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from backend import errors
-from processes import arguments, classify, crop, forecast, io, ml_models, segment
+from processes import boundary, classify, crop, forecast, io, ml_models, segment
 from processes.graph import Call, run
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
@@ -106,11 +106,11 @@ def caller(user_processes: dict[str, dict] | None = None) -> Call:
             raise errors.ProcessUnsupported(process=pid, namespace=namespace or "backend",
                                             node=node_id)
         try:
-            kwargs = arguments.prepare(pid, found.spec, args, node.get("arguments") or {})
+            kwargs = boundary.prepare(pid, found.spec, args, node.get("arguments") or {})
             kwargs.update({k: v for k, v in keywords.items() if k in found.keywords})
             if pid in user:
                 kwargs["_call"] = call
-            return found.implementation(**kwargs)
+            return boundary.result(found.spec, found.implementation(**kwargs))
         except errors.OpenEOError as exc:
             exc.node = exc.node or node_id
             raise

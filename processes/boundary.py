@@ -1,4 +1,4 @@
-"""Arguments at the boundary between JSON and the process code, read from each process's spec.
+"""Values at the boundary between JSON and the process code, read from each process's spec.
 
 - A literal argument (no references inside) is checked against its parameter's JSON
   schema before the process runs: a wrong type, enum value or range is
@@ -8,6 +8,8 @@
 - Values with an openEO subtype that the standard implementations expect as objects
   (bounding boxes, temporal intervals) are built here, from the spec, instead of guessed
   from their shape.
+- A result the spec calls boolean or integer comes back as one (openeo-processes-dask
+  computes logic with NaN as no-data, so `true` would otherwise come back as 1.0).
 """
 
 from __future__ import annotations
@@ -127,3 +129,33 @@ def prepare(process: str, spec: dict | None, args: dict[str, Any],
             _check(process, name, param.get("schema", {}), raw.get(name))
         out[name] = _convert(process, name, param, value)
     return out
+
+
+def _scalar(value: Any) -> Any:
+    """A plain number for Python and numpy scalars and 0-d arrays, else None."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    return value if isinstance(value, int | float) else None
+
+
+def result(spec: dict | None, value: Any) -> Any:
+    """The result as the spec's return schema types it: booleans and integers as such, a NaN
+    where the spec returns no number (boolean or integer or null) as null."""
+    returns = (spec or {}).get("returns", {}).get("schema", {})
+    types = set().union(*(_types(s) for s in _alternatives(returns))) - {"null"}
+    if not types or not types <= {"boolean", "integer"}:
+        return value
+    if isinstance(value, list | np.ndarray) and np.ndim(value) == 1:
+        return [result(spec, v) for v in value]
+    number = _scalar(value)
+    if number is None:
+        return value
+    if isinstance(number, float) and np.isnan(number):
+        return None
+    if types == {"boolean"}:
+        return bool(number)
+    if types == {"integer"} and float(number).is_integer():
+        return int(number)
+    return value
