@@ -81,12 +81,17 @@ def _subtypes(schema: Any) -> set[str]:
 
 
 def _number_array(value: list) -> Any:
-    """A list of numbers and nulls as a float array with NaN; other lists as they are."""
-    if None not in value:
+    """A list of numbers (and nulls) as a numpy array, null as NaN, as openeo-processes-dask
+    expects arrays; lists of anything else (strings, mixed, nested) as they are."""
+    if not value:
         return value
+    if all(isinstance(v, bool) for v in value):
+        return np.array(value, dtype=bool)
     if all(v is None or (isinstance(v, int | float) and not isinstance(v, bool))
            for v in value):
-        return np.array([np.nan if v is None else v for v in value], dtype=float)
+        if None in value or any(isinstance(v, float) for v in value):
+            return np.array([np.nan if v is None else v for v in value], dtype=float)
+        return np.array(value)
     return value
 
 

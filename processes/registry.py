@@ -15,6 +15,7 @@ from typing import Any
 from backend import errors
 from processes import boundary, classify, crop, forecast, io, ml_models, segment
 from processes.graph import Call, run
+from processes.standard import OVERRIDES
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 # Our processes: spec id -> implementation (specs/<id>.json holds each spec).
@@ -69,7 +70,8 @@ def _upstream_spec(pid: str) -> dict:
 @cache
 def registry() -> dict[str, Process]:
     """Every predefined process a graph may call."""
-    reg = {pid: Process.of(spec, func) for pid, (func, spec) in _standard().items()}
+    reg = {pid: Process.of(spec, OVERRIDES.get(pid, func))
+           for pid, (func, spec) in _standard().items()}
     for pid, func in (("load_collection", io.load_collection), ("save_result", io.save_result)):
         reg[pid] = Process.of(_upstream_spec(pid), func)
     for path in sorted(SPECS_DIR.glob("*.json")):
