@@ -29,6 +29,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from rasterio.windows import Window
 
+from backend import vector_formats
 from backend.errors import FormatUnsupported, ProcessParameterInvalid
 from backend.png import hex_rgb, write_png
 
@@ -207,8 +208,20 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _netcdf_attr(value: Any) -> bool:
+    """Whether netCDF can store an attribute value (processes leave dicts and dates)."""
+    if isinstance(value, str | int | float | np.number):
+        return True
+    return isinstance(value, list | tuple | np.ndarray) and all(
+        isinstance(v, str | int | float | np.number) for v in np.ravel(value))
+
+
 def write_netcdf(data: Any, path: Path, options: dict[str, Any]) -> None:
-    """CF-1.8 netCDF: one variable per band, the CRS as a grid mapping."""
+    """CF-1.8 netCDF: one variable per band, the CRS as a grid mapping; vector cubes as
+    CF discrete sampling geometries."""
+    if vector_formats.geometry_dim(data) is not None:
+        vector_formats.write_vector_netcdf(data, path)
+        return
     da = _cast(_raster(data, "netCDF"), options, "netCDF")
     crs = _crs(da)
     da = da.drop_vars([c for c in da.coords if c not in da.dims])
@@ -224,7 +237,8 @@ def write_netcdf(data: Any, path: Path, options: dict[str, Any]) -> None:
     if "t" in ds.dims:
         ds.t.attrs.update(standard_name="time", long_name="time", axis="T")
     for var in ds.data_vars:
-        ds[var].attrs.pop("crs", None)
+        ds[var].attrs = {k: v for k, v in ds[var].attrs.items()
+                         if k != "crs" and _netcdf_attr(v)}
     ds.attrs = {"Conventions": "CF-1.8", "institution": "cropcube openEO backend",
                 "source": "cropcube"}
     ds.to_netcdf(path, engine="netcdf4")
@@ -232,6 +246,8 @@ def write_netcdf(data: Any, path: Path, options: dict[str, Any]) -> None:
 
 def to_json_value(value: Any) -> Any:
     """JSON-compatible form of any process result (NaN and NaT as null)."""
+    if vector_formats.geometry_dim(value) is not None:
+        return vector_formats.json_value(value, to_json_value)
     if isinstance(value, xr.DataArray):
         value = value.compute()
         return {
@@ -276,13 +292,21 @@ FORMATS: list[OutputFormat] = [
                          "default": "deflate", "description": "Compression of the tiles."}},
         write_gtiff, ("gtiff", "geotiff", "tiff", "tif", "cog")),
     OutputFormat(
-        "netCDF", "netCDF (CF-1.8)", "application/x-netcdf", "nc", ["raster"],
+        "netCDF", "netCDF (CF-1.8; vector cubes as discrete sampling geometries)",
+        "application/x-netcdf", "nc", ["raster", "vector"],
         {"datatype": {"type": "string", "enum": _DTYPES,
                       "description": "Cast the data to this type."}},
         write_netcdf, ("netcdf", "nc", "netcdf4")),
     OutputFormat(
         "PNG", "PNG picture (class maps with a legend)", "image/png", "png", ["raster"], {},
         write_png, ("png",)),
+    OutputFormat(
+        "GeoJSON", "GeoJSON (vector cubes: a feature per geometry, a property per date "
+        "and band)", "application/geo+json", "geojson", ["vector"], {},
+        vector_formats.write_geojson, ("geojson",)),
+    OutputFormat(
+        "CSV", "CSV (vector cubes: a row per geometry and date, a column per band)",
+        "text/csv", "csv", ["vector", "table"], {}, vector_formats.write_csv, ("csv",)),
     OutputFormat(
         "JSON", "JSON", "application/json", "json", ["raster", "vector", "table", "other"], {},
         write_json, ("json",)),

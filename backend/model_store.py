@@ -5,17 +5,21 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import requests
 
 from backend.errors import ProcessParameterInvalid
 from backend.jobs.store import Store
+from backend.safe_urls import UrlPolicy, UrlRefused, fetch
 from backend.settings import Settings
 from processes import model_files
 
 MODEL_FILE = "model.pt"
+# Our own links to a job's results: the job itself, with the rights of the user asking.
 JOB_RESULTS_URL = re.compile(r"/openeo/1\.2/jobs/([\w-]+)/results/?$")
+JOB_DOWNLOAD_URL = re.compile(r"/download/([\w-]+)/model\.pt(\?|$)")
 MAX_BYTES = 200 * 2**20
 
 
@@ -30,14 +34,11 @@ def _from_blob(blob: bytes | str, where: str) -> Any:
         raise _invalid(f"{where} is not a cropcube model file ({type(exc).__name__})") from None
 
 
-def _fetch(url: str) -> requests.Response:
+def _fetch(url: str, policy: UrlPolicy) -> requests.Response:
     try:
-        r = requests.get(url, timeout=60)
-    except requests.RequestException as exc:
-        raise _invalid(f"could not fetch {url}: {type(exc).__name__}") from None
-    if r.status_code != 200 or len(r.content) > MAX_BYTES:
-        raise _invalid(f"fetching {url} answered HTTP {r.status_code}")
-    return r
+        return fetch(url, replace(policy, max_bytes=MAX_BYTES))
+    except UrlRefused as exc:
+        raise _invalid(str(exc)) from None
 
 
 def _model_href(item: dict, url: str) -> str:
@@ -55,14 +56,14 @@ def model_loader(settings: Settings, store: Store, user_id: str | None
     """load_ml_model's resolver for one user."""
 
     def load(ref: str) -> Any:
-        own_job = JOB_RESULTS_URL.search(ref)
-        if own_job:  # our own /jobs/<id>/results: the job, with this user's rights
+        own_job = JOB_RESULTS_URL.search(ref) or JOB_DOWNLOAD_URL.search(ref)
+        if own_job:  # our own results or download link: the job, with this user's rights
             ref = own_job.group(1)
         elif ref.startswith(("http://", "https://")):
-            r = _fetch(ref)
+            r = _fetch(ref, settings.url_policy)
             if "json" in r.headers.get("Content-Type", ""):
                 href = _model_href(r.json(), ref)
-                r = _fetch(href)
+                r = _fetch(href, settings.url_policy)
             return _from_blob(r.content, ref)
         job = store.get(ref)
         if job is None or job.user_id != user_id:

@@ -6,9 +6,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend.safe_urls import UrlPolicy
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"CROPCUBE_{name}", default)
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,16 @@ class Settings:
     dask_scheduler: str = ""  # address of an existing dask.distributed scheduler
     results_days: float = 30.0  # how long job results are kept
     signed_url_ttl_s: int = 7 * 24 * 3600
+    # URLs users give (load_stac, load_ml_model, geometries): host patterns that may be
+    # fetched, and hosts whose private addresses are trusted (default: public hosts only)
+    url_allowed_hosts: tuple[str, ...] = ("*",)
+    url_trusted_hosts: tuple[str, ...] = ()
     graph_max_nodes: int = 10_000  # nodes in a process graph, child graphs included
     graph_max_depth: int = 32  # levels of child process graphs (callbacks)
+
+    @property
+    def url_policy(self) -> UrlPolicy:
+        return UrlPolicy(self.url_allowed_hosts, self.url_trusted_hosts)
 
     @property
     def graph_limits(self) -> GraphLimits:
@@ -95,6 +109,8 @@ class Settings:
             dask_scheduler=_env("DASK_SCHEDULER", ""),
             results_days=float(_env("RESULTS_DAYS", "30")),
             signed_url_ttl_s=int(_env("SIGNED_URL_TTL_S", str(7 * 24 * 3600))),
+            url_allowed_hosts=_list(_env("URL_ALLOWED_HOSTS", "*")),
+            url_trusted_hosts=_list(_env("URL_TRUSTED_HOSTS", "")),
             graph_max_nodes=int(_env("GRAPH_MAX_NODES", "10000")),
             graph_max_depth=int(_env("GRAPH_MAX_DEPTH", "32")),
         )

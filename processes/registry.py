@@ -46,34 +46,39 @@ class Process:
         return cls(spec, implementation, frozenset(n for n in _CALL_KEYWORDS if n in names))
 
 
-def _standard() -> dict[str, tuple[Any, dict]]:
+@cache
+def official_specs() -> dict[str, dict]:
+    """The openeo-processes specs (specs/openeo-processes, proposals included) by id, each
+    with the version of the specs it comes from."""
+    folder = SPECS_DIR / "openeo-processes"
+    version = (folder / "VERSION").read_text().strip()
+    found = {}
+    for path in sorted([*folder.glob("*.json"), *folder.glob("proposals/*.json")]):
+        spec = json.loads(path.read_text())
+        found[spec["id"]] = {**spec, "version": version}
+    return found
+
+
+def _standard() -> dict[str, Callable[..., Any]]:
+    """openeo-processes-dask's implementations by process id (those it has but does not
+    export, too: `e`, the date processes)."""
     logging.getLogger("openeo_processes_dask").setLevel(logging.ERROR)
-    import openeo_processes_dask.specs as specs
+    from openeo_processes_dask.process_implementations import dates, math
     from openeo_processes_dask.process_implementations.core import standard_processes
 
-    out = {}
-    for func in standard_processes:
-        pid = func.__name__.lstrip("_")
-        spec = getattr(specs, func.__name__, None) or getattr(specs, pid, None)
-        if pid in _EXCLUDED or spec is None:
-            continue
-        out[pid] = (func, spec)
-    return out
-
-
-def _upstream_spec(pid: str) -> dict:
-    import openeo_processes_dask.specs as specs
-
-    return getattr(specs, pid)
+    funcs = [*standard_processes, math.e, dates.date_between, dates.date_difference,
+             dates.date_shift]
+    return {f.__name__.lstrip("_"): f for f in funcs if f.__name__.lstrip("_") not in _EXCLUDED}
 
 
 @cache
 def registry() -> dict[str, Process]:
     """Every predefined process a graph may call."""
-    reg = {pid: Process.of(spec, OVERRIDES.get(pid, func))
-           for pid, (func, spec) in _standard().items()}
+    official = official_specs()
+    reg = {pid: Process.of(official[pid], OVERRIDES.get(pid, func))
+           for pid, func in _standard().items() if pid in official}
     for pid, func in (("load_collection", io.load_collection), ("save_result", io.save_result)):
-        reg[pid] = Process.of(_upstream_spec(pid), func)
+        reg[pid] = Process.of(official[pid], func)
     for path in sorted(SPECS_DIR.glob("*.json")):
         own = json.loads(path.read_text())
         reg[own["id"]] = Process.of(own, OWN[own["id"]])

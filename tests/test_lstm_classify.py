@@ -276,7 +276,7 @@ def test_load_ml_model_bad_references(server, auth_headers, connection):
     other = openeo.connect(server.url).authenticate_basic("bob", "bob-pw")
     job = other.load_collection("CROP_LABELS").create_job(out_format="GTiff")
     for ref, words in ((job.job_id, "no job"), ("j-doesnotexist", "no job"),
-                       (f"{server.url}/nothing.pt", "answered HTTP 404")):
+                       (f"{server.url}/nothing.pt", "is not allowed here")):
         graph = {"m": {"process_id": "load_ml_model", "arguments": {"id": ref},
                        "result": True}}
         r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
