@@ -95,6 +95,28 @@ def _number_array(value: list) -> Any:
     return value
 
 
+def _is_array(value: Any) -> bool:
+    return hasattr(value, "shape") and getattr(value, "ndim", 0) > 0
+
+
+def _stack(items: list) -> Any:
+    """Elements of a list that hold arrays (`sum([x, y])` in a callback that sees whole
+    chunks) as one array along a new first axis, scalars and nulls broadcast."""
+    import dask.array as da
+
+    items = [np.nan if v is None else getattr(v, "data", v) for v in items]
+    if any(isinstance(v, da.Array) for v in items):
+        return da.stack(da.broadcast_arrays(*[da.asarray(v) for v in items]))
+    return np.stack(np.broadcast_arrays(*[np.asarray(v) for v in items]))
+
+
+class Stacked:
+    """Marks an argument `_stack` built: the process reduces it along axis 0."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
 def _convert(process: str, name: str, param: dict, value: Any) -> Any:
     schema = param.get("schema", {})
     alternatives = _alternatives(schema)
@@ -114,13 +136,18 @@ def _convert(process: str, name: str, param: dict, value: Any) -> Any:
     if value is None and required and types & _NUMERIC:
         return np.nan
     if isinstance(value, list) and "array" in types:
+        if len(value) == 1 and _is_array(value[0]):
+            return value[0]  # [{"from_parameter": "data"}], as the R client writes max(data)
+        if len(value) > 1 and any(_is_array(v) for v in value):
+            return Stacked(_stack(value))
         return _number_array(value)
     return value
 
 
 def prepare(process: str, spec: dict | None, args: dict[str, Any],
             raw: dict[str, Any]) -> dict[str, Any]:
-    """The arguments as the implementation takes them; `raw` holds them as the graph did."""
+    """The arguments as the implementation takes them; `raw` holds them as the graph did.
+    A `Stacked` value means: reduce it along axis 0."""
     if not spec:
         return args
     params = {p["name"]: p for p in spec.get("parameters", [])}

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.catalog import Catalog
+from backend.safe_urls import UrlPolicy
 from backend.settings import GraphLimits
 
 
@@ -28,6 +29,7 @@ class ExecutionContext:
     max_values: int | None = None
     user_processes: dict[str, dict] = field(default_factory=dict)
     limits: GraphLimits = field(default_factory=GraphLimits)
+    url_policy: UrlPolicy = field(default_factory=UrlPolicy)  # URLs in arguments
     saved: list[SaveRequest] = field(default_factory=list)
     loaded_times: list[Any] = field(default_factory=list)  # t labels of every loaded cube
     load_model: Callable[[str], Any] | None = None  # load_ml_model: job id or URL -> model

@@ -115,6 +115,12 @@ def caller(user_processes: dict[str, dict] | None = None) -> Call:
         try:
             kwargs = boundary.prepare(pid, found.spec, args, node.get("arguments") or {})
             kwargs.update({k: v for k, v in keywords.items() if k in found.keywords})
+            stacked = [k for k, v in kwargs.items() if isinstance(v, boundary.Stacked)]
+            for name in stacked:  # a list of arrays: reduced across the list, element-wise
+                kwargs[name] = kwargs[name].value
+                kwargs.pop("keepdims", None)
+                if "axis" in found.keywords:
+                    kwargs["axis"] = 0
             if pid in user:
                 kwargs["_call"] = call
             return boundary.result(found.spec, found.implementation(**kwargs))

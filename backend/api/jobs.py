@@ -231,7 +231,8 @@ def estimate(job_id: str):
     svc = services()
     job = svc.store.job(user, job_id)
     ctx = ExecutionContext(svc.catalog, user_processes=svc.store.processes(user),
-                           limits=svc.settings.graph_limits)
+                           limits=svc.settings.graph_limits,
+                           url_policy=svc.settings.url_policy)
     value = executor.evaluate(job.process["process_graph"], ctx)
     data = [r.data for r in ctx.saved] or [value]
     size = sum(int(getattr(d, "nbytes", 0)) for d in data)

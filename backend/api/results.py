@@ -37,6 +37,7 @@ def compute_result():
     svc = services()
     ctx = ExecutionContext(svc.catalog, max_values=svc.settings.sync_max_values,
                            limits=svc.settings.graph_limits,
+                           url_policy=svc.settings.url_policy,
                            user_processes=svc.store.processes(user),
                            load_model=model_loader(svc.settings, svc.store, user))
     value = executor.evaluate(graph, ctx)

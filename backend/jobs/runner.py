@@ -64,7 +64,7 @@ def compute(settings: Settings, store: Store, job_id: str, out_dir: Path) -> dic
         raise errors.JobNotFound(identifier=job_id)
     ctx = ExecutionContext(Catalog(settings), user_processes=store.processes(job.user_id),
                            load_model=model_loader(settings, store, job.user_id),
-                           limits=settings.graph_limits)
+                           limits=settings.graph_limits, url_policy=settings.url_policy)
     value = executor.evaluate(job.process["process_graph"], ctx)
     store.log(job_id, "debug", "Process graph evaluated; computing on Dask.")
     store.set_progress(job_id, 30.0)
