@@ -43,11 +43,29 @@ def _types(schema: dict) -> set[str]:
     return set(kind) if isinstance(kind, list) else {kind} if isinstance(kind, str) else set()
 
 
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _domain_free(schema: Any) -> Any:
+    """The schema without the bounds of floating-point numbers: for math processes they
+    give the domain, outside which the result is NaN (openeo-processes 2.0), not an error.
+    Bounds of integers (indices, counts, sizes) stay."""
+    if isinstance(schema, list):
+        return [_domain_free(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _domain_free(v) for k, v in schema.items()}
+    if "number" in _types(schema):
+        for key in _BOUNDS:
+            out.pop(key, None)
+    return out
+
+
 @cache
 def _validator(process: str, parameter: str, schema_json: str) -> jsonschema.Validator:
     import json
 
-    schema = json.loads(schema_json)
+    schema = _domain_free(json.loads(schema_json))
     if isinstance(schema, list):
         schema = {"anyOf": schema}
     return jsonschema.Draft7Validator(schema)

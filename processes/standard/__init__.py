@@ -2,7 +2,7 @@
 plain JSON values (one plain function per process, themed modules, as upstream does); the
 registry lists these instead of upstream's. Cubes still go to upstream's code."""
 
-from processes.standard import arrays, comparison, cubes, text
+from processes.standard import arrays, comparison, cubes, math, text
 
 OVERRIDES = {**arrays.IMPLEMENTATIONS, **comparison.IMPLEMENTATIONS, **cubes.IMPLEMENTATIONS,
-             **text.IMPLEMENTATIONS}
+             **math.IMPLEMENTATIONS,              **text.IMPLEMENTATIONS}

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 from openeo_processes_dask.process_implementations import arrays as upstream
+from openeo_processes_dask.process_implementations import math as upstream_math
 
 from processes.standard._values import is_nodata, is_number, is_plain
 
@@ -22,8 +23,12 @@ def _plain_list(data: Any) -> list | None:
 
 def array_find(data: Any, value: Any, reverse: bool = False, axis: int | None = None) -> Any:
     """Index of the first (or last) element equal to value, null when there is none or the
-    value is no-data; elements of another type never match (1 is not "1", nor true)."""
-    items = _plain_list(data)
+    value is no-data; elements of another type never match (1 is not "1", nor true), nor
+    do arrays and objects."""
+    if isinstance(data, list) and axis is None:
+        items = data
+    else:
+        items = _plain_list(data)
     if items is None or axis is not None:
         return upstream.array_find(data, value, reverse=reverse, axis=axis)
     if is_nodata(value) or not is_plain(value):
@@ -55,4 +60,19 @@ def last(data: Any, ignore_nodata: bool = True, axis: int | None = None) -> Any:
     return first(items[::-1], ignore_nodata)
 
 
-IMPLEMENTATIONS = {"array_find": array_find, "first": first, "last": last}
+def quantiles(data: Any, probabilities: Any = None, q: Any = None, ignore_nodata: bool = True,
+              axis: int | None = None, keepdims: bool = False) -> Any:
+    """Upstream's, for plain lists too and empty arrays (null per probability); the
+    quantiles replace the axis, so `keepdims` (apply_dimension's) never adds one."""
+    if isinstance(data, list | tuple):
+        data = np.array([np.nan if v is None else v for v in data], dtype=float)
+    if np.size(data) == 0:
+        if isinstance(probabilities, int):
+            return [None] * (probabilities - 1)
+        return [None] * (0 if probabilities is None else len(probabilities))
+    return upstream_math.quantiles(data, probabilities=probabilities, q=q,
+                              ignore_nodata=ignore_nodata, axis=axis, keepdims=False)
+
+
+IMPLEMENTATIONS = {"array_find": array_find, "first": first, "last": last,
+                   "quantiles": quantiles}

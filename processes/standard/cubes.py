@@ -1,5 +1,6 @@
-"""Cube processes whose upstream code lacks a parameter of the official spec, or fetches
-URLs on its own: aggregate_spatial, aggregate_temporal_period, filter_bands."""
+"""Cube processes whose upstream code lacks a parameter of the official spec, fetches URLs
+on its own or fails without an openEO error: aggregate_spatial, aggregate_temporal_period,
+filter_bands, apply_dimension."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from openeo_processes_dask.process_implementations.cubes import _filter
 from openeo_processes_dask.process_implementations.cubes import aggregate as upstream
+from openeo_processes_dask.process_implementations.cubes import apply as upstream_apply
 
 from backend.errors import ProcessParameterInvalid
 from backend.safe_urls import UrlRefused, fetch
@@ -72,6 +74,20 @@ def filter_bands(data: Any, bands: list[str] | None = None,
     return _filter.filter_bands(data, names)
 
 
-IMPLEMENTATIONS = {"aggregate_spatial": aggregate_spatial,
+def apply_dimension(data: Any, process: Callable[..., Any], dimension: str,
+                    target_dimension: str | None = None, context: Any = None) -> Any:
+    """Upstream's, with the spec's rule on an existing target dimension checked first: the
+    values go into it only where it holds a single label."""
+    if target_dimension and target_dimension != dimension and hasattr(data, "dims") and \
+            target_dimension in data.dims and data.sizes[target_dimension] > 1:
+        raise ProcessParameterInvalid(
+            process="apply_dimension", parameter="target_dimension",
+            reason=f"the cube already has a dimension '{target_dimension}' with "
+                   f"{data.sizes[target_dimension]} labels; name a new dimension, or reduce "
+                   "or filter that one to a single label first")
+    return upstream_apply.apply_dimension(data, process, dimension, target_dimension, context)
+
+
+IMPLEMENTATIONS = {"aggregate_spatial": aggregate_spatial, "apply_dimension": apply_dimension,
                    "aggregate_temporal_period": aggregate_temporal_period,
                    "filter_bands": filter_bands}
