@@ -14,6 +14,7 @@ import networkx as nx
 from backend import errors, formats
 from backend.catalog import Catalog
 from backend.extents import parse_spatial_extent, parse_temporal_extent
+from processes.boundary import check
 from processes.graph import is_literal, references
 
 SpecLookup = Callable[[str, "str | None"], "dict | None"]
@@ -75,6 +76,13 @@ def _check_node(node_id: str, node: Any, lookup: SpecLookup, catalog: Catalog
     for name, p in params.items():
         if name not in args and not p.get("optional") and "default" not in p:
             yield errors.ProcessParameterRequired(process=pid, parameter=name, node=node_id)
+    for name, value in args.items():
+        if name in params and is_literal(value):
+            try:
+                check(pid, name, params[name].get("schema", {}), value)
+            except errors.ProcessParameterInvalid as exc:
+                exc.node = node_id
+                yield exc
     if pid == "load_collection":
         yield from _check_load_collection(node_id, args, catalog)
     if pid == "save_result" and isinstance(args.get("format"), str):

@@ -81,7 +81,8 @@ def _reason(error: jsonschema.ValidationError) -> str:
     return error.message if len(error.message) <= 200 else error.message[:197] + "..."
 
 
-def _check(process: str, name: str, schema: Any, value: Any) -> None:
+def check(process: str, name: str, schema: Any, value: Any) -> None:
+    """ProcessParameterInvalid when a literal value does not match the parameter's schema."""
     import json
 
     try:
@@ -176,7 +177,7 @@ def prepare(process: str, spec: dict | None, args: dict[str, Any],
             out[name] = value
             continue
         if is_literal(raw.get(name)):
-            _check(process, name, param.get("schema", {}), raw.get(name))
+            check(process, name, param.get("schema", {}), raw.get(name))
         out[name] = _convert(process, name, param, value)
     return out
 

@@ -1,4 +1,5 @@
-"""array_find, first, last: the openEO rules for plain arrays (strings and no-data included)."""
+"""Array processes with the openEO rules for plain JSON arrays (strings, mixed types and
+no-data included); arrays inside cubes go to upstream's code."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 from openeo_processes_dask.process_implementations import arrays as upstream
 from openeo_processes_dask.process_implementations import math as upstream_math
 
+from backend.errors import OpenEOError
 from processes.standard._values import is_nodata, is_number, is_plain
 
 
@@ -76,3 +78,99 @@ def quantiles(data: Any, probabilities: Any = None, q: Any = None, ignore_nodata
 
 IMPLEMENTATIONS = {"array_find": array_find, "first": first, "last": last,
                    "quantiles": quantiles}
+
+
+class ArrayNotLabeled(OpenEOError):
+    code = "ArrayNotLabeled"
+    status = 400
+    default_message = "The array is not a labeled array, but a label was given."
+
+
+def _plain_or_none(data: Any) -> list | None:
+    """A plain JSON array (numbers, strings, booleans, nulls) as a list, else None."""
+    if isinstance(data, np.ndarray) and data.ndim == 1:
+        return [None if is_nodata(v) else v for v in data.tolist()]
+    return list(data) if isinstance(data, list) else None
+
+
+def array_element(data: Any, index: int | None = None, label: Any = None,
+                  return_nodata: bool = False, axis: int | None = None,
+                  context: Any = None, dim_labels: Any = None) -> Any:
+    """Upstream's; for a plain array an index past its end is null with return_nodata."""
+    items = _plain_or_none(data)
+    if items is not None and axis is None and label is None and index is not None:
+        if 0 <= index < len(items):
+            return items[index]
+        if return_nodata:
+            return None
+    return upstream.array_element(data, index=index, label=label, return_nodata=return_nodata,
+                                  axis=axis, context=context, dim_labels=dim_labels)
+
+
+def array_concat(array1: Any, array2: Any, axis: int | None = None) -> Any:
+    """Plain arrays joined as they are (numpy would turn [1, "a"] into strings)."""
+    one, two = _plain_or_none(array1), _plain_or_none(array2)
+    if one is not None and two is not None and axis is None:
+        return one + two
+    return upstream.array_concat(array1, array2, axis=axis)
+
+
+def array_append(data: Any, value: Any, label: Any = None, axis: int | None = None) -> Any:
+    """Plain arrays get the value appended as it is; a label needs a labeled array."""
+    items = _plain_or_none(data)
+    if items is not None and axis is None:
+        if label is not None:
+            raise ArrayNotLabeled()
+        return [*items, value]
+    return upstream.array_append(data, value, label=label, axis=axis)
+
+
+def array_modify(data: Any, values: Any, index: int, length: int = 1,
+                 axis: int | None = None) -> Any:
+    """Plain arrays: `length` elements from `index` replaced by `values`, types kept."""
+    items, new = _plain_or_none(data), _plain_or_none(values)
+    if items is not None and new is not None and axis is None:
+        return items[:index] + new + items[index + length:]
+    return upstream.array_modify(data, values, index, length=length, axis=axis)
+
+
+def order(data: Any, asc: bool = True, nodata: bool | None = None,
+          axis: int | None = None) -> Any:
+    """Plain arrays: a stable order of the indices; no-data left out (null), first (false)
+    or last (true)."""
+    items = _plain_or_none(data)
+    if items is None or axis is not None:
+        return upstream.order(data, asc=asc, nodata=nodata, axis=axis)
+    valid = [i for i, v in enumerate(items) if not is_nodata(v)]
+    valid.sort(key=lambda i: items[i], reverse=not asc)  # stable either way
+    missing = [i for i, v in enumerate(items) if is_nodata(v)]
+    return valid if nodata is None else missing + valid if nodata is False else valid + missing
+
+
+def _cumulative(name: str, op: Any):
+    def cumulate(data: Any, ignore_nodata: bool = True, axis: int | None = None) -> Any:
+        items = _plain_or_none(data)
+        if items is None or axis is not None:
+            return getattr(upstream_math, name)(data, ignore_nodata=ignore_nodata, axis=axis)
+        out, total, broken = [], None, False
+        for v in items:
+            if is_nodata(v) or broken:
+                out.append(None)
+                broken = broken or not ignore_nodata
+                continue
+            total = v if total is None else op(total, v)
+            out.append(total)
+        return out
+
+    cumulate.__name__ = name
+    cumulate.__doc__ = f"openEO {name}: no-data stays no-data (and ends the run without " \
+        "ignore_nodata)."
+    return cumulate
+
+
+cumsum = _cumulative("cumsum", lambda a, b: a + b)
+cumproduct = _cumulative("cumproduct", lambda a, b: a * b)
+
+IMPLEMENTATIONS.update({"array_element": array_element, "array_concat": array_concat,
+                        "array_append": array_append, "array_modify": array_modify,
+                        "order": order, "cumsum": cumsum, "cumproduct": cumproduct})

@@ -33,6 +33,8 @@ lte = _ordering("lte", operator.le, upstream.lte)
 
 def between(x: Any, min: Any, max: Any, exclude_max: bool = False) -> Any:
     """openEO between: null for no-data, false for anything but numbers."""
+    if isinstance(x, list | tuple):
+        return False  # a JSON array is not a number
     if not is_plain(x):
         return upstream.between(x, min, max, exclude_max)
     if is_nodata(x):
