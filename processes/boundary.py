@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from typing import Any
 
@@ -136,7 +137,7 @@ class Stacked:
         self.value = value
 
 
-def _convert(process: str, name: str, param: dict, value: Any) -> Any:
+def _convert(process: str, name: str, param: dict, value: Any, numpy: bool) -> Any:
     schema = param.get("schema", {})
     alternatives = _alternatives(schema)
     types = set().union(*(_types(s) for s in alternatives)) if alternatives else set()
@@ -159,13 +160,15 @@ def _convert(process: str, name: str, param: dict, value: Any) -> Any:
             return value[0]  # [{"from_parameter": "data"}], as the R client writes max(data)
         if len(value) > 1 and any(_is_array(v) for v in value):
             return Stacked(_stack(value))
-        return _number_array(value)
+        return _number_array(value) if numpy else value
     return value
 
 
-def prepare(process: str, spec: dict | None, args: dict[str, Any],
-            raw: dict[str, Any]) -> dict[str, Any]:
-    """The arguments as the implementation takes them; `raw` holds them as the graph did.
+def prepare(process: str, spec: dict | None, args: dict[str, Any], raw: dict[str, Any],
+            numpy: bool = True) -> dict[str, Any]:
+    """The arguments as the implementation takes them, the spec's defaults filled in; `raw`
+    holds them as the graph did. `numpy`: numeric JSON arrays become numpy arrays, as
+    openeo-processes-dask expects (cropcube's own processes take plain lists).
     A `Stacked` value means: reduce it along axis 0."""
     if not spec:
         return args
@@ -178,7 +181,10 @@ def prepare(process: str, spec: dict | None, args: dict[str, Any],
             continue
         if is_literal(raw.get(name)):
             check(process, name, param.get("schema", {}), raw.get(name))
-        out[name] = _convert(process, name, param, value)
+        out[name] = _convert(process, name, param, value, numpy)
+    for name, param in params.items():  # the spec's defaults, not the code's, apply
+        if name not in out and "default" in param:
+            out[name] = _convert(process, name, param, copy.deepcopy(param["default"]), numpy)
     return out
 
 

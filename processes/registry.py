@@ -113,7 +113,8 @@ def caller(user_processes: dict[str, dict] | None = None) -> Call:
             raise errors.ProcessUnsupported(process=pid, namespace=namespace or "backend",
                                             node=node_id)
         try:
-            kwargs = boundary.prepare(pid, found.spec, args, node.get("arguments") or {})
+            kwargs = boundary.prepare(pid, found.spec, args, node.get("arguments") or {},
+                                      numpy=pid not in OWN)
             kwargs.update({k: v for k, v in keywords.items() if k in found.keywords})
             stacked = [k for k, v in kwargs.items() if isinstance(v, boundary.Stacked)]
             for name in stacked:  # a list of arrays: reduced across the list, element-wise

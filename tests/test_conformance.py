@@ -1,4 +1,5 @@
-"""The official openEO test suite's API compliance tests: no failure beyond the known ones."""
+"""The official openEO test suite (WP3 process specs, WP4 API, WP5 processes over HTTP, WP6
+workflows): no failure beyond the known ones, and no known one that passes now."""
 
 from __future__ import annotations
 
@@ -11,14 +12,22 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "conformance"))
 
+# Test counts of openeo-test-suite 0.2.2 on the assets in ../shared (skips not counted).
+TOTALS = {"WP3": 248, "WP4": 42, "WP5": 879, "WP6": 25}
+
 
 @pytest.mark.heavy
-def test_official_api_compliance_suite():
+def test_official_test_suite():
     from run_suite import run
 
     known = json.loads((HERE / "conformance" / "known_failures.json").read_text())
-    summary = run(None)
-    assert summary["total"] == 42
-    unexpected = {k: v for k, v in summary["failed"].items() if k not in known}
-    assert not unexpected, unexpected
-    assert summary["passed"] >= summary["total"] - len(known)
+    patterns = known["message_patterns"]
+    summaries = run()
+    for part, summary in summaries.items():
+        print(f"{part}: {summary['passed']} of {summary['total']} passed")
+        assert summary["total"] == TOTALS[part], part
+        unexpected = {k: v for k, v in summary["failed"].items()
+                      if k not in known[part] and not any(p in v for p in patterns)}
+        assert not unexpected, (part, unexpected)
+        passing_now = set(known[part]) - set(summary["failed"])
+        assert not passing_now, (part, "known failures that pass now", passing_now)

@@ -10,7 +10,9 @@ from typing import Any
 
 from openeo_processes_dask.process_implementations.cubes import _filter
 from openeo_processes_dask.process_implementations.cubes import aggregate as upstream
-from openeo_processes_dask.process_implementations.cubes import apply as upstream_apply
+from openeo_processes_dask.process_implementations.cubes.apply import (
+    apply_dimension as upstream_apply_dimension,
+)
 
 from backend.errors import ProcessParameterInvalid
 from backend.safe_urls import UrlRefused, fetch
@@ -85,7 +87,7 @@ def apply_dimension(data: Any, process: Callable[..., Any], dimension: str,
             reason=f"the cube already has a dimension '{target_dimension}' with "
                    f"{data.sizes[target_dimension]} labels; name a new dimension, or reduce "
                    "or filter that one to a single label first")
-    return upstream_apply.apply_dimension(data, process, dimension, target_dimension, context)
+    return upstream_apply_dimension(data, process, dimension, target_dimension, context)
 
 
 IMPLEMENTATIONS = {"aggregate_spatial": aggregate_spatial, "apply_dimension": apply_dimension,
