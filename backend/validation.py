@@ -113,12 +113,12 @@ def graph_errors(graph: Any, lookup: SpecLookup, catalog: Catalog) -> list[error
                         node=node_id))
                 else:
                     deps.add_edge(node_id, target)
-    try:
-        cycle = nx.find_cycle(deps)
+    if not nx.is_directed_acyclic_graph(deps):  # linear; find_cycle alone is not on chains
+        loop = next(c for c in nx.strongly_connected_components(deps)
+                    if len(c) > 1 or deps.has_edge(next(iter(c)), next(iter(c))))
+        cycle = nx.find_cycle(deps.subgraph(loop))
         path = " -> ".join([cycle[0][0], *(v for _, v in cycle)])
         found.append(errors.ProcessGraphInvalid(f"The process graph has a cycle: {path}."))
-    except nx.NetworkXNoCycle:
-        pass
     return found
 
 
