@@ -1,12 +1,15 @@
-"""load_collection and save_result: the two processes openeo-processes-dask leaves to backends."""
+"""load_collection, load_url and save_result: the input and output processes that
+openeo-processes-dask leaves to backends."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from backend import formats
-from backend.errors import FormatUnsupported
+from backend.errors import FormatUnsupported, ProcessParameterInvalid
+from backend.safe_urls import UrlRefused, fetch
 from processes.context import SaveRequest, current
 
 
@@ -30,6 +33,27 @@ def load_collection(id: str, spatial_extent: Any = None, temporal_extent: Any = 
     if "t" in cube.dims:
         ctx.loaded_times.append(cube["t"].values)
     return cube
+
+
+GEOJSON_TYPES = {"FeatureCollection", "Feature", "Polygon", "MultiPolygon", "GeometryCollection",
+                 "Point", "MultiPoint", "LineString", "MultiLineString"}
+
+
+def load_url(url: str, format: str, options: dict[str, Any] | None = None, **_: Any) -> Any:
+    """GeoJSON from a URL (for aggregate_spatial, mask_polygon, filter_spatial), fetched
+    under the server's URL policy."""
+    if str(format).lower() != "geojson":
+        raise FormatUnsupported(f"load_url reads GeoJSON; '{format}' is not offered.")
+    try:
+        doc = json.loads(fetch(url, current.get().url_policy).content)
+    except (UrlRefused, ValueError) as exc:
+        reason = str(exc) if isinstance(exc, UrlRefused) else "the URL holds no JSON"
+        raise ProcessParameterInvalid(process="load_url", parameter="url",
+                                      reason=reason) from None
+    if not isinstance(doc, dict) or doc.get("type") not in GEOJSON_TYPES:
+        raise ProcessParameterInvalid(process="load_url", parameter="url",
+                                      reason="the document is not GeoJSON")
+    return doc
 
 
 def save_result(data: Any, format: str, options: dict[str, Any] | None = None, **_: Any) -> bool:

@@ -120,9 +120,9 @@ def test_job_result_carries_the_classes(crop_map):
     ({"temporal_extent": ["2022-06-01", "2022-07-01"], "composite": False}, "data",
      "time steps"),
     ({"bands": ["B04", "B08", "SCL"]}, "data", "lacks the band"),
-    ({"model": "timesen2crop"}, "model", "no bundled LSTM model"),
-    ({"output": ["class", "colour"]}, "output", "must list"),
-    ({"engine": "tensorflow"}, "engine", "must be one of"),
+    ({"model": "timesen2crop"}, "model", "is not one of ['demo']"),
+    ({"output": ["class", "colour"]}, "output", "'colour' is not one of"),
+    ({"engine": "tensorflow"}, "engine", "is not one of ['torch', 'onnxruntime']"),
 ])
 def test_bad_inputs_get_openeo_errors(server, auth_headers, change, parameter, words):
     box = {"west": 679720, "east": 679920, "south": 5151720, "north": 5151920, "crs": 32632}

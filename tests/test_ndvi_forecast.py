@@ -204,12 +204,12 @@ def test_training_windows_hide_only_clear_months():
 
 
 @pytest.mark.parametrize(("change", "parameter", "words"), [
-    ({"horizon": 0}, "horizon", "integer from 1 to 6"),
-    ({"horizon": 7}, "horizon", "integer from 1 to 6"),
-    ({"horizon": "3"}, "horizon", "integer from 1 to 6"),
-    ({"mode": "hindcast"}, "mode", "forecast, gapfill"),
-    ({"model": "timesen2crop"}, "model", "no bundled NDVI model"),
-    ({"uncertainty": "yes"}, "uncertainty", "true or false"),
+    ({"horizon": 0}, "horizon", "less than the minimum of 1"),
+    ({"horizon": 7}, "horizon", "greater than the maximum of 6"),
+    ({"horizon": "3"}, "horizon", "is not of type integer"),
+    ({"mode": "hindcast"}, "mode", "is not one of ['forecast', 'gapfill']"),
+    ({"model": "timesen2crop"}, "model", "is not one of ['eolearn', 'demo']"),
+    ({"uncertainty": "yes"}, "uncertainty", "is not of type boolean"),
     ({"bands": ["B02", "SCL"]}, "data", "red (B04) and near-infrared"),
 ])
 def test_bad_inputs_get_openeo_errors(server, auth_headers, change, parameter, words):

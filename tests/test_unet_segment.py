@@ -194,9 +194,9 @@ def test_readme_chain_scores_against_the_label_raster(connection, tmp_path):
 @pytest.mark.parametrize(("change", "parameter", "words"), [
     ({"tile_size": 30}, "tile_size", "multiple of 4"),
     ({"overlap": 100}, "overlap", "half the tile size"),
-    ({"output": ["class", "edges"]}, "output", "must list"),
-    ({"model": "sentinel"}, "model", "no bundled U-Net model"),
-    ({"model": "ssl_demo"}, "model", "pre-trained backbone"),
+    ({"output": ["class", "edges"]}, "output", "'edges' is not one of"),
+    ({"model": "sentinel"}, "model", "is not one of ['demo']"),
+    ({"model": "ssl_demo"}, "model", "is not one of ['demo']"),
     ({"composite": False}, "data", "time step"),
     ({"bands": ["B02", "B03", "B04", "SCL"]}, "data", "lacks the band"),
 ])

@@ -69,7 +69,10 @@ def conformance():
 
 @bp.get("/file_formats")
 def file_formats():
-    return jsonify({"input": {}, "output": {f.name: f.describe() for f in formats.FORMATS}})
+    return jsonify({"input": {"GeoJSON": {"title": "GeoJSON (load_url: geometries for "
+                                          "aggregate_spatial and masks)",
+                                          "gis_data_types": ["vector"], "parameters": {}}},
+                    "output": {f.name: f.describe() for f in formats.FORMATS}})
 
 
 @bp.get("/udf_runtimes")

@@ -1,13 +1,15 @@
-"""Cube processes whose upstream code lacks a parameter of the official spec, fetches URLs
-on its own or fails without an openEO error: aggregate_spatial, aggregate_temporal_period,
+"""Cube processes whose upstream code lacks a parameter of the official spec or fails
+without an openEO error: aggregate_spatial, aggregate_temporal_period,
 filter_bands, apply_dimension."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
+import geopandas as gpd
+import shapely.geometry
+import xvec  # noqa: F401  (the .xvec accessor)
 from openeo_processes_dask.process_implementations.cubes import _filter
 from openeo_processes_dask.process_implementations.cubes import aggregate as upstream
 from openeo_processes_dask.process_implementations.cubes.apply import (
@@ -15,7 +17,6 @@ from openeo_processes_dask.process_implementations.cubes.apply import (
 )
 
 from backend.errors import ProcessParameterInvalid
-from backend.safe_urls import UrlRefused, fetch
 from processes.context import current
 
 
@@ -30,23 +31,34 @@ def _with_context(reducer: Callable[..., Any], context: Any) -> Callable[..., An
     return reduce
 
 
-def _geometries(geometries: Any) -> Any:
-    """GeoJSON as given, or fetched from its URL under the server's URL policy."""
-    if not isinstance(geometries, str):
-        return geometries
-    try:
-        return json.loads(fetch(geometries, current.get().url_policy).content)
-    except (UrlRefused, ValueError) as exc:
-        reason = str(exc) if isinstance(exc, UrlRefused) else "the URL holds no GeoJSON"
-        raise ProcessParameterInvalid(process="aggregate_spatial", parameter="geometries",
-                                      reason=reason) from None
+def _zonal_stats(data: Any, geojson: dict, reducer: Callable[..., Any]) -> Any:
+    """xvec's zonal statistics over GeoJSON (WGS 84) in one process: xvec's default, a joblib
+    worker process per core, takes minutes to start inside a job's process, and dask
+    parallelises the reductions anyway."""
+    if geojson.get("type") == "FeatureCollection":
+        frame = gpd.GeoDataFrame.from_features(geojson, crs="EPSG:4326")
+    elif geojson.get("type") == "Feature":
+        frame = gpd.GeoDataFrame.from_features([geojson], crs="EPSG:4326")
+    else:
+        frame = gpd.GeoDataFrame(geometry=[shapely.geometry.shape(geojson)], crs="EPSG:4326")
+    frame = frame.to_crs(data.rio.crs)
+    return data.xvec.zonal_stats(list(frame.geometry.values), x_coords=data.openeo.x_dim,
+                                 y_coords=data.openeo.y_dim, method="iterate", stats=reducer,
+                                 n_jobs=1, positional_parameters={"data": 0})
 
 
 def aggregate_spatial(data: Any, geometries: Any, reducer: Callable[..., Any],
                       target_dimension: str | None = None, context: Any = None) -> Any:
     """Per-geometry statistics (xvec zonal stats upstream) as a vector cube."""
-    cube = upstream.aggregate_spatial(data, _geometries(geometries),
-                                      _with_context(reducer, context))
+    if isinstance(geometries, str):  # upstream would fetch it itself, past the URL policy
+        raise ProcessParameterInvalid(
+            process="aggregate_spatial", parameter="geometries",
+            reason="give GeoJSON or a vector cube; for a URL use load_url(url, 'GeoJSON')")
+    reducer = _with_context(reducer, context)
+    if isinstance(geometries, dict):
+        cube = _zonal_stats(data, geometries, reducer)
+    else:  # a vector cube
+        cube = upstream.aggregate_spatial(data, geometries, reducer)
     if target_dimension and "geometry" in cube.dims and target_dimension != "geometry":
         cube = cube.rename({"geometry": target_dimension})
     return cube
