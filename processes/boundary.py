@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from functools import cache
 from typing import Any
 
@@ -64,8 +65,6 @@ def _domain_free(schema: Any) -> Any:
 
 @cache
 def _validator(process: str, parameter: str, schema_json: str) -> jsonschema.Validator:
-    import json
-
     schema = _domain_free(json.loads(schema_json))
     if isinstance(schema, list):
         schema = {"anyOf": schema}
@@ -84,8 +83,6 @@ def _reason(error: jsonschema.ValidationError) -> str:
 
 def check(process: str, name: str, schema: Any, value: Any) -> None:
     """ProcessParameterInvalid when a literal value does not match the parameter's schema."""
-    import json
-
     try:
         key = json.dumps(schema, sort_keys=True)
     except (TypeError, ValueError):
