@@ -50,6 +50,59 @@ class Collection:
     id: str
     stac_id: str
     spec: dict[str, Any]
+    process: str = "load_collection"  # named in errors
+
+    @staticmethod
+    def matching_items(items: list[pystac.Item], bands: Sequence[str] | None
+                       ) -> list[pystac.Item]:
+        """Items of one kind for load_stac (a catalog may mix collections): those with every
+        requested band (asset key, eo:bands name or common name), or without a band list
+        the largest group of items that share one set of data assets."""
+        def names(item: pystac.Item) -> set[str]:
+            out = set()
+            for key, asset in _data_assets(item):
+                eo = (asset.extra_fields.get("eo:bands") or [{}])[0]
+                out |= {key, eo.get("name"), eo.get("common_name")} - {None}
+            return out
+
+        if bands is not None and not isinstance(bands, str):
+            return [i for i in items if set(bands) <= names(i)]
+        groups = Counter(frozenset(k for k, _ in _data_assets(i)) for i in items)
+        if not groups:
+            return []
+        common = groups.most_common(1)[0][0]
+        return [i for i in items if frozenset(k for k, _ in _data_assets(i)) == common]
+
+    @classmethod
+    def from_items(cls, items: list[pystac.Item], name: str) -> Collection:
+        """A collection for load_stac: the bands are the items' data assets, the
+        resolution the finest of theirs; every band is scaled per its raster:bands."""
+        bands: dict[str, dict[str, Any]] = {}
+        steps = []
+        for item in items:
+            for key, asset in _data_assets(item):
+                eo = asset.extra_fields.get("eo:bands") or [{}]
+                bands.setdefault(key, {"name": key, **({"common_name": eo[0]["common_name"]}
+                                                       if eo[0].get("common_name") else {})})
+                transform = asset.extra_fields.get("proj:transform") or \
+                    item.properties.get("proj:transform")
+                gsd = asset.extra_fields.get("gsd") or item.properties.get("gsd") or \
+                    (abs(transform[0]) if transform else None)
+                if gsd:
+                    steps.append(float(gsd))
+        if not bands:
+            raise ProcessParameterInvalid(process="load_stac", parameter="url",
+                                          reason="the items have no GeoTIFF or JPEG 2000 data "
+                                                 "assets")
+        if not steps:
+            raise ProcessParameterInvalid(process="load_stac", parameter="url",
+                                          reason="the items give no resolution (gsd or "
+                                                 "proj:transform)")
+        spec = {"id": name, "summaries": {"eo:bands": list(bands.values())},
+                "cube:dimensions": {"x": {"step": min(steps)}, "t": {}},
+                "extent": {"spatial": {"bbox": [_items_bbox(items)]},
+                           "temporal": {"interval": [_items_interval(items)]}}}
+        return cls(name, name, spec, process="load_stac")
 
     @property
     def bands(self) -> list[dict[str, Any]]:
@@ -77,7 +130,7 @@ class Collection:
         if requested is None:
             return names
         if isinstance(requested, str) or not isinstance(requested, Sequence) or not requested:
-            raise ProcessParameterInvalid(process="load_collection", parameter="bands",
+            raise ProcessParameterInvalid(process=self.process, parameter="bands",
                                           reason="expected a non-empty list of band names")
         out = []
         for req in requested:
@@ -86,7 +139,7 @@ class Collection:
             if len(match) != 1:
                 why = "ambiguous common name" if match else "no such band"
                 raise ProcessParameterInvalid(
-                    process="load_collection", parameter="bands",
+                    process=self.process, parameter="bands",
                     reason=f"{why} '{req}' in collection '{self.id}'; bands are "
                     f"{', '.join(names)}")
             out.append(match[0])
@@ -159,19 +212,26 @@ class Catalog:
              max_values: int | None = None) -> xr.DataArray:
         """A lazy (t, bands, y, x) float32 cube; see the module docstring."""
         coll = self.get(collection_id)
-        names = coll.resolve_bands(bands)
-        area = parse_spatial_extent(spatial_extent) or _collection_area(coll)
-        whole = spatial_extent is None
         start, end = parse_temporal_extent(temporal_extent) if temporal_extent else (None, None)
+        area = parse_spatial_extent(spatial_extent) or _collection_area(coll)
         items = self.source.search(coll.stac_id, area.lonlat_bounds(), start, end)
+        return self.load_items(coll, items, spatial_extent, bands, keep_item, max_values)
+
+    def load_items(self, coll: Collection, items: list[pystac.Item], spatial_extent: Any,
+                   bands: Sequence[str] | None = None,
+                   keep_item: Callable[[dict[str, Any]], bool] | None = None,
+                   max_values: int | None = None) -> xr.DataArray:
+        """The cube of the items found for a collection (load_collection, load_stac)."""
+        names = coll.resolve_bands(bands)
+        area = parse_spatial_extent(spatial_extent, coll.process) or _collection_area(coll)
         if keep_item is not None:
             items = [i for i in items if keep_item(i.properties)]
         if not items:
             raise NoDataAvailable(
-                f"No data in collection '{collection_id}' for the requested extent and "
+                f"No data in collection '{coll.id}' for the requested extent and "
                 f"filters; the collection covers {_extent_text(coll)}.")
         epsg = Counter(_item_epsg(i) for i in items).most_common(1)[0][0]
-        if whole:
+        if spatial_extent is None:
             area = _native_area(items, epsg) or area
         footprint = Geometry(area.geometry, crs=area.crs)
         geobox = GeoBox.from_geopolygon(footprint, resolution=coll.resolution, crs=f"EPSG:{epsg}")
@@ -255,7 +315,7 @@ def _asset_key(item: pystac.Item, coll: Collection, name: str) -> str:
         eo = (asset.extra_fields.get("eo:bands") or [{}])[0]
         if key.lower() in wanted or eo.get("name") == name:
             return key
-    raise ProcessParameterInvalid(process="load_collection", parameter="bands",
+    raise ProcessParameterInvalid(process=coll.process, parameter="bands",
                                   reason=f"band '{name}' has no asset in item {item.id}")
 
 
@@ -270,6 +330,27 @@ def _native_area(items: list[pystac.Item], epsg: int) -> Area | None:
     if not boxes or any(b is None for b in boxes):
         return None
     return Area(unary_union([box(*b[:4]) for b in boxes]), pyproj.CRS.from_epsg(epsg))
+
+
+def _data_assets(item: pystac.Item) -> list[tuple[str, pystac.Asset]]:
+    """Raster data assets: role data (or none) and a GeoTIFF or JPEG 2000 media type."""
+    return [(k, a) for k, a in item.assets.items()
+            if "data" in (a.roles or ["data"])
+            and any(t in (a.media_type or "image/tiff") for t in ("tiff", "jp2"))]
+
+
+def _items_bbox(items: list[pystac.Item]) -> list[float]:
+    boxes = [i.bbox for i in items if i.bbox]
+    if not boxes:
+        return [-180.0, -90.0, 180.0, 90.0]
+    return [min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes)]
+
+
+def _items_interval(items: list[pystac.Item]) -> list[str | None]:
+    times = sorted(item_time(i) for i in items)
+    return [f"{times[0]:%Y-%m-%dT%H:%M:%SZ}", f"{times[-1]:%Y-%m-%dT%H:%M:%SZ}"] if times \
+        else [None, None]
 
 
 def _collection_area(coll: Collection) -> Area:

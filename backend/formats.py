@@ -237,8 +237,15 @@ def write_netcdf(data: Any, path: Path, options: dict[str, Any]) -> None:
     if "t" in ds.dims:
         ds.t.attrs.update(standard_name="time", long_name="time", axis="T")
     for var in ds.data_vars:
+        if var == "spatial_ref":
+            continue
         ds[var].attrs = {k: v for k, v in ds[var].attrs.items()
                          if k != "crs" and _netcdf_attr(v)}
+        if "bands" not in da.dims:
+            # Without bands the grid mapping is listed as a coordinate too, so xarray's
+            # open_dataarray reads the one variable; with bands (even one) a reader sees
+            # a dataset of band variables, as openEO clients and the test suite expect.
+            ds[var].encoding["coordinates"] = "spatial_ref"
     ds.attrs = {"Conventions": "CF-1.8", "institution": "cropcube openEO backend",
                 "source": "cropcube"}
     ds.to_netcdf(path, engine="netcdf4")

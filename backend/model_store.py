@@ -12,13 +12,12 @@ import requests
 
 from backend.errors import ProcessParameterInvalid
 from backend.jobs.store import Store
+from backend.own_results import JOB_RESULTS_URL, NotYours, job_folder
 from backend.safe_urls import UrlPolicy, UrlRefused, fetch
 from backend.settings import Settings
 from processes import model_files
 
 MODEL_FILE = "model.pt"
-# Our own links to a job's results: the job itself, with the rights of the user asking.
-JOB_RESULTS_URL = re.compile(r"/openeo/1\.2/jobs/([\w-]+)/results/?$")
 JOB_DOWNLOAD_URL = re.compile(r"/download/([\w-]+)/model\.pt(\?|$)")
 MAX_BYTES = 200 * 2**20
 
@@ -55,6 +54,8 @@ def model_loader(settings: Settings, store: Store, user_id: str | None
                  ) -> Callable[[str], Any]:
     """load_ml_model's resolver for one user."""
 
+    own_folder = job_folder(settings, store, user_id)
+
     def load(ref: str) -> Any:
         own_job = JOB_RESULTS_URL.search(ref) or JOB_DOWNLOAD_URL.search(ref)
         if own_job:  # our own results or download link: the job, with this user's rights
@@ -65,12 +66,11 @@ def model_loader(settings: Settings, store: Store, user_id: str | None
                 href = _model_href(r.json(), ref)
                 r = _fetch(href, settings.url_policy)
             return _from_blob(r.content, ref)
-        job = store.get(ref)
-        if job is None or job.user_id != user_id:
-            raise _invalid(f"no job '{ref}' of yours, and not an http(s) URL")
-        if job.status != "finished":
-            raise _invalid(f"job {ref} is {job.status}, not finished")
-        path = settings.results_dir / ref / MODEL_FILE
+        try:
+            path = own_folder(ref) / MODEL_FILE
+        except NotYours as exc:  # an id is either a job of the user's or a URL
+            missing = str(exc).startswith("no job")
+            raise _invalid(f"{exc}, and not an http(s) URL" if missing else str(exc)) from None
         if not path.is_file():
             raise _invalid(f"the results of job {ref} hold no model (save_ml_model)")
         return _from_blob(str(path), f"job {ref}")

@@ -91,7 +91,8 @@ class _Adapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": Http, "https": Https}
 
 
-def _check_url(url: str, policy: UrlPolicy) -> None:
+def check_url(url: str, policy: UrlPolicy) -> None:
+    """Refuse a URL the policy does not allow (scheme, host, resolved addresses)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UrlRefused("only http and https URLs are fetched")
@@ -116,7 +117,7 @@ def fetch(url: str, policy: UrlPolicy) -> requests.Response:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         for _ in range(MAX_REDIRECTS + 1):
-            _check_url(url, policy)
+            check_url(url, policy)
             try:
                 r = session.get(url, timeout=policy.timeout_s, allow_redirects=False,
                                 stream=True)

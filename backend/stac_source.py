@@ -59,7 +59,7 @@ class StacSource:
                start: dt.datetime | None, end: dt.datetime | None) -> list[pystac.Item]:
         """Items intersecting a lon/lat box whose time lies in [start, end)."""
         if isinstance(self._root, pystac_client.Client):
-            interval = f"{_iso(start) if start else '..'}/{_iso(end) if end else '..'}"
+            interval = f"{iso(start) if start else '..'}/{iso(end) if end else '..'}"
             found = self._root.search(collections=[collection_id], bbox=list(bbox_ll),
                                       datetime=interval)
             items = list(found.items())
@@ -67,10 +67,10 @@ class StacSource:
             area = box(*bbox_ll)
             items = [i for i in self._static_items(collection_id)
                      if i.geometry is None or shape(i.geometry).intersects(area)]
-        return [i for i in items if _in_interval(i, start, end)]
+        return [i for i in items if in_interval(i, start, end)]
 
 
-def _iso(t: dt.datetime) -> str:
+def iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -81,7 +81,7 @@ def item_time(item: pystac.Item) -> dt.datetime:
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
-def _in_interval(item: pystac.Item, start: dt.datetime | None, end: dt.datetime | None) -> bool:
+def in_interval(item: pystac.Item, start: dt.datetime | None, end: dt.datetime | None) -> bool:
     if item.datetime is None:  # a time range: keep it if it overlaps
         s = item.common_metadata.start_datetime
         e = item.common_metadata.end_datetime

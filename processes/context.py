@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from backend.catalog import Catalog
@@ -33,6 +34,7 @@ class ExecutionContext:
     saved: list[SaveRequest] = field(default_factory=list)
     loaded_times: list[Any] = field(default_factory=list)  # t labels of every loaded cube
     load_model: Callable[[str], Any] | None = None  # load_ml_model: job id or URL -> model
+    job_folder: Callable[[str], Path] | None = None  # load_stac: own job id -> its results
 
 
 current: contextvars.ContextVar[ExecutionContext] = contextvars.ContextVar("cropcube_execution")

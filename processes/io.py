@@ -1,5 +1,5 @@
-"""load_collection, load_url and save_result: the input and output processes that
-openeo-processes-dask leaves to backends."""
+"""load_collection, load_stac, load_url and save_result: the input and output processes
+that openeo-processes-dask leaves to backends."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from backend import formats
-from backend.errors import FormatUnsupported, ProcessParameterInvalid
+from backend.catalog import Collection
+from backend.errors import FormatUnsupported, NoDataAvailable, ProcessParameterInvalid
+from backend.extents import parse_spatial_extent, parse_temporal_extent
+from backend.own_results import JOB_RESULTS_URL, NotYours
+from backend.result_reader import RASTER_SUFFIXES, open_result
 from backend.safe_urls import UrlRefused, fetch
+from backend.stac_urls import NotStac, remote_items
 from processes.context import SaveRequest, current
 
 
@@ -30,6 +37,82 @@ def load_collection(id: str, spatial_extent: Any = None, temporal_extent: Any = 
     keep = _property_filter(properties) if isinstance(properties, dict) and properties else None
     cube = ctx.catalog.load(id, spatial_extent, temporal_extent, bands, keep,
                             max_values=ctx.max_values)
+    if "t" in cube.dims:
+        ctx.loaded_times.append(cube["t"].values)
+    return cube
+
+
+def load_stac(url: str, spatial_extent: Any = None, temporal_extent: Any = None,
+              bands: list[str] | None = None, properties: Any = None, **_: Any):
+    """A cube from a STAC item, catalog or API collection at url, read as load_collection
+    reads (odc-stac, scale and offset, no-data as NaN); our own job results read locally."""
+    ctx = current.get()
+    own = JOB_RESULTS_URL.search(url)
+    if own:
+        return _own_results(own.group(1), spatial_extent, temporal_extent, bands)
+    start, end = (parse_temporal_extent(temporal_extent, "load_stac") if temporal_extent
+                  else (None, None))
+    area = parse_spatial_extent(spatial_extent, "load_stac")
+    bbox = area.lonlat_bounds() if area else (-180.0, -90.0, 180.0, 90.0)
+    try:
+        items = remote_items(url, ctx.url_policy, bbox, start, end)
+    except (UrlRefused, NotStac) as exc:
+        raise ProcessParameterInvalid(process="load_stac", parameter="url",
+                                      reason=str(exc)) from None
+    keep = _property_filter(properties) if isinstance(properties, dict) and properties else None
+    if keep is not None:
+        items = [i for i in items if keep(i.properties)]
+    items = Collection.matching_items(items, bands)
+    if not items:
+        raise NoDataAvailable(f"No STAC items at {url} for the requested extent, bands and "
+                              "filters.")
+    coll = Collection.from_items(items, "load_stac")
+    cube = ctx.catalog.load_items(coll, items, spatial_extent, bands, None, ctx.max_values)
+    ctx.loaded_times.append(cube["t"].values)
+    return cube
+
+
+def _own_results(job_id: str, spatial_extent: Any, temporal_extent: Any,
+                 bands: list[str] | None) -> Any:
+    """The raster result of one of the user's finished jobs, filtered like load_collection."""
+    ctx = current.get()
+    try:
+        if ctx.job_folder is None:
+            raise NotYours(f"no job '{job_id}' of yours")
+        folder = ctx.job_folder(job_id)
+    except NotYours as exc:
+        raise ProcessParameterInvalid(process="load_stac", parameter="url",
+                                      reason=str(exc)) from None
+    files = sorted(p for p in folder.glob("result*") if p.suffix in RASTER_SUFFIXES)
+    if not files:
+        raise ProcessParameterInvalid(process="load_stac", parameter="url",
+                                      reason=f"the results of job {job_id} hold no GeoTIFF or "
+                                             "netCDF raster")
+    cube = open_result(files[0])
+    if bands is not None:
+        missing = [b for b in bands if b not in cube["bands"].values]
+        if missing:
+            raise ProcessParameterInvalid(
+                process="load_stac", parameter="bands",
+                reason=f"no band {missing[0]!r} in the results of job {job_id}; bands are "
+                       f"{', '.join(map(str, cube['bands'].values))}")
+        cube = cube.sel(bands=list(bands))
+    if temporal_extent and "t" in cube.dims:
+        start, end = parse_temporal_extent(temporal_extent, "load_stac")
+        t = cube["t"].values
+        keep = np.ones(len(t), bool)
+        if start is not None:
+            keep &= t >= np.datetime64(start.replace(tzinfo=None), "ns")
+        if end is not None:
+            keep &= t < np.datetime64(end.replace(tzinfo=None), "ns")
+        cube = cube.isel(t=np.flatnonzero(keep))
+    area = parse_spatial_extent(spatial_extent, "load_stac")
+    if area is not None:
+        west, south, east, north = area.to_crs(cube.attrs["crs"]).bounds
+        cube = cube.sel(x=slice(west, east), y=slice(north, south))
+    if 0 in cube.shape:
+        raise NoDataAvailable(f"No data in the results of job {job_id} for the requested "
+                              "extent.")
     if "t" in cube.dims:
         ctx.loaded_times.append(cube["t"].values)
     return cube

@@ -78,7 +78,7 @@ def registry() -> dict[str, Process]:
     reg = {pid: Process.of(official[pid], OVERRIDES.get(pid, func))
            for pid, func in _standard().items() if pid in official}
     for pid, func in (("load_collection", io.load_collection), ("save_result", io.save_result),
-                      ("load_url", io.load_url)):
+                      ("load_url", io.load_url), ("load_stac", io.load_stac)):
         reg[pid] = Process.of(official[pid], func)
     for path in sorted(SPECS_DIR.glob("*.json")):
         own = json.loads(path.read_text())

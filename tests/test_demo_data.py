@@ -19,13 +19,27 @@ def _items(catalog):
                   key=lambda i: i["properties"]["datetime"])
 
 
-def test_acquisitions_every_five_days_with_baseline_offsets(demo_catalog):
+def test_acquisitions_follow_sentinel_2a_and_2b_over_two_tracks(demo_catalog):
     items = _items(demo_catalog)
     times = [dt.datetime.fromisoformat(i["properties"]["datetime"].replace("Z", "+00:00"))
              for i in items]
-    assert times[0].date() == dt.date(2021, 9, 1) and times[-1].date() >= dt.date(2022, 12, 27)
-    assert {(b.date() - a.date()).days for a, b in zip(times, times[1:], strict=False)} == {5}
-    assert all(t.hour == 10 and 8 <= t.minute <= 12 for t in times)
+    assert times == sorted(times) and len({t.date() for t in times}) == len(times)
+    assert times[0].date() == dt.date(2021, 9, 1) and times[-1].date() >= dt.date(2022, 12, 28)
+    gaps = [(b.date() - a.date()).days for a, b in zip(times, times[1:], strict=False)]
+    assert set(gaps) == {2, 3} and gaps[::2] == [3] * len(gaps[::2])
+    props = [i["properties"] for i in items]
+    for track in (22, 65):  # each track every 5 days, 2A and 2B in turn (10-day repeat each)
+        own = [(t, p) for t, p in zip(times, props, strict=True)
+               if p["sat:relative_orbit"] == track]
+        assert {(b[0].date() - a[0].date()).days for a, b in zip(own, own[1:], strict=False)} \
+            == {5}
+        assert [p["platform"] for _, p in own[:4]] == ["sentinel-2a", "sentinel-2b"] * 2
+        minutes = {t.hour * 60 + t.minute for t, _ in own}
+        assert minutes <= (set(range(608, 613)) if track == 22 else set(range(618, 623)))
+    june = {t.date() for t in times if t.year == 2022 and t.month == 6}
+    assert dt.date(2022, 6, 1) in june and len({d.isocalendar().week for d in june}) == 5
+    assert all(i["id"].startswith("S2" + p["platform"][-1].upper())
+               for i, p in zip(items, props, strict=True))
     for item, t in zip(items, times, strict=True):
         new = t.date() >= dt.date(2022, 1, 25)
         assert item["properties"]["s2:processing_baseline"] == ("04.00" if new else "03.01")

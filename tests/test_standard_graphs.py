@@ -19,6 +19,7 @@ import shapely.geometry
 import shapely.ops
 import xarray as xr
 from conftest import TEST_BOX
+from serverctl import USERS
 from rasterio.features import geometry_mask
 
 SMALL = {"west": 679720, "east": 679920, "south": 5151080, "north": 5151280, "crs": 32632}
@@ -186,6 +187,37 @@ def test_parcel_time_series_in_a_batch_job(connection, tmp_path, parcel_truth):
     out = job.get_results().download_files(tmp_path)
     rows = list(csv.DictReader(open([p for p in out if p.suffix == ".csv"][0])))
     assert len({row["feature_index"] for row in rows}) == 2
+
+
+@pytest.mark.parametrize("fmt", ["GTiff", "netCDF"])
+def test_load_stac_reads_the_users_own_job_results(server, connection, tmp_path, fmt):
+    """A finished job's results (time laid into bands in a GeoTIFF, a variable per band in
+    netCDF) come back as the cube that was saved; another user's job is not found."""
+    import openeo
+
+    cube = connection.load_collection("SENTINEL2_L2A", spatial_extent=SMALL,
+                                      temporal_extent=JUNE, bands=["B04", "B08"])
+    job = cube.save_result(fmt).create_job(title="to reuse")
+    job.start_and_wait(max_poll_interval=1)
+    url = f"{server.url}/jobs/{job.job_id}/results"
+    # the client's load_stac reads the URL itself (without the token) for metadata
+    again = connection.datacube_from_process("load_stac", url=url, bands=["B08"],
+                                             temporal_extent=["2022-06-03", "2022-06-10"])
+    got = tmp_path / "again.nc"
+    again.download(got, format="netCDF")
+    direct = tmp_path / "direct.nc"
+    connection.load_collection("SENTINEL2_L2A", spatial_extent=SMALL,
+                               temporal_extent=["2022-06-03", "2022-06-10"],
+                               bands=["B08"]).download(direct, format="netCDF")
+    with xr.open_dataset(got) as a, xr.open_dataset(direct) as b:
+        assert a.sizes["t"] == b.sizes["t"] == 3
+        np.testing.assert_array_equal(a["t"].values, b["t"].values)
+        np.testing.assert_allclose(a["B08"].values, b["B08"].values, rtol=1e-6)
+    bob = openeo.connect(server.url).authenticate_basic("bob", USERS["bob"])
+    with pytest.raises(openeo.rest.OpenEoApiError) as caught:
+        bob.datacube_from_process("load_stac", url=url).download(tmp_path / "theirs.nc",
+                                                                 format="netCDF")
+    assert caught.value.http_status_code == 400 and "no job" in caught.value.message
 
 
 def test_reducers_as_the_r_client_writes_them(server, auth_headers, tmp_path):

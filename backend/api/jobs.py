@@ -9,11 +9,11 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, send_file
 
 from backend import errors, executor
+from backend.execution import context_for
 from backend.jobs.assets import media_type
 from backend.jobs.models import Job
 from backend.jobs.store import LEVELS
 from backend.services import base_url, current_user, services
-from processes.context import ExecutionContext
 
 bp = Blueprint("jobs", __name__)
 downloads = Blueprint("downloads", __name__)
@@ -230,9 +230,7 @@ def estimate(job_id: str):
     user = current_user()
     svc = services()
     job = svc.store.job(user, job_id)
-    ctx = ExecutionContext(svc.catalog, user_processes=svc.store.processes(user),
-                           limits=svc.settings.graph_limits,
-                           url_policy=svc.settings.url_policy)
+    ctx = context_for(svc.settings, svc.catalog, svc.store, user)
     value = executor.evaluate(job.process["process_graph"], ctx)
     data = [r.data for r in ctx.saved] or [value]
     size = sum(int(getattr(d, "nbytes", 0)) for d in data)

@@ -10,10 +10,9 @@ from flask import Blueprint, jsonify, request, send_file
 
 from backend import executor
 from backend.errors import BadRequest
-from backend.model_store import model_loader
+from backend.execution import context_for
 from backend.services import current_user, services
 from backend.validation import process_graph_of
-from processes.context import ExecutionContext
 
 bp = Blueprint("results", __name__)
 
@@ -35,11 +34,7 @@ def compute_result():
     user = current_user()
     graph = process_graph_of(_json_body())
     svc = services()
-    ctx = ExecutionContext(svc.catalog, max_values=svc.settings.sync_max_values,
-                           limits=svc.settings.graph_limits,
-                           url_policy=svc.settings.url_policy,
-                           user_processes=svc.store.processes(user),
-                           load_model=model_loader(svc.settings, svc.store, user))
+    ctx = context_for(svc.settings, svc.catalog, svc.store, user, synchronous=True)
     value = executor.evaluate(graph, ctx)
     out_dir = Path(tempfile.mkdtemp(prefix="cropcube-result-"))
     try:

@@ -13,7 +13,7 @@ import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import rasterio
@@ -28,11 +28,13 @@ from backend.demo.classes import CROP_CLASSES, LABEL_NODATA, class_names
 from backend.demo.landscape import Landscape, build_landscape
 from backend.demo.spectra import BANDS
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 EPSG = 32632
 CENTER = (680200.0, 5151500.0)  # covers the openEO test suite's box near Bolzano
 FIRST_DATE, LAST_DATE = dt.date(2021, 9, 1), dt.date(2022, 12, 31)
-REVISIT_DAYS = 5
+REVISIT_DAYS = 5  # Sentinel-2A and 2B: 10 days each, half a cycle apart
+NEIGHBOUR_TRACK_DAYS = 3  # the adjacent ground track comes 43 of 143 orbits (3 days) later
+ORBITS = (22, 65)  # simulated relative orbits of the two tracks over the scene
 S2_COLLECTION = "SENTINEL2_L2A"
 LABEL_COLLECTION = "CROP_LABELS"
 
@@ -54,18 +56,43 @@ EXTENSIONS = [
     "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
     "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
     "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
 ]
 
 
-def acquisition_times() -> list[dt.datetime]:
-    """An acquisition every 5 days around 10:10 UTC."""
-    times, day, i = [], FIRST_DATE, 0
+class Acquisition(NamedTuple):
+    """One overpass: when, by which satellite, on which track; `key` seeds its weather."""
+
+    when: dt.datetime
+    platform: str
+    relative_orbit: int
+    key: int
+
+
+def acquisitions() -> list[Acquisition]:
+    """Overpasses as Sentinel-2A and 2B make them over a scene where two tracks overlap.
+
+    Each track is flown every 5 days, alternately by 2A and 2B (10-day repeat each); the
+    neighbouring track passes 3 days after the first one, about 10 minutes later in UTC
+    (2.5 degrees further west at the same local time). Gaps alternate 3 and 2 days.
+    """
+    out, day, i = [], FIRST_DATE, 0
     while day <= LAST_DATE:
+        platform = f"sentinel-2{'ab'[i % 2]}"
         seconds = 10 * 3600 + 10 * 60 + (i * 37) % 120 - 60
-        times.append(dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=seconds))
+        first = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=seconds)
+        out.append(Acquisition(first, platform, ORBITS[0], i))
+        second = first + dt.timedelta(days=NEIGHBOUR_TRACK_DAYS, minutes=10)
+        if second.date() <= LAST_DATE:
+            out.append(Acquisition(second, platform, ORBITS[1], 1000 + i))
         day += dt.timedelta(days=REVISIT_DAYS)
         i += 1
-    return times
+    return out
+
+
+def acquisition_times() -> list[dt.datetime]:
+    """The dates of the collection, in order."""
+    return [a.when for a in acquisitions()]
 
 
 def grid(size: int) -> tuple[Affine, float, float]:
@@ -95,19 +122,20 @@ def _init_worker(size: int, seed: int) -> None:
     _LAND = build_landscape(size, size, seed)
 
 
-def _render_item(args: tuple[int, dt.datetime, str, int, int]) -> dict[str, Any]:
-    index, when, items_dir, size, seed = args
+def _render_item(args: tuple[Acquisition, str, int, int]) -> dict[str, Any]:
+    pass_, items_dir, size, seed = args
     assert _LAND is not None
-    acq = scene.render(_LAND, when, seed, index)
+    when = pass_.when
+    acq = scene.render(_LAND, when, seed, pass_.key)
     t10, west, north = grid(size)
     t20 = Affine(20, 0, west, 0, -20, north)
-    item_id = f"S2{'AB'[index % 2]}_32TPS_{when:%Y%m%d}_0_L2A"
+    item_id = f"S2{pass_.platform[-1].upper()}_32TPS_{when:%Y%m%d}_0_L2A"
     folder = Path(items_dir) / item_id
     folder.mkdir(parents=True, exist_ok=True)
     for band, dn in acq.dn.items():
         _write_cog(folder / f"{band}.tif", dn, t10 if dn.shape[0] == size else t20, 0, band)
     _write_cog(folder / "SCL.tif", acq.scl, t20, 0, "SCL")
-    return _item_json(item_id, index, when, size, acq.cloud_cover)
+    return _item_json(item_id, pass_, size, acq.cloud_cover)
 
 
 def _bbox(size: int) -> tuple[list[float], list[float]]:
@@ -148,8 +176,9 @@ def _band_asset(band: str, when: dt.date, size: int) -> dict[str, Any]:
     return asset
 
 
-def _item_json(item_id: str, index: int, when: dt.datetime, size: int, cc: float) -> dict:
+def _item_json(item_id: str, pass_: Acquisition, size: int, cc: float) -> dict:
     native, ll = _bbox(size)
+    when = pass_.when
     baseline = "04.00" if when.date() >= scene.BASELINE_04_START else "03.01"
     return {
         "type": "Feature",
@@ -162,7 +191,9 @@ def _item_json(item_id: str, index: int, when: dt.datetime, size: int, cc: float
             [ll[0], ll[1]], [ll[2], ll[1]], [ll[2], ll[3]], [ll[0], ll[3]], [ll[0], ll[1]]]]},
         "properties": {
             "datetime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "platform": f"sentinel-2{'ab'[index % 2]}",
+            "platform": pass_.platform,
+            "sat:relative_orbit": pass_.relative_orbit,
+            "sat:orbit_state": "descending",
             "constellation": "sentinel-2",
             "instruments": ["msi"],
             "eo:cloud_cover": cc,
@@ -260,8 +291,9 @@ def build_demo_data(data_dir: Path | str, size: int = 500, seed: int = 42,
     shutil.rmtree(tmp, ignore_errors=True)
     s2_dir, label_dir = tmp / S2_COLLECTION, tmp / LABEL_COLLECTION
     s2_dir.mkdir(parents=True)
-    times = acquisition_times()
-    jobs = [(i, t, str(s2_dir), size, seed) for i, t in enumerate(times)]
+    passes = acquisitions()
+    times = [p.when for p in passes]
+    jobs = [(p, str(s2_dir), size, seed) for p in passes]
     with ProcessPoolExecutor(workers or os.cpu_count() or 1, initializer=_init_worker,
                              initargs=(size, seed)) as pool:
         items = list(pool.map(_render_item, jobs, chunksize=4))

@@ -20,11 +20,10 @@ import pandas as pd
 
 from backend import errors, executor
 from backend.catalog import Catalog
+from backend.execution import context_for
 from backend.jobs.assets import describe
 from backend.jobs.store import Store
-from backend.model_store import model_loader
 from backend.settings import Settings
-from processes.context import ExecutionContext
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +61,7 @@ def compute(settings: Settings, store: Store, job_id: str, out_dir: Path) -> dic
     job = store.get(job_id)
     if job is None:
         raise errors.JobNotFound(identifier=job_id)
-    ctx = ExecutionContext(Catalog(settings), user_processes=store.processes(job.user_id),
-                           load_model=model_loader(settings, store, job.user_id),
-                           limits=settings.graph_limits, url_policy=settings.url_policy)
+    ctx = context_for(settings, Catalog(settings), store, job.user_id)
     value = executor.evaluate(job.process["process_graph"], ctx)
     store.log(job_id, "debug", "Process graph evaluated; computing on Dask.")
     store.set_progress(job_id, 30.0)

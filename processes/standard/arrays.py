@@ -140,11 +140,39 @@ def order(data: Any, asc: bool = True, nodata: bool | None = None,
     or last (true)."""
     items = _plain_or_none(data)
     if items is None or axis is not None:
-        return upstream.order(data, asc=asc, nodata=nodata, axis=axis)
+        return _order_along(data, asc, nodata, -1 if axis is None else axis)
     valid = [i for i, v in enumerate(items) if not is_nodata(v)]
     valid.sort(key=lambda i: items[i], reverse=not asc)  # stable either way
     missing = [i for i, v in enumerate(items) if is_nodata(v)]
     return valid if nodata is None else missing + valid if nodata is False else valid + missing
+
+
+def _order_block(x: np.ndarray, asc: bool, nodata: bool | None) -> np.ndarray:
+    """Stable order along the last axis; without a nodata rule each row's no-data indices
+    are dropped and the row padded with no-data (NaN), so a cube stays rectangular."""
+    missing = np.isnan(x) if np.issubdtype(x.dtype, np.floating) else np.zeros(x.shape, bool)
+    key = np.where(missing, 0, x if asc else -x)
+    idx = np.lexsort((key, missing if nodata is not False else ~missing))
+    if nodata is not None:
+        return idx
+    out = idx.astype(np.float64)
+    out[np.arange(x.shape[-1]) >= x.shape[-1] - missing.sum(axis=-1, keepdims=True)] = np.nan
+    return out
+
+
+def _order_along(data: Any, asc: bool, nodata: bool | None, axis: int) -> Any:
+    """order over one axis of a cube's block (apply_dimension), lazily where dask."""
+    data = getattr(data, "data", data)
+    if isinstance(data, list):
+        data = np.asarray(data, dtype=float)
+    moved = np.moveaxis(data, axis, -1)
+    if hasattr(moved, "map_blocks"):
+        has_nan = nodata is None and np.issubdtype(moved.dtype, np.floating)
+        result = moved.rechunk({moved.ndim - 1: -1}).map_blocks(
+            _order_block, asc, nodata, dtype=np.float64 if has_nan else np.int64)
+    else:
+        result = _order_block(np.asarray(moved), asc, nodata)
+    return np.moveaxis(result, -1, axis)
 
 
 def _cumulative(name: str, op: Any):

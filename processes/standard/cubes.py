@@ -90,8 +90,10 @@ def filter_bands(data: Any, bands: list[str] | None = None,
 
 def apply_dimension(data: Any, process: Callable[..., Any], dimension: str,
                     target_dimension: str | None = None, context: Any = None) -> Any:
-    """Upstream's, with the spec's rule on an existing target dimension checked first: the
-    values go into it only where it holds a single label."""
+    """Upstream's, with the spec's rule on an existing target dimension checked first (the
+    values go into it only where it holds a single label), and the source labels kept where
+    the values stay in that dimension and are as many (upstream compares, not assigns); the
+    callback gets the labels, so `array_element(label=...)` works in it."""
     if target_dimension and target_dimension != dimension and hasattr(data, "dims") and \
             target_dimension in data.dims and data.sizes[target_dimension] > 1:
         raise ProcessParameterInvalid(
@@ -99,7 +101,16 @@ def apply_dimension(data: Any, process: Callable[..., Any], dimension: str,
             reason=f"the cube already has a dimension '{target_dimension}' with "
                    f"{data.sizes[target_dimension]} labels; name a new dimension, or reduce "
                    "or filter that one to a single label first")
-    return upstream_apply_dimension(data, process, dimension, target_dimension, context)
+    labels = data[dimension].values if dimension in getattr(data, "dims", ()) else None
+
+    def with_labels(*args: Any, **keywords: Any) -> Any:  # as reduce_dimension passes them
+        return process(*args, dim_labels=labels, **keywords)
+
+    result = upstream_apply_dimension(data, with_labels, dimension, target_dimension, context)
+    if target_dimension in (None, dimension) and dimension in getattr(result, "dims", ()) \
+            and result.sizes[dimension] == data.sizes[dimension]:
+        result = result.assign_coords({dimension: data[dimension].values})
+    return result
 
 
 IMPLEMENTATIONS = {"aggregate_spatial": aggregate_spatial, "apply_dimension": apply_dimension,
