@@ -82,7 +82,10 @@ def _reason(error: jsonschema.ValidationError) -> str:
 
 
 def check(process: str, name: str, schema: Any, value: Any) -> None:
-    """ProcessParameterInvalid when a literal value does not match the parameter's schema."""
+    """ProcessParameterInvalid when a literal value does not match the parameter's schema.
+    Values JSON cannot hold (a cube handed in by Python code) are not literals: unchecked."""
+    if not _json_like(value):
+        return
     try:
         key = json.dumps(schema, sort_keys=True)
     except (TypeError, ValueError):
@@ -91,6 +94,14 @@ def check(process: str, name: str, schema: Any, value: Any) -> None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     if error is not None:
         raise ProcessParameterInvalid(process=process, parameter=name, reason=_reason(error))
+
+
+def _json_like(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_json_like(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_json_like(v) for v in value)
+    return value is None or isinstance(value, str | int | float | bool)
 
 
 def _subtypes(schema: Any) -> set[str]:

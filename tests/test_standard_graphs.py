@@ -19,8 +19,8 @@ import shapely.geometry
 import shapely.ops
 import xarray as xr
 from conftest import TEST_BOX
-from serverctl import USERS
 from rasterio.features import geometry_mask
+from serverctl import USERS
 
 SMALL = {"west": 679720, "east": 679920, "south": 5151080, "north": 5151280, "crs": 32632}
 JUNE = ["2022-06-01", "2022-06-20"]

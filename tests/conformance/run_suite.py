@@ -37,6 +37,9 @@ PARTS: dict[str, tuple[str, list[str]]] = {
     "WP3": ("processes/metadata", ["--experimental"]),
     "WP4": ("general", []),
     "WP5": ("processes/processing", ["--runner=http", "--experimental"]),
+    # the cases with NaN or infinity, which JSON cannot carry, through our registry
+    "WP5-nonjson": ("processes/processing", ["--runner=dask", "--experimental",
+                                             "-p", "cropcube_runner"]),
     "WP6": ("workflows", ["--s2-collection=SENTINEL2_L2A"]),
 }
 
