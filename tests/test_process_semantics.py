@@ -232,3 +232,32 @@ def test_lists_of_arrays_reduce_element_wise():
     graph = {"m": {"process_id": "max", "arguments": {"data": [{"from_parameter": "d"}]},
                    "result": True}}
     assert run(graph, call, {"d": np.array([1.0, 5.0, 2.0])}) == 5.0
+
+
+def test_aggregate_temporal_takes_intervals_as_given(catalog):
+    """Unsorted, overlapping and empty intervals (upstream raises or bins them away)."""
+    box = {"west": 679720, "east": 679920, "south": 5151080, "north": 5151280, "crs": 32632}
+    mean = {"process_graph": {"m": {"process_id": "mean", "arguments": {
+        "data": {"from_parameter": "data"}}, "result": True}}}
+    intervals = [["2022-06-06", "2022-06-12"], ["2030-01-01", "2030-02-01"],
+                 ["2022-06-01", "2022-06-09"]]
+    graph = {"l": {"process_id": "load_collection", "arguments": {
+        "id": "SENTINEL2_L2A", "spatial_extent": box, "bands": ["B04"],
+        "temporal_extent": ["2022-06-01", "2022-06-12"]}},
+        "a": {"process_id": "aggregate_temporal", "arguments": {
+            "data": {"from_node": "l"}, "intervals": intervals, "reducer": mean},
+            "result": True}}
+    ctx = ExecutionContext(catalog)
+    got = executor.evaluate(graph, ctx).compute()
+    cube = catalog.load("SENTINEL2_L2A", box, ["2022-06-01", "2022-06-12"], ["B04"]).compute()
+    assert [str(t)[:10] for t in got["t"].values] == ["2022-06-06", "2030-01-01", "2022-06-01"]
+    for k, (start, end) in enumerate(intervals):
+        part = cube.sel(t=slice(start, end)).where(cube["t"] < np.datetime64(end), drop=True)
+        if part.sizes["t"]:
+            np.testing.assert_allclose(got.isel(t=k).values, part.mean("t").values, rtol=1e-6)
+        else:
+            assert np.isnan(got.isel(t=k).values).all()
+    bad = {**graph["a"]["arguments"], "labels": ["a", "b"]}
+    assert error(catalog, {"l": graph["l"], "a": {"process_id": "aggregate_temporal",
+                                                  "arguments": bad, "result": True}}
+                 ).code == "ProcessParameterInvalid"

@@ -1,5 +1,5 @@
 """Cube processes whose upstream code lacks a parameter of the official spec or fails
-without an openEO error: aggregate_spatial, aggregate_temporal_period,
+without an openEO error: aggregate_spatial, aggregate_temporal, aggregate_temporal_period,
 filter_bands, apply_dimension."""
 
 from __future__ import annotations
@@ -8,12 +8,19 @@ from collections.abc import Callable
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import shapely.geometry
+import xarray as xr
 import xvec  # noqa: F401  (the .xvec accessor)
 from openeo_processes_dask.process_implementations.cubes import _filter
 from openeo_processes_dask.process_implementations.cubes import aggregate as upstream
 from openeo_processes_dask.process_implementations.cubes.apply import (
     apply_dimension as upstream_apply_dimension,
+)
+from openeo_processes_dask.process_implementations.exceptions import (
+    DimensionNotAvailable,
+    TooManyDimensions,
 )
 
 from backend.errors import ProcessParameterInvalid
@@ -62,6 +69,63 @@ def aggregate_spatial(data: Any, geometries: Any, reducer: Callable[..., Any],
     if target_dimension and "geometry" in cube.dims and target_dimension != "geometry":
         cube = cube.rename({"geometry": target_dimension})
     return cube
+
+
+def _bound(value: Any) -> np.datetime64 | None:
+    value = getattr(value, "root", value)
+    if value is None:
+        return None
+    stamp = pd.Timestamp(str(value))
+    return np.datetime64(stamp.tz_convert(None) if stamp.tzinfo else stamp, "ns")
+
+
+def _temporal_dim(data: Any, dimension: str | None) -> str:
+    if dimension is not None:
+        if dimension not in data.dims:
+            raise DimensionNotAvailable(f"The cube has no dimension '{dimension}'.")
+        return dimension
+    found = [d for d in data.dims if np.issubdtype(data[d].dtype, np.datetime64)] \
+        if hasattr(data, "dims") else []
+    if not found:
+        raise DimensionNotAvailable("The cube has no temporal dimension.")
+    if len(found) > 1:
+        raise TooManyDimensions(f"The cube has several temporal dimensions ({', '.join(found)}); "
+                                "name one in `dimension`.")
+    return found[0]
+
+
+def aggregate_temporal(data: Any, intervals: Any, reducer: Callable[..., Any],
+                       labels: list | None = None, dimension: str | None = None,
+                       context: Any = None) -> Any:
+    """One reduction per interval [start, end), in the order given: intervals may overlap or
+    be unsorted, and one without data is no-data (upstream bins the time axis, so neither
+    works there)."""
+    t = _temporal_dim(data, dimension)
+    spans = [(_bound(i[0]), _bound(i[1])) for i in intervals]
+    if labels and len(labels) != len(spans):
+        raise ProcessParameterInvalid(process="aggregate_temporal", parameter="labels",
+                                      reason=f"{len(labels)} labels for {len(spans)} intervals")
+    stamps = data[t].values
+    reduce = _with_context(reducer, context)
+    template = xr.full_like(data.isel({t: 0}, drop=True), np.nan, dtype=np.float64)
+    layers = []
+    for start, end in spans:
+        inside = np.ones(len(stamps), bool)
+        if start is not None:
+            inside &= stamps >= start
+        if end is not None:
+            inside &= stamps < end
+        if inside.any():
+            part = data.isel({t: np.flatnonzero(inside)})
+            layers.append(part.reduce(reduce, dim=t, keep_attrs=True,
+                                      positional_parameters={"data": 0}))
+        else:
+            layers.append(template)
+    names = list(labels) if labels else [s if s is not None else e for s, e in spans]
+    out = xr.concat(layers, dim=t, coords="minimal", compat="override", join="override")
+    out = out.assign_coords({t: names}).transpose(*data.dims)
+    out.attrs = data.attrs
+    return out
 
 
 def aggregate_temporal_period(data: Any, reducer: Callable[..., Any], period: str,
@@ -114,5 +178,6 @@ def apply_dimension(data: Any, process: Callable[..., Any], dimension: str,
 
 
 IMPLEMENTATIONS = {"aggregate_spatial": aggregate_spatial, "apply_dimension": apply_dimension,
+                   "aggregate_temporal": aggregate_temporal,
                    "aggregate_temporal_period": aggregate_temporal_period,
                    "filter_bands": filter_bands}
