@@ -146,7 +146,7 @@ def cmd_train_lstm(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
     from backend.catalog import Catalog
-    from backend.demo.build import build_demo_data
+    from backend.demo.build import build_demo_data, describe
     from training.config import LSTMConfig
     from training.run import DEMO_NOTES, TS2C_NOTES, samples_for, train_lstm
 
@@ -160,8 +160,7 @@ def cmd_train_lstm(args: argparse.Namespace) -> int:
                            if getattr(args, f.name, None) is not None})
     samples = samples_for(args.dataset, catalog, seed=config.seed)
     if args.dataset == "demo" and not settings.stac_url:
-        samples.description["scene"] = (f"cropcube demo-data, {settings.demo_size} x "
-                                        f"{settings.demo_size} px, seed {settings.demo_seed}")
+        samples.description["scene"] = describe(settings.demo_size, settings.demo_seed)
     print(f"samples: {samples.counts()}")
     notes = DEMO_NOTES if args.dataset == "demo" else TS2C_NOTES
     metrics = train_lstm(samples, args.out, config, notes=notes)
@@ -190,7 +189,7 @@ def cmd_train_unet(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
     from backend.catalog import Catalog
-    from backend.demo.build import build_demo_data
+    from backend.demo.build import build_demo_data, describe
     from training import config as configs
     from training.unet_data import demo_scene
     from training.unet_run import train_backbone, train_segmenter
@@ -203,8 +202,7 @@ def cmd_train_unet(args: argparse.Namespace) -> int:
         build_demo_data(settings.data_dir, size=settings.demo_size, seed=settings.demo_seed)
     scene = demo_scene(Catalog(settings))
     if not settings.stac_url:
-        scene.description["scene"] = (f"cropcube demo-data, {settings.demo_size} x "
-                                      f"{settings.demo_size} px, seed {settings.demo_seed}")
+        scene.description["scene"] = describe(settings.demo_size, settings.demo_seed)
     kind = configs.SSLConfig if args.model == "unet-ssl" else configs.UNetConfig
     config = kind(**{f.name: getattr(args, f.name) for f in fields(kind)
                      if getattr(args, f.name, None) is not None})

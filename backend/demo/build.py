@@ -90,6 +90,13 @@ def acquisitions() -> list[Acquisition]:
     return out
 
 
+def describe(size: int, seed: int) -> str:
+    """The demo scene in a model card's words."""
+    return (f"cropcube demo-data (generator {GENERATOR_VERSION}), {size} x {size} px, seed "
+            f"{seed}; {len(acquisitions())} dates {FIRST_DATE} to {LAST_DATE}, Sentinel-2A and "
+            f"2B over relative orbits {ORBITS[0]} and {ORBITS[1]}")
+
+
 def acquisition_times() -> list[dt.datetime]:
     """The dates of the collection, in order."""
     return [a.when for a in acquisitions()]

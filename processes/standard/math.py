@@ -40,7 +40,18 @@ sum = _reducer("sum", upstream._sum)  # noqa: A001 - the process is called sum
 product = _reducer("product", upstream.product)
 max = _reducer("max", upstream._max)  # noqa: A001
 min = _reducer("min", upstream._min)  # noqa: A001
-extrema = _reducer("extrema", upstream.extrema, [None, None])
+def extrema(data: Any, ignore_nodata: bool = True, axis: int | None = None,
+            keepdims: bool = False) -> Any:
+    """Minimum and maximum; over an axis of a cube (apply_dimension) both in that axis'
+    place, where upstream returns one array of two whatever the axis."""
+    if _empty(data):
+        return [None, None]
+    if axis is None:
+        return [upstream._min(data, ignore_nodata=ignore_nodata),
+                upstream._max(data, ignore_nodata=ignore_nodata)]
+    low = upstream._min(data, ignore_nodata=ignore_nodata, axis=axis, keepdims=True)
+    high = upstream._max(data, ignore_nodata=ignore_nodata, axis=axis, keepdims=True)
+    return np.concatenate([low, high], axis=axis)
 
 
 def power(base: Any, p: Any) -> Any:
