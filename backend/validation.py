@@ -15,6 +15,7 @@ from backend import errors, formats
 from backend.catalog import Catalog
 from backend.extents import parse_spatial_extent, parse_temporal_extent
 from processes.boundary import check
+from processes.declare import DECLARED
 from processes.graph import is_literal, references
 
 SpecLookup = Callable[[str, "str | None"], "dict | None"]
@@ -79,7 +80,8 @@ def _check_node(node_id: str, node: Any, lookup: SpecLookup, catalog: Catalog
     for name, value in args.items():
         if name in params and is_literal(value):
             try:
-                check(pid, name, params[name].get("schema", {}), value)
+                check(pid, name, params[name].get("schema", {}), value,
+                      strict=pid in DECLARED)
             except errors.ProcessParameterInvalid as exc:
                 exc.node = node_id
                 yield exc

@@ -64,8 +64,10 @@ def _domain_free(schema: Any) -> Any:
 
 
 @cache
-def _validator(process: str, parameter: str, schema_json: str) -> jsonschema.Validator:
-    schema = _domain_free(json.loads(schema_json))
+def _validator(process: str, parameter: str, schema_json: str, strict: bool = False
+               ) -> jsonschema.Validator:
+    """strict: every bound applies (cropcube's processes), else float bounds are domains."""
+    schema = json.loads(schema_json) if strict else _domain_free(json.loads(schema_json))
     if isinstance(schema, list):
         schema = {"anyOf": schema}
     return jsonschema.Draft7Validator(schema)
@@ -81,7 +83,7 @@ def _reason(error: jsonschema.ValidationError) -> str:
     return error.message if len(error.message) <= 200 else error.message[:197] + "..."
 
 
-def check(process: str, name: str, schema: Any, value: Any) -> None:
+def check(process: str, name: str, schema: Any, value: Any, strict: bool = False) -> None:
     """ProcessParameterInvalid when a literal value does not match the parameter's schema.
     Values JSON cannot hold (a cube handed in by Python code) are not literals: unchecked."""
     if not _json_like(value):
@@ -90,7 +92,7 @@ def check(process: str, name: str, schema: Any, value: Any) -> None:
         key = json.dumps(schema, sort_keys=True)
     except (TypeError, ValueError):
         return
-    validator = _validator(process, name, key)
+    validator = _validator(process, name, key, strict)
     error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     if error is not None:
         raise ProcessParameterInvalid(process=process, parameter=name, reason=_reason(error))
@@ -173,11 +175,13 @@ def _convert(process: str, name: str, param: dict, value: Any, numpy: bool) -> A
 
 
 def prepare(process: str, spec: dict | None, args: dict[str, Any], raw: dict[str, Any],
-            numpy: bool = True) -> dict[str, Any]:
+            own: bool = False) -> dict[str, Any]:
     """The arguments as the implementation takes them, the spec's defaults filled in; `raw`
-    holds them as the graph did. `numpy`: numeric JSON arrays become numpy arrays, as
-    openeo-processes-dask expects (cropcube's own processes take plain lists).
-    A `Stacked` value means: reduce it along axis 0."""
+    holds them as the graph did. Standard processes: literal arguments are checked, numeric
+    JSON arrays become numpy arrays, as openeo-processes-dask expects. cropcube's own
+    processes (`own`): every JSON value is checked, computed ones too, with every bound of
+    the schema, and lists stay lists. A `Stacked` value means: reduce it along axis 0."""
+    numpy = not own
     if not spec:
         return args
     params = {p["name"]: p for p in spec.get("parameters", [])}
@@ -187,7 +191,9 @@ def prepare(process: str, spec: dict | None, args: dict[str, Any], raw: dict[str
         if param is None:
             out[name] = value
             continue
-        if is_literal(raw.get(name)):
+        if own:
+            check(process, name, param.get("schema", {}), value, strict=True)
+        elif is_literal(raw.get(name)):
             check(process, name, param.get("schema", {}), raw.get(name))
         out[name] = _convert(process, name, param, value, numpy)
     for name, param in params.items():  # the spec's defaults, not the code's, apply

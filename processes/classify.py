@@ -6,14 +6,12 @@ from typing import Any
 
 import xarray as xr
 
-from backend.errors import ProcessParameterInvalid
 from processes import model_files
 from processes.crop import DimensionMissing
+from processes.declare import declare, invalid
 from udfs import lstm_classify as lc
 
-
-def _invalid(parameter: str, reason: str) -> ProcessParameterInvalid:
-    return ProcessParameterInvalid(process="lstm_classify", parameter=parameter, reason=reason)
+_invalid = invalid("lstm_classify")
 
 
 def _model(model: Any) -> lc.LSTMModel:
@@ -21,16 +19,13 @@ def _model(model: Any) -> lc.LSTMModel:
                                "a crop classifier (fit_lstm_classifier)", _invalid)
 
 
+@declare("lstm_classify")
 def lstm_classify(data: Any, model: Any = "demo", output: list[str] | None = None,
                   engine: str = "torch", **_: Any) -> xr.DataArray:
-    """See specs/lstm_classify.json."""
+    """See specs/lstm_classify.json (its schema has checked `output` and `engine`)."""
     if not isinstance(data, xr.DataArray) or not {"t", "bands", "y", "x"} <= set(data.dims):
         raise DimensionMissing()
     outputs = tuple(output or ("class",))
-    if not all(o in lc.OUTPUTS for o in outputs) or len(set(outputs)) != len(outputs):
-        raise _invalid("output", f"must list distinct values of {', '.join(lc.OUTPUTS)}")
-    if engine not in lc.ENGINES:
-        raise _invalid("engine", f"must be one of {', '.join(lc.ENGINES)}")
     found = _model(model)
     try:
         lc.check_cube(data, found.bands)
@@ -38,5 +33,3 @@ def lstm_classify(data: Any, model: Any = "demo", output: list[str] | None = Non
         raise _invalid("data", str(exc)) from None
     return lc.classify(data, found, outputs, engine=engine)
 
-
-IMPLEMENTATIONS = {"lstm_classify": lstm_classify}

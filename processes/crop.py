@@ -6,7 +6,8 @@ from typing import Any
 
 import xarray as xr
 
-from backend.errors import OpenEOError, ProcessParameterInvalid
+from backend.errors import OpenEOError
+from processes.declare import declare, invalid
 from udfs import monthly_composite as mc
 
 
@@ -16,28 +17,18 @@ class DimensionMissing(OpenEOError):
     default_message = "The cube needs the dimensions t, bands, y and x."
 
 
-def _invalid(parameter: str, reason: str) -> ProcessParameterInvalid:
-    return ProcessParameterInvalid(process="monthly_composite", parameter=parameter, reason=reason)
+_invalid = invalid("monthly_composite")
 
 
+@declare("monthly_composite")
 def monthly_composite(data: Any, start_month: int = 9, method: str = "median",
                       mask_classes: list[int] | None = None, mask_dilation: int = 0,
                       fill: str = "linear", valid_count: bool = False, scl_band: str = "SCL",
                       **_: Any) -> xr.DataArray:
-    """See specs/monthly_composite.json."""
+    """See specs/monthly_composite.json (its schema has checked every argument)."""
     if not isinstance(data, xr.DataArray) or not {"t", "bands", "y", "x"} <= set(data.dims):
         raise DimensionMissing()
-    if not isinstance(start_month, int) or not 1 <= start_month <= 12:
-        raise _invalid("start_month", "must be an integer from 1 to 12")
-    if method not in mc.METHODS:
-        raise _invalid("method", f"must be one of {', '.join(mc.METHODS)}")
-    if fill not in ("linear", "none"):
-        raise _invalid("fill", "must be 'linear' or 'none'")
-    if not isinstance(mask_dilation, int) or not 0 <= mask_dilation <= 50:
-        raise _invalid("mask_dilation", "must be an integer from 0 to 50")
     classes = mc.DEFAULT_MASK if mask_classes is None else mask_classes
-    if not all(isinstance(c, int) for c in classes):
-        raise _invalid("mask_classes", "must be a list of integer classes")
     bands = [str(b) for b in data["bands"].values]
     if scl_band not in bands:
         raise _invalid("data", f"the cube has no band '{scl_band}' to mask with; bands are "
@@ -48,5 +39,3 @@ def monthly_composite(data: Any, start_month: int = 9, method: str = "median",
                         mask_dilation=mask_dilation, fill=fill, valid_count=bool(valid_count),
                         scl_band=scl_band)
 
-
-IMPLEMENTATIONS = {"monthly_composite": monthly_composite}

@@ -6,14 +6,12 @@ from typing import Any
 
 import xarray as xr
 
-from backend.errors import ProcessParameterInvalid
 from processes import model_files
 from processes.crop import DimensionMissing
+from processes.declare import declare, invalid
 from udfs import ndvi_forecast as nf
 
-
-def _invalid(parameter: str, reason: str) -> ProcessParameterInvalid:
-    return ProcessParameterInvalid(process="ndvi_forecast", parameter=parameter, reason=reason)
+_invalid = invalid("ndvi_forecast")
 
 
 def _model(model: Any) -> nf.NDVIModel:
@@ -21,18 +19,12 @@ def _model(model: Any) -> nf.NDVIModel:
                                "an NDVI forecaster (fit_ndvi_forecaster)", _invalid)
 
 
+@declare("ndvi_forecast")
 def ndvi_forecast(data: Any, horizon: int = 6, mode: str = "forecast", model: Any = "eolearn",
                   uncertainty: bool = False, **_: Any) -> xr.DataArray:
-    """See specs/ndvi_forecast.json."""
+    """See specs/ndvi_forecast.json (its schema has checked mode, horizon, uncertainty)."""
     if not isinstance(data, xr.DataArray) or not {"t", "bands", "y", "x"} <= set(data.dims):
         raise DimensionMissing()
-    if mode not in nf.MODES:
-        raise _invalid("mode", f"must be one of {', '.join(nf.MODES)}")
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or \
-            not 1 <= horizon <= nf.MAX_HORIZON:
-        raise _invalid("horizon", f"must be an integer from 1 to {nf.MAX_HORIZON}")
-    if not isinstance(uncertainty, bool):
-        raise _invalid("uncertainty", "must be true or false")
     found = _model(model)
     try:
         nf.ndvi_of(data)
@@ -40,5 +32,3 @@ def ndvi_forecast(data: Any, horizon: int = 6, mode: str = "forecast", model: An
         raise _invalid("data", str(exc)) from None
     return nf.forecast(data, found, horizon=horizon, mode=mode, uncertainty=uncertainty)
 
-
-IMPLEMENTATIONS = {"ndvi_forecast": ndvi_forecast}

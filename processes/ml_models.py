@@ -17,6 +17,7 @@ import xarray as xr
 from backend.errors import ProcessParameterInvalid
 from processes import model_files
 from processes.context import SaveRequest, current
+from processes.declare import declare
 from udfs import lstm_classify as lc
 from udfs import ndvi_forecast as nf
 from udfs import unet_segment as us
@@ -61,10 +62,11 @@ def _target_raster(target: Any, like: xr.DataArray, prop: str,
                    "FeatureCollection")
 
 
+@declare("fit_lstm_classifier")
 def fit_lstm_classifier(predictors: Any, target: Any, target_property: str = "class_id",
                         hidden: int = 64, layers: int = 2, dropout: float = 0.3,
                         epochs: int = 60, seed: int = 0, **_: Any) -> lc.LSTMModel:
-    """See specs/fit_lstm_classifier.json."""
+    """See specs/fit_lstm_classifier.json (its schema has checked the numbers)."""
     import dask
     import rioxarray  # noqa: F401  (the .rio accessor)
 
@@ -79,10 +81,6 @@ def fit_lstm_classifier(predictors: Any, target: Any, target_property: str = "cl
         cube = lc.check_cube(predictors)
     except ValueError as exc:
         raise _invalid("fit_lstm_classifier", "predictors", str(exc)) from None
-    _check_ints("fit_lstm_classifier", hidden=(hidden, 4, 512), layers=(layers, 1, 4),
-                epochs=(epochs, 1, 500))
-    if not 0 <= dropout < 1:
-        raise _invalid("fit_lstm_classifier", "dropout", "must be in [0, 1)")
     labels, groups = _target_raster(target, cube, target_property)
     with dask.config.set(scheduler="threads"):
         x, valid = lc.features(np.asarray(cube.values))
@@ -104,15 +102,10 @@ def fit_lstm_classifier(predictors: Any, target: Any, target_property: str = "cl
     return model
 
 
-def _check_ints(process: str, **limits: tuple[int, int, int]) -> None:
-    for name, (value, low, high) in limits.items():
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _invalid(process, name, f"must be an integer {low}-{high}")
-
-
+@declare("fit_ndvi_forecaster")
 def fit_ndvi_forecaster(data: Any, hidden: int = 32, layers: int = 1, epochs: int = 40,
                         seed: int = 0, **_: Any) -> nf.NDVIModel:
-    """See specs/fit_ndvi_forecaster.json."""
+    """See specs/fit_ndvi_forecaster.json (its schema has checked the numbers)."""
     import dask
 
     from training.config import NDVIConfig
@@ -121,9 +114,6 @@ def fit_ndvi_forecaster(data: Any, hidden: int = 32, layers: int = 1, epochs: in
     name = "fit_ndvi_forecaster"
     if not isinstance(data, xr.DataArray):
         raise _invalid(name, "data", "must be a raster cube")
-    _check_ints(name, hidden=(hidden, 4, 256), layers=(layers, 1, 4), epochs=(epochs, 1, 500))
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise _invalid(name, "seed", "must be an integer")
     try:
         series = nf.monthly(nf.ndvi_of(data))
     except ValueError as exc:
@@ -145,10 +135,11 @@ def fit_ndvi_forecaster(data: Any, hidden: int = 32, layers: int = 1, epochs: in
     return model
 
 
+@declare("fit_unet_segmenter")
 def fit_unet_segmenter(predictors: Any, target: Any, target_property: str = "class_id",
                        widths: str = "16,32,64", epochs: int = 30, label_fraction: float = 1.0,
                        backbone: Any = None, seed: int = 0, **_: Any) -> us.UNetModel:
-    """See specs/fit_unet_segmenter.json."""
+    """See specs/fit_unet_segmenter.json (its schema has checked the numbers)."""
     import dask
     import rioxarray  # noqa: F401  (the .rio accessor)
 
@@ -160,15 +151,12 @@ def fit_unet_segmenter(predictors: Any, target: Any, target_property: str = "cla
     name = "fit_unet_segmenter"
     if not isinstance(predictors, xr.DataArray):
         raise _invalid(name, "predictors", "must be a raster cube")
-    _check_ints(name, epochs=(epochs, 1, 500))
     try:
         levels = widths_of(widths)
     except ValueError:
         levels = ()
     if not 1 <= len(levels) <= 6 or not all(2 <= w <= 512 for w in levels):
         raise _invalid(name, "widths", "must be 1-6 comma-separated channel counts (2-512)")
-    if not isinstance(label_fraction, (int, float)) or not 0 < label_fraction <= 1:
-        raise _invalid(name, "label_fraction", "must be in (0, 1]")
     times = predictors.sizes.get("t", 1)
     bands = tuple(b for b in us.BANDS if b in [str(v) for v in predictors["bands"].values]) \
         if "bands" in predictors.dims else ()
@@ -210,6 +198,7 @@ def fit_unet_segmenter(predictors: Any, target: Any, target_property: str = "cla
     return model
 
 
+@declare("save_ml_model")
 def save_ml_model(data: Any, options: dict | None = None, **_: Any) -> bool:
     """Mark a model as a result: written as model.pt with STAC MLM metadata."""
     if not model_files.is_model(data):
@@ -220,17 +209,13 @@ def save_ml_model(data: Any, options: dict | None = None, **_: Any) -> bool:
     return True
 
 
+@declare("load_ml_model")
 def load_ml_model(id: str, **_: Any) -> Any:
     """A model from a finished job of this user (its id) or from a URL to a model.pt."""
-    if not isinstance(id, str) or not id:
+    if not id:
         raise _invalid("load_ml_model", "id", "must be a job id or a URL")
     loader = current.get().load_model
     if loader is None:
         raise _invalid("load_ml_model", "id", "models cannot be loaded here")
     return loader(id)
 
-
-IMPLEMENTATIONS = {"fit_lstm_classifier": fit_lstm_classifier,
-                   "fit_ndvi_forecaster": fit_ndvi_forecaster,
-                   "fit_unet_segmenter": fit_unet_segmenter, "save_ml_model": save_ml_model,
-                   "load_ml_model": load_ml_model}

@@ -9,18 +9,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from backend import errors
 from processes import boundary, classify, crop, forecast, io, ml_models, segment
+from processes.declare import DECLARED, SPECS_DIR
 from processes.graph import Call, run
 from processes.standard import OVERRIDES
 
-SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
-# Our processes: spec id -> implementation (specs/<id>.json holds each spec).
-OWN = {**crop.IMPLEMENTATIONS, **classify.IMPLEMENTATIONS, **forecast.IMPLEMENTATIONS,
-       **segment.IMPLEMENTATIONS, **ml_models.IMPLEMENTATIONS}
+_DECLARING = (classify, crop, forecast, ml_models, segment)  # importing them runs @declare
+OWN = DECLARED  # our processes: id -> (spec, code), one @declare each
 
 # Implemented upstream but not offered: load_stac and run_udf fetch or run arbitrary code,
 # the others are not openEO processes.
@@ -80,9 +78,8 @@ def registry() -> dict[str, Process]:
     for pid, func in (("load_collection", io.load_collection), ("save_result", io.save_result),
                       ("load_url", io.load_url), ("load_stac", io.load_stac)):
         reg[pid] = Process.of(official[pid], func)
-    for path in sorted(SPECS_DIR.glob("*.json")):
-        own = json.loads(path.read_text())
-        reg[own["id"]] = Process.of(own, OWN[own["id"]])
+    for pid, (own, func) in sorted(OWN.items()):
+        reg[pid] = Process.of(own, func)
     return reg
 
 
@@ -115,7 +112,7 @@ def caller(user_processes: dict[str, dict] | None = None) -> Call:
                                             node=node_id)
         try:
             kwargs = boundary.prepare(pid, found.spec, args, node.get("arguments") or {},
-                                      numpy=pid not in OWN)
+                                      own=pid in OWN)
             kwargs.update({k: v for k, v in keywords.items() if k in found.keywords})
             stacked = [k for k, v in kwargs.items() if isinstance(v, boundary.Stacked)]
             for name in stacked:  # a list of arrays: reduced across the list, element-wise

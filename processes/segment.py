@@ -6,19 +6,18 @@ from typing import Any
 
 import xarray as xr
 
-from backend.errors import ProcessParameterInvalid
 from processes import model_files
 from processes.crop import DimensionMissing
+from processes.declare import declare, invalid
 from udfs import unet_segment as us
 
-
-def _invalid(parameter: str, reason: str) -> ProcessParameterInvalid:
-    return ProcessParameterInvalid(process="unet_segment", parameter=parameter, reason=reason)
+_invalid = invalid("unet_segment")
 
 
+@declare("unet_segment")
 def unet_segment(data: Any, model: Any = "demo", output: list[str] | None = None,
                  tile_size: int = 128, overlap: int = 32, **_: Any) -> xr.DataArray:
-    """See specs/unet_segment.json."""
+    """See specs/unet_segment.json (its schema has checked `output` and the integers)."""
     if not isinstance(data, xr.DataArray) or not {"bands", "y", "x"} <= set(data.dims):
         raise DimensionMissing()
     found = model_files.resolve(model, us.UNetModel, us.bundled,
@@ -27,15 +26,10 @@ def unet_segment(data: Any, model: Any = "demo", output: list[str] | None = None
         raise _invalid("model", "is a pre-trained backbone (train unet-ssl) without a "
                        "trained decoder; fine-tune it first (train unet, fit_unet_segmenter)")
     outputs = tuple(output or ("class",))
-    if not all(o in us.OUTPUTS for o in outputs) or len(set(outputs)) != len(outputs):
-        raise _invalid("output", f"must list distinct values of {', '.join(us.OUTPUTS)}")
     if "class" in outputs and found.multilabel:
         raise _invalid("output", "a multi-label model gives probabilities and confidence, "
                        "not a class")
     multiple = found.network.multiple
-    for name, value in (("tile_size", tile_size), ("overlap", overlap)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _invalid(name, "must be an integer")
     if tile_size % multiple or not multiple <= tile_size <= 2048:
         raise _invalid("tile_size", f"must be a multiple of {multiple} from {multiple} to "
                        "2048 for this model")
@@ -47,5 +41,3 @@ def unet_segment(data: Any, model: Any = "demo", output: list[str] | None = None
         raise _invalid("data", str(exc)) from None
     return us.segment(data, found, outputs, tile_size, overlap)
 
-
-IMPLEMENTATIONS = {"unet_segment": unet_segment}

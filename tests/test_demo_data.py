@@ -76,7 +76,9 @@ def test_scl_codes_match_what_the_pixels_show(demo_catalog):
         seen |= set(np.unique(scl).tolist())
         if (scl == 9).any():
             assert np.median(blue[scl == 9]) > 0.3  # thick clouds are bright
-        if (scl == 3).any() and (scl == 4).any():
+        if (scl == 3).any() and (scl == 4).any() and not (scl == 11).any():
+            # shadows darken what they fall on; on a snowy day that may be snow, which in
+            # shadow still outshines lit fields
             assert np.median(blue[scl == 3]) < np.median(blue[scl == 4]) + 0.01
         if (scl == 0).any():
             assert (_read(folder, "B02")[::2, ::2][scl == 0] == 0).all()
@@ -86,7 +88,7 @@ def test_scl_codes_match_what_the_pixels_show(demo_catalog):
 def test_crop_phenology_shows_in_ndvi(demo_catalog):
     labels = _read(demo_catalog.parent / "CROP_LABELS" / "labels", "labels")
     monthly: dict[int, dict[int, list[float]]] = {}
-    for item in _items(demo_catalog)[:73]:  # September 2021 to August 2022
+    for item in [i for i in _items(demo_catalog) if i["properties"]["datetime"] < "2022-09"]:
         folder = demo_catalog.parent / "SENTINEL2_L2A" / item["id"]
         month = int(item["properties"]["datetime"][5:7])
         clear = np.isin(np.repeat(np.repeat(_read(folder, "SCL"), 2, 0), 2, 1), [4, 5])

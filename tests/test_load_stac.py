@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import threading
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pystac
 import pytest
+from range_http import RangeHandler
 
 from backend import errors, executor
 from backend.catalog import Catalog
@@ -25,15 +26,13 @@ BOX = {"west": 679720, "east": 680680, "south": 5151080, "north": 5151920, "crs"
 JUNE = ["2022-06-01", "2022-06-15"]
 
 
-class _Handler(SimpleHTTPRequestHandler):
-    """Static files with byte ranges, and an OGC API Features `items` endpoint over the
-    demo items (bbox and datetime filters, `limit`, `next` links) under /api/."""
+class _Handler(RangeHandler):
+    """The demo catalog's files with byte ranges (tests/range_http.py), and an OGC API
+    Features `items` endpoint over the demo items (bbox and datetime filters, `limit`,
+    `next` links) under /api/."""
 
     items: list[pystac.Item] = []
     hits: list[str] = []
-
-    def log_message(self, *args) -> None:  # noqa: ANN002 - quiet
-        pass
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         self.hits.append(self.path)
@@ -43,18 +42,7 @@ class _Handler(SimpleHTTPRequestHandler):
                 {"rel": "items", "href": "/api/collections/SENTINEL2_L2A/items"}]})
         if parts.path == "/api/collections/SENTINEL2_L2A/items":
             return self._items(parse_qs(parts.query))
-        header = self.headers.get("Range")
-        if not header:
-            return super().do_GET()
-        path = Path(self.translate_path(self.path))
-        data = path.read_bytes()
-        start, _, end = header.removeprefix("bytes=").partition("-")
-        first, last = int(start), min(int(end or len(data) - 1), len(data) - 1)
-        self.send_response(206)
-        self.send_header("Content-Range", f"bytes {first}-{last}/{len(data)}")
-        self.send_header("Content-Length", str(last - first + 1))
-        self.end_headers()
-        self.wfile.write(data[first:last + 1])
+        return super().do_GET()
 
     def _items(self, query: dict[str, list[str]]) -> None:
         start, end = query["datetime"][0].split("/")

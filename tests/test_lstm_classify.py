@@ -117,7 +117,7 @@ def test_job_result_carries_the_classes(crop_map):
 
 
 @pytest.mark.parametrize(("change", "parameter", "words"), [
-    ({"temporal_extent": ["2022-06-01", "2022-07-01"], "composite": False}, "data",
+    ({"temporal_extent": ["2022-06-01", "2022-06-20"], "composite": False}, "data",
      "time steps"),
     ({"bands": ["B04", "B08", "SCL"]}, "data", "lacks the band"),
     ({"model": "timesen2crop"}, "model", "is not one of ['demo']"),

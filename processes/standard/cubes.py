@@ -165,7 +165,9 @@ def apply_dimension(data: Any, process: Callable[..., Any], dimension: str,
             reason=f"the cube already has a dimension '{target_dimension}' with "
                    f"{data.sizes[target_dimension]} labels; name a new dimension, or reduce "
                    "or filter that one to a single label first")
-    labels = data[dimension].values if dimension in getattr(data, "dims", ()) else None
+    # a list, as upstream's array processes test `if dim_labels:` (dates as numbers)
+    labels = data[dimension].values.tolist() if dimension in getattr(data, "dims", ()) \
+        else None
 
     def with_labels(*args: Any, **keywords: Any) -> Any:  # as reduce_dimension passes them
         return process(*args, dim_labels=labels, **keywords)
