@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -261,3 +262,36 @@ def test_aggregate_temporal_takes_intervals_as_given(catalog):
     assert error(catalog, {"l": graph["l"], "a": {"process_id": "aggregate_temporal",
                                                   "arguments": bad, "result": True}}
                  ).code == "ProcessParameterInvalid"
+
+
+def test_apply_dimension_keeps_labels_and_lends_them_to_the_callback(catalog):
+    """Labels stay where as many values come back; array_element(label=...) works inside;
+    order over a cube axis keeps the cube rectangular (WP6 cases, in process)."""
+    box = {"west": 679720, "east": 679820, "south": 5151080, "north": 5151180, "crs": 32632}
+    load = {"process_id": "load_collection", "arguments": {
+        "id": "SENTINEL2_L2A", "spatial_extent": box, "bands": ["B04", "B08"],
+        "temporal_extent": ["2022-06-01", "2022-06-02"]}}
+
+    def applied(callback: dict) -> Any:
+        graph = {"l": load, "a": {"process_id": "apply_dimension", "arguments": {
+            "data": {"from_node": "l"}, "dimension": "bands",
+            "process": {"process_graph": callback}}, "result": True}}
+        return executor.evaluate(graph, ExecutionContext(catalog)).compute()
+
+    data = {"from_parameter": "data"}
+    q = applied({"q": {"process_id": "quantiles", "arguments": {
+        "data": data, "probabilities": [0.5, 0.75]}, "result": True}})
+    assert list(q["bands"].values) == ["B04", "B08"]
+    nd = applied({
+        "r": {"process_id": "array_element", "arguments": {"data": data, "label": "B04"}},
+        "n": {"process_id": "array_element", "arguments": {"data": data, "label": "B08"}},
+        "d": {"process_id": "normalized_difference", "arguments": {
+            "x": {"from_node": "n"}, "y": {"from_node": "r"}}},
+        "c": {"process_id": "array_concat", "arguments": {"array1": data,
+                                                          "array2": [{"from_node": "d"}]},
+              "result": True}})
+    assert list(nd["bands"].values) == [0, 1, 2]
+    red, nir = nd.isel(bands=0).values, nd.isel(bands=1).values
+    np.testing.assert_allclose(nd.isel(bands=2).values, (nir - red) / (nir + red), rtol=1e-5)
+    o = applied({"o": {"process_id": "order", "arguments": {"data": data}, "result": True}})
+    assert o.sizes["bands"] == 2 and set(np.unique(o.values)) <= {0.0, 1.0}

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.demo.build import describe
+from backend.settings import Settings
 from training import ndvi_baselines as nb
 from training.config import NDVIConfig
 from training.ndvi_evaluation import (
@@ -44,8 +46,10 @@ def dataset(name: str, data_dir: Path | None = None
                  "pixels": f"{values.shape[1]} x {values.shape[2]} (10 m)"}, EOLEARN_NOTES)
     if name == "demo":
         values, months = demo_ndvi(data_dir)
+        settings = Settings.from_env()
         return (values, months, np.datetime64("2022-09-01"),
-                {"source": "cropcube demo collection (simulated Sentinel-2 L2A)",
+                {"source": "cropcube demo collection (simulated Sentinel-2 L2A): "
+                           + describe(settings.demo_size, settings.demo_seed),
                  "months": f"{months[0]!s:.7} to {months[-1]!s:.7}",
                  "pixels": f"{values.shape[1]} x {values.shape[2]} (10 m)"}, DEMO_NOTES)
     raise ValueError(f"unknown dataset {name!r}: use 'eolearn', 'eolearn:PATH' or 'demo'")

@@ -103,6 +103,8 @@ def array_element(data: Any, index: int | None = None, label: Any = None,
             return items[index]
         if return_nodata:
             return None
+    if isinstance(dim_labels, list):  # upstream compares labels as an array
+        dim_labels = np.asarray(dim_labels)
     return upstream.array_element(data, index=index, label=label, return_nodata=return_nodata,
                                   axis=axis, context=context, dim_labels=dim_labels)
 
