@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from functools import cache
 from typing import Any
 
@@ -199,7 +200,31 @@ def prepare(process: str, spec: dict | None, args: dict[str, Any], raw: dict[str
     for name, param in params.items():  # the spec's defaults, not the code's, apply
         if name not in out and "default" in param:
             out[name] = _convert(process, name, param, copy.deepcopy(param["default"]), numpy)
+    if numpy and "ignore_nodata" in params and _numbers_or_null(args.get("data")) and \
+            not any("array" in _types(a)
+                    for a in _alternatives(spec.get("returns", {}).get("schema", {}))):
+        _nodata_first(args["data"], out)  # reducers to one value, not cumsum or quantiles
     return out
+
+
+class NullResult(Exception):  # noqa: N818 - a result, not an error
+    """The call's result is null, known before the code runs."""
+
+
+def _numbers_or_null(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in value)
+
+
+def _nodata_first(values: list, out: dict[str, Any]) -> None:
+    """A plain list for a reducer: null is no-data (left out with ignore_nodata, else the
+    result is null) and NaN is a number that propagates, so the code sees no null and is
+    told not to skip NaN."""
+    if None in values and not out.get("ignore_nodata", True) or \
+            all(v is None for v in values):
+        raise NullResult()
+    out["data"] = _number_array([v for v in values if v is not None])
+    out["ignore_nodata"] = False
 
 
 def _scalar(value: Any) -> Any:
@@ -209,6 +234,17 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
     return value if isinstance(value, int | float) else None
+
+
+_PASSES_NODATA = re.compile(r"no-data values? (?:are|is) passed through|no-data value is "
+                            r"returned if any|is a no-data value, the result will be the "
+                            r"no-data value(?! whenever)", re.IGNORECASE)  # not and/or
+
+
+def passes_nodata(spec: dict | None) -> bool:
+    """Whether the spec says a null argument makes the result null (most math and
+    comparisons); such a call returns null without running, so NaN stays NaN."""
+    return bool(_PASSES_NODATA.search((spec or {}).get("description", "")))
 
 
 def result(spec: dict | None, value: Any) -> Any:

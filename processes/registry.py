@@ -34,6 +34,7 @@ class Process:
     spec: dict
     implementation: Callable[..., Any]
     keywords: frozenset[str]
+    passes_nodata: bool = False  # a null argument gives null without running the code
 
     @classmethod
     def of(cls, spec: dict, implementation: Callable[..., Any]) -> Process:
@@ -41,7 +42,8 @@ class Process:
             names = set(inspect.signature(implementation).parameters)
         except (TypeError, ValueError):
             names = set()
-        return cls(spec, implementation, frozenset(n for n in _CALL_KEYWORDS if n in names))
+        return cls(spec, implementation, frozenset(n for n in _CALL_KEYWORDS if n in names),
+                   boundary.passes_nodata(spec))
 
 
 @cache
@@ -110,6 +112,8 @@ def caller(user_processes: dict[str, dict] | None = None) -> Call:
         if found is None:
             raise errors.ProcessUnsupported(process=pid, namespace=namespace or "backend",
                                             node=node_id)
+        if found.passes_nodata and any(v is None for v in args.values()):
+            return None
         try:
             kwargs = boundary.prepare(pid, found.spec, args, node.get("arguments") or {},
                                       own=pid in OWN)
@@ -123,6 +127,8 @@ def caller(user_processes: dict[str, dict] | None = None) -> Call:
             if pid in user:
                 kwargs["_call"] = call
             return boundary.result(found.spec, found.implementation(**kwargs))
+        except boundary.NullResult:
+            return None
         except errors.OpenEOError as exc:
             exc.node = exc.node or node_id
             raise

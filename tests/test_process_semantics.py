@@ -295,3 +295,26 @@ def test_apply_dimension_keeps_labels_and_lends_them_to_the_callback(catalog):
     np.testing.assert_allclose(nd.isel(bands=2).values, (nir - red) / (nir + red), rtol=1e-5)
     o = applied({"o": {"process_id": "order", "arguments": {"data": data}, "result": True}})
     assert o.sizes["bands"] == 2 and set(np.unique(o.values)) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize(("process_id", "arguments", "expected"), [
+    ("gt", {"x": float("nan"), "y": 1}, False),
+    ("lte", {"x": 1, "y": float("nan")}, False),
+    ("eq", {"x": float("nan"), "y": float("nan")}, False),
+    ("neq", {"x": float("nan"), "y": 1}, True),
+    ("eq", {"x": None, "y": float("nan")}, None),
+    ("add", {"x": float("nan"), "y": None}, None),
+    ("ceil", {"x": None}, None),
+    ("and", {"x": None, "y": False}, False),
+    ("or", {"x": None, "y": True}, True),
+])
+def test_nan_is_a_number_and_null_is_no_data(catalog, process_id, arguments, expected):
+    """In process (JSON has no NaN): NaN compares as IEEE 754 says, null gives null where
+    the spec passes no-data through, and logic keeps its truth tables."""
+    got = executor.evaluate(_one(process_id, **arguments), ExecutionContext(catalog))
+    assert got is expected or got == expected, got
+
+
+def test_nan_stays_nan_where_null_would_be_null(catalog):
+    got = executor.evaluate(_one("absolute", x=float("nan")), ExecutionContext(catalog))
+    assert isinstance(got, float) and np.isnan(got)

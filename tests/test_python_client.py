@@ -22,7 +22,7 @@ def test_connect_and_discover(connection):
     processes = {p["id"] for p in connection.list_processes()}
     assert {"load_collection", "save_result", "ndvi", "reduce_dimension", "filter_bbox",
             "filter_temporal", "aggregate_temporal_period"} <= processes
-    assert "load_stac" not in processes and "run_udf" not in processes
+    assert "load_stac" in processes and "run_udf" not in processes
 
 
 def _ndvi_max_cube(connection):
@@ -101,4 +101,4 @@ def test_cloud_cover_filter(connection, demo_catalog):
     expected = sorted(p["datetime"][:19] for p in items
                       if p["eo:cloud_cover"] <= 20 and p["datetime"] < "2022-01-01")
     assert [label[:19] for label in labels] == expected
-    assert 0 < len(expected) < 24
+    assert 0 < len(expected) < 48  # of 49 dates

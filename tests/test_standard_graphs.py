@@ -56,9 +56,10 @@ def _shape_graph(reduced: list[str], fmt: str) -> dict:
 
 SHAPES = {"t-bands": [], "bands": ["t"], "t": ["bands"], "neither": ["t", "bands"]}
 # (shape, format) -> the number of values per pixel the file must hold, or None: refused
-EXPECTED = {"GTiff": {"t-bands": 8, "bands": 2, "t": 4, "neither": 1},
-            "netCDF": {"t-bands": 8, "bands": 2, "t": 4, "neither": 1},
-            "JSON": {"t-bands": 8, "bands": 2, "t": 4, "neither": 1},
+# (JUNE holds 8 dates: 2A and 2B over two tracks; 2 bands)
+EXPECTED = {"GTiff": {"t-bands": 16, "bands": 2, "t": 8, "neither": 1},
+            "netCDF": {"t-bands": 16, "bands": 2, "t": 8, "neither": 1},
+            "JSON": {"t-bands": 16, "bands": 2, "t": 8, "neither": 1},
             "GeoJSON": dict.fromkeys(SHAPES), "CSV": dict.fromkeys(SHAPES)}
 
 

@@ -55,8 +55,8 @@ def extrema(data: Any, ignore_nodata: bool = True, axis: int | None = None,
 
 
 def power(base: Any, p: Any) -> Any:
-    """base ** p; no-data in either is no-data (numpy would say NaN ** 0 == 1)."""
-    if is_plain(base, p) and (is_nodata(base) or is_nodata(p)):
+    """base ** p; null in either is null (NaN computes as IEEE 754 says)."""
+    if is_plain(base, p) and (base is None or p is None):
         return None
     return upstream.power(base, p)
 
@@ -64,7 +64,7 @@ def power(base: Any, p: Any) -> Any:
 def mod(x: Any, y: Any) -> Any:
     """Remainder with the sign of the divisor; a zero divisor is DivisionByZero."""
     if is_plain(x, y):
-        if is_nodata(x) or is_nodata(y):
+        if x is None or y is None:
             return None
         if y == 0:
             raise DivisionByZero()
