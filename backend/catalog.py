@@ -213,17 +213,19 @@ class Catalog:
         """A lazy (t, bands, y, x) float32 cube; see the module docstring."""
         coll = self.get(collection_id)
         start, end = parse_temporal_extent(temporal_extent) if temporal_extent else (None, None)
-        area = parse_spatial_extent(spatial_extent) or _collection_area(coll)
-        items = self.source.search(coll.stac_id, area.lonlat_bounds(), start, end)
-        return self.load_items(coll, items, spatial_extent, bands, keep_item, max_values)
+        asked = parse_spatial_extent(spatial_extent)
+        search = asked or _collection_area(coll)
+        items = self.source.search(coll.stac_id, search.lonlat_bounds(), start, end)
+        return self.load_items(coll, items, asked, bands, keep_item, max_values)
 
-    def load_items(self, coll: Collection, items: list[pystac.Item], spatial_extent: Any,
+    def load_items(self, coll: Collection, items: list[pystac.Item], asked: Area | None,
                    bands: Sequence[str] | None = None,
                    keep_item: Callable[[dict[str, Any]], bool] | None = None,
                    max_values: int | None = None) -> xr.DataArray:
-        """The cube of the items found for a collection (load_collection, load_stac)."""
+        """The cube of the items found for a collection (load_collection, load_stac), over
+        the area asked for (a parsed spatial extent), or the items' own without one."""
         names = coll.resolve_bands(bands)
-        area = parse_spatial_extent(spatial_extent, coll.process) or _collection_area(coll)
+        area = asked or _collection_area(coll)
         if keep_item is not None:
             items = [i for i in items if keep_item(i.properties)]
         if not items:
@@ -231,7 +233,7 @@ class Catalog:
                 f"No data in collection '{coll.id}' for the requested extent and "
                 f"filters; the collection covers {_extent_text(coll)}.")
         epsg = Counter(_item_epsg(i) for i in items).most_common(1)[0][0]
-        if spatial_extent is None:
+        if asked is None:
             area = _native_area(items, epsg) or area
         footprint = Geometry(area.geometry, crs=area.crs)
         geobox = GeoBox.from_geopolygon(footprint, resolution=coll.resolution, crs=f"EPSG:{epsg}")

@@ -67,7 +67,7 @@ def load_stac(url: str, spatial_extent: Any = None, temporal_extent: Any = None,
         raise NoDataAvailable(f"No STAC items at {url} for the requested extent, bands and "
                               "filters.")
     coll = Collection.from_items(items, "load_stac")
-    cube = ctx.catalog.load_items(coll, items, spatial_extent, bands, None, ctx.max_values)
+    cube = ctx.catalog.load_items(coll, items, area, bands, None, ctx.max_values)
     ctx.loaded_times.append(cube["t"].values)
     return cube
 
