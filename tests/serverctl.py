@@ -29,13 +29,21 @@ class Server:
     process: subprocess.Popen
     log: Path
 
+    @property
+    def tmp_dir(self) -> Path:
+        """The server's TMPDIR."""
+        return self.data_dir / "tmp"
+
     def alive(self) -> bool:
         return self.process.poll() is None
 
 
 def start_server(data_dir: Path, env_extra: dict[str, str]) -> Server:
     data_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CROPCUBE_DATA_DIR": str(data_dir), **env_extra}
+    (data_dir / "tmp").mkdir(exist_ok=True)
+    # A private temporary folder, so tests can see that requests leave nothing in it.
+    env = {**os.environ, "CROPCUBE_DATA_DIR": str(data_dir), "TMPDIR": str(data_dir / "tmp"),
+           **env_extra}
     for name, pw in USERS.items():
         subprocess.run([sys.executable, "-m", "backend.cli", "user", "add", name,
                         "--password", pw], env=env, check=True, capture_output=True)

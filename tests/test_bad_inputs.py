@@ -119,3 +119,27 @@ def test_validation_lists_errors(server, auth_headers):
     assert codes == ["ProcessParameterRequired", "ProcessUnsupported"]
     r = requests.post(f"{server.url}/validation", json={"process_graph": _load()}, timeout=30)
     assert r.status_code == 200 and r.json()["errors"] == []
+
+
+def test_results_leave_nothing_behind(server, auth_headers):
+    """POST /result writes its file in a temporary folder: none may outlive the request,
+    whether it succeeds, fails while writing or the client reads only part of it."""
+    before = sorted(p.name for p in server.tmp_dir.iterdir())
+    gtiff = requests.post(f"{server.url}/result", data=_body(_load()),
+                          headers={**auth_headers, "Content-Type": "application/json"},
+                          timeout=60)
+    assert gtiff.status_code == 200 and gtiff.content[:2] in (b"II", b"MM")
+    assert int(gtiff.headers["Content-Length"]) == len(gtiff.content)
+    png_of_series = _load()  # PNG takes one date at most: this fails while writing
+    png_of_series["save"]["arguments"]["format"] = "PNG"
+    png_of_series["load"]["arguments"]["temporal_extent"] = ["2022-06-01", "2022-07-30"]
+    failed = requests.post(f"{server.url}/result", data=_body(png_of_series),
+                           headers={**auth_headers, "Content-Type": "application/json"},
+                           timeout=60)
+    assert failed.status_code == 400, failed.content[:300]
+    with requests.post(f"{server.url}/result", data=_body(_load()), stream=True,
+                       headers={**auth_headers, "Content-Type": "application/json"},
+                       timeout=60) as partial:
+        assert partial.status_code == 200
+        next(partial.iter_content(100))
+    assert sorted(p.name for p in server.tmp_dir.iterdir()) == before

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import os
 import tempfile
 from pathlib import Path
 
@@ -36,15 +36,14 @@ def compute_result():
     svc = services()
     ctx = context_for(svc.settings, svc.catalog, svc.store, user, synchronous=True)
     value = executor.evaluate(graph, ctx)
-    out_dir = Path(tempfile.mkdtemp(prefix="cropcube-result-"))
-    try:
-        output = executor.write_outputs(value, ctx, out_dir)[0]
-        response = send_file(output.path, mimetype=output.media_type,
-                             download_name=output.path.name)
-    except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)
-        raise
-    response.call_on_close(lambda: shutil.rmtree(out_dir, ignore_errors=True))
+    # The folder goes before the response does: the open file outlives its name, and
+    # gunicorn never calls a send_file response's close callbacks (the file wrapper is
+    # passed straight through), so nothing the request wrote is left behind.
+    with tempfile.TemporaryDirectory(prefix="cropcube-result-") as out_dir:
+        output = executor.write_outputs(value, ctx, Path(out_dir))[0]
+        stream = output.path.open("rb")
+    response = send_file(stream, mimetype=output.media_type, download_name=output.path.name)
+    response.content_length = os.fstat(stream.fileno()).st_size
     response.headers["OpenEO-Costs"] = "0"
     return response
 
