@@ -7,7 +7,6 @@ import logging
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from backend import errors
 from backend.api import (
     capabilities,
     collections,
@@ -18,7 +17,8 @@ from backend.api import (
     results,
 )
 from backend.services import API_PREFIX, Services
-from backend.settings import Settings
+from core import errors
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

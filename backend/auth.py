@@ -15,14 +15,14 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from backend.errors import (
+from backend.jobs.store import Store
+from core.errors import (
     AuthenticationRequired,
     AuthenticationSchemeInvalid,
     CredentialsInvalid,
     TokenInvalid,
 )
-from backend.jobs.store import Store
-from backend.settings import Settings
+from core.settings import Settings
 
 _lock = threading.Lock()
 

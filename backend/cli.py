@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from backend.settings import Settings
+from core.settings import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -19,7 +19,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from backend.demo.build import build_demo_data
+    from demo.build import build_demo_data
 
     settings = _settings(args)
     size = args.size or settings.demo_size
@@ -107,7 +107,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
     from backend.app import create_app
-    from backend.demo.build import build_demo_data
+    from demo.build import build_demo_data
 
     settings = _settings(args)
     if not settings.stac_url:
@@ -145,8 +145,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_train_lstm(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
-    from backend.catalog import Catalog
-    from backend.demo.build import build_demo_data, describe
+    from demo.build import build_demo_data, describe
+    from sources.catalog import Catalog
     from training.config import LSTMConfig
     from training.run import DEMO_NOTES, TS2C_NOTES, samples_for, train_lstm
 
@@ -188,8 +188,8 @@ def cmd_train_ndvi(args: argparse.Namespace) -> int:
 def cmd_train_unet(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
-    from backend.catalog import Catalog
-    from backend.demo.build import build_demo_data, describe
+    from demo.build import build_demo_data, describe
+    from sources.catalog import Catalog
     from training import config as configs
     from training.unet_data import demo_scene
     from training.unet_run import train_backbone, train_segmenter

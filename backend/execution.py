@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from backend.catalog import Catalog
 from backend.jobs.store import Store
 from backend.model_store import model_loader
 from backend.own_results import job_folder
-from backend.settings import Settings
+from core.settings import Settings
 from processes.context import ExecutionContext
+from sources.catalog import Catalog
 
 
 def context_for(settings: Settings, catalog: Catalog, store: Store, user_id: str | None,

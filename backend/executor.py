@@ -11,15 +11,16 @@ from typing import Any
 import dask
 import xarray as xr
 
-from backend import errors, formats
-from backend.catalog import Catalog
+import formats
 from backend.model_store import MODEL_FILE
-from backend.settings import GraphLimits
 from backend.validation import graph_errors
+from core import errors
+from core.settings import GraphLimits
 from processes import model_files, registry
 from processes.context import ExecutionContext, current
 from processes.graph import check_complexity, run
 from processes.ml_models import MODEL_FORMAT
+from sources.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,6 @@ def evaluate(graph: dict, ctx: ExecutionContext) -> Any:
         current.reset(token)
 
 
-MODEL_MEDIA_TYPE = "application/octet-stream; framework=pytorch"
-
-
 @dataclass
 class Output:
     """A written result file and its media type."""
@@ -102,7 +100,7 @@ def write_outputs(value: Any, ctx: ExecutionContext, out_dir: Path,
     for i, (name, data, options) in enumerate(requests):
         if name == MODEL_FORMAT:
             data.save(out_dir / MODEL_FILE)
-            outputs.append(Output(out_dir / MODEL_FILE, MODEL_MEDIA_TYPE))
+            outputs.append(Output(out_dir / MODEL_FILE, model_files.MEDIA_TYPE))
             continue
         fmt = formats.lookup(name)
         assert fmt is not None

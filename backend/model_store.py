@@ -10,12 +10,13 @@ from typing import Any
 
 import requests
 
-from backend.errors import ProcessParameterInvalid
 from backend.jobs.store import Store
-from backend.own_results import JOB_RESULTS_URL, NotYours, job_folder
-from backend.safe_urls import UrlPolicy, UrlRefused, fetch
-from backend.settings import Settings
+from backend.own_results import job_folder
+from core.errors import ProcessParameterInvalid
+from core.settings import Settings
 from processes import model_files
+from processes.context import JOB_RESULTS_URL, NotYours
+from sources.safe_urls import UrlPolicy, UrlRefused, fetch
 
 MODEL_FILE = "model.pt"
 JOB_DOWNLOAD_URL = re.compile(r"/download/([\w-]+)/model\.pt(\?|$)")

@@ -3,19 +3,12 @@ what load_ml_model and load_stac read locally instead of over HTTP."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 from backend.jobs.store import Store
-from backend.settings import Settings
-
-# Our own links to a job's results: the job itself, with the rights of the user asking.
-JOB_RESULTS_URL = re.compile(r"/openeo/1\.2/jobs/([\w-]+)/results/?$")
-
-
-class NotYours(Exception):
-    """No finished job of this user by that reference; the message is safe to show."""
+from core.settings import Settings
+from processes.context import NotYours
 
 
 def job_folder(settings: Settings, store: Store, user_id: str | None) -> Callable[[str], Path]:

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from flask import current_app, request
 
 from backend.auth import Auth, secret
-from backend.catalog import Catalog
 from backend.jobs.signing import UrlSigner
 from backend.jobs.store import Store
-from backend.settings import Settings
+from core.settings import Settings
+from sources.catalog import Catalog
 
 API_VERSION = "1.2.0"
 API_PREFIX = "/openeo/1.2"

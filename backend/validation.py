@@ -11,12 +11,13 @@ from typing import Any
 
 import networkx as nx
 
-from backend import errors, formats
-from backend.catalog import Catalog
-from backend.extents import parse_spatial_extent, parse_temporal_extent
+import formats
+from core import errors
 from processes.boundary import check
 from processes.declare import DECLARED
 from processes.graph import is_literal, references
+from sources.catalog import Catalog
+from sources.extents import parse_spatial_extent, parse_temporal_extent
 
 SpecLookup = Callable[[str, "str | None"], "dict | None"]
 

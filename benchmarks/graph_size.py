@@ -19,9 +19,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from backend import executor  # noqa: E402
-from backend.catalog import Catalog  # noqa: E402
-from backend.settings import Settings  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from processes.context import ExecutionContext  # noqa: E402
+from sources.catalog import Catalog  # noqa: E402
 
 SIZES = (100, 1000, 2000, 5000)
 

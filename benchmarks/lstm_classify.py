@@ -40,7 +40,7 @@ def run_variant(name: str, size: int, runs: int) -> dict:
     import dask
     import torch
 
-    from backend.formats import write_gtiff
+    from formats.gtiff import write_gtiff
     from udfs import lstm_classify as lc
 
     model = lc.bundled("demo")

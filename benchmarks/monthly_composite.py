@@ -36,9 +36,9 @@ SPAN = ["2021-09-01", "2022-09-01"]
 
 
 def _catalog(size: int):
-    from backend.catalog import Catalog
-    from backend.demo.build import build_demo_data
-    from backend.settings import Settings
+    from core.settings import Settings
+    from demo.build import build_demo_data
+    from sources.catalog import Catalog
 
     path = build_demo_data(REPO / ".cache" / "bench" / f"demo-{size}", size=size)
     return Catalog(Settings(stac_url=str(path), dask_chunk_px=512))

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from reference import ndvi_stack  # noqa: E402
 from serverctl import USERS, start_server, stop_server  # noqa: E402
 
-from backend.demo.build import build_demo_data, grid  # noqa: E402
+from demo.build import build_demo_data, grid  # noqa: E402
 
 
 def main() -> int:

@@ -41,7 +41,7 @@ def run_variant(name: str, size: int, runs: int) -> dict:
     import dask
     import torch
 
-    from backend.formats import write_gtiff
+    from formats.gtiff import write_gtiff
     from udfs import unet_segment as us
 
     model = us.bundled("demo")

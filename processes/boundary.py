@@ -24,7 +24,7 @@ import jsonschema
 import numpy as np
 from openeo_pg_parser_networkx.pg_schema import BoundingBox, TemporalInterval, TemporalIntervals
 
-from backend.errors import ProcessParameterInvalid
+from core.errors import ProcessParameterInvalid
 from processes.graph import is_literal
 
 _NUMERIC = {"number", "integer", "boolean"}

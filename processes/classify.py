@@ -7,7 +7,7 @@ from typing import Any
 import xarray as xr
 
 from processes import model_files
-from processes.crop import DimensionMissing
+from processes.crop import require_dims
 from processes.declare import declare, invalid
 from udfs import lstm_classify as lc
 
@@ -23,8 +23,7 @@ def _model(model: Any) -> lc.LSTMModel:
 def lstm_classify(data: Any, model: Any = "demo", output: list[str] | None = None,
                   engine: str = "torch", **_: Any) -> xr.DataArray:
     """See specs/lstm_classify.json (its schema has checked `output` and `engine`)."""
-    if not isinstance(data, xr.DataArray) or not {"t", "bands", "y", "x"} <= set(data.dims):
-        raise DimensionMissing()
+    require_dims(data, "lstm_classify", ("t", "bands", "y", "x"))
     outputs = tuple(output or ("class",))
     found = _model(model)
     try:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import contextvars
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.catalog import Catalog
-from backend.safe_urls import UrlPolicy
-from backend.settings import GraphLimits
+from core.settings import GraphLimits
+from sources.catalog import Catalog
+from sources.safe_urls import UrlPolicy
+
+# Our own links to a job's results: read as the job itself, with the rights of the user asking.
+JOB_RESULTS_URL = re.compile(r"/openeo/1\.2/jobs/([\w-]+)/results/?$")
+
+
+class NotYours(Exception):
+    """No finished job of this user by that reference (job_folder); the message is safe to
+    show."""
 
 
 @dataclass

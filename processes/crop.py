@@ -6,7 +6,7 @@ from typing import Any
 
 import xarray as xr
 
-from backend.errors import OpenEOError
+from core.errors import OpenEOError
 from processes.declare import declare, invalid
 from udfs import monthly_composite as mc
 
@@ -14,7 +14,18 @@ from udfs import monthly_composite as mc
 class DimensionMissing(OpenEOError):
     code = "DimensionMissing"
     status = 400
-    default_message = "The cube needs the dimensions t, bands, y and x."
+    default_message = "The cube lacks a dimension the process needs."
+
+
+def require_dims(data: Any, process: str, dims: tuple[str, ...]) -> None:
+    """DimensionMissing, naming what the process needs and what it got, unless `data` is a
+    cube with all of `dims`."""
+    if isinstance(data, xr.DataArray) and set(dims) <= set(data.dims):
+        return
+    got = f"the cube has {', '.join(map(str, data.dims)) or 'none'}" \
+        if isinstance(data, xr.DataArray) else f"got {type(data).__name__}, not a data cube"
+    raise DimensionMissing(f"{process} needs the dimensions {', '.join(dims[:-1])} and "
+                           f"{dims[-1]}; {got}.")
 
 
 _invalid = invalid("monthly_composite")
@@ -26,8 +37,7 @@ def monthly_composite(data: Any, start_month: int = 9, method: str = "median",
                       fill: str = "linear", valid_count: bool = False, scl_band: str = "SCL",
                       **_: Any) -> xr.DataArray:
     """See specs/monthly_composite.json (its schema has checked every argument)."""
-    if not isinstance(data, xr.DataArray) or not {"t", "bands", "y", "x"} <= set(data.dims):
-        raise DimensionMissing()
+    require_dims(data, "monthly_composite", ("t", "bands", "y", "x"))
     classes = mc.DEFAULT_MASK if mask_classes is None else mask_classes
     bands = [str(b) for b in data["bands"].values]
     if scl_band not in bands:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from backend.errors import ProcessParameterInvalid
+from core.errors import ProcessParameterInvalid
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 DECLARED: dict[str, tuple[dict, Callable[..., Any]]] = {}  # id -> (spec, code)

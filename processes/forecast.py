@@ -7,7 +7,7 @@ from typing import Any
 import xarray as xr
 
 from processes import model_files
-from processes.crop import DimensionMissing
+from processes.crop import require_dims
 from processes.declare import declare, invalid
 from udfs import ndvi_forecast as nf
 
@@ -23,8 +23,7 @@ def _model(model: Any) -> nf.NDVIModel:
 def ndvi_forecast(data: Any, horizon: int = 6, mode: str = "forecast", model: Any = "eolearn",
                   uncertainty: bool = False, **_: Any) -> xr.DataArray:
     """See specs/ndvi_forecast.json (its schema has checked mode, horizon, uncertainty)."""
-    if not isinstance(data, xr.DataArray) or not {"t", "bands", "y", "x"} <= set(data.dims):
-        raise DimensionMissing()
+    require_dims(data, "ndvi_forecast", ("t", "bands", "y", "x"))
     found = _model(model)
     try:
         nf.ndvi_of(data)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from backend import errors
-from backend.settings import GraphLimits
+from core import errors
+from core.settings import GraphLimits
 
 # A process call: (node id, node as in the graph, resolved arguments, call keywords) -> value.
 Call = Callable[[str, dict[str, Any], dict[str, Any], dict[str, Any]], Any]

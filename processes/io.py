@@ -9,15 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from backend import formats
-from backend.catalog import Collection
-from backend.errors import FormatUnsupported, NoDataAvailable, ProcessParameterInvalid
-from backend.extents import parse_spatial_extent, parse_temporal_extent
-from backend.own_results import JOB_RESULTS_URL, NotYours
-from backend.result_reader import RASTER_SUFFIXES, open_result
-from backend.safe_urls import UrlRefused, fetch
-from backend.stac_urls import NotStac, remote_items
-from processes.context import SaveRequest, current
+import formats
+from core.errors import FormatUnsupported, NoDataAvailable, ProcessParameterInvalid
+from processes.context import JOB_RESULTS_URL, NotYours, SaveRequest, current
+from sources.catalog import Collection
+from sources.extents import parse_spatial_extent, parse_temporal_extent
+from sources.result_reader import RASTER_SUFFIXES, open_result
+from sources.safe_urls import UrlRefused, fetch
+from sources.stac_urls import NotStac, remote_items
 
 
 def _property_filter(props: dict[str, Any]) -> Callable[[dict], bool]:
@@ -32,7 +31,7 @@ def _property_filter(props: dict[str, Any]) -> Callable[[dict], bool]:
 
 def load_collection(id: str, spatial_extent: Any = None, temporal_extent: Any = None,
                     bands: list[str] | None = None, properties: Any = None, **_: Any):
-    """Lazy Sentinel-2 (or label) cube from the catalog; see backend.catalog.Catalog.load."""
+    """Lazy Sentinel-2 (or label) cube from the catalog; see sources.catalog.Catalog.load."""
     ctx = current.get()
     keep = _property_filter(properties) if isinstance(properties, dict) and properties else None
     cube = ctx.catalog.load(id, spatial_extent, temporal_extent, bands, keep,

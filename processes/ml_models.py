@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from backend.errors import ProcessParameterInvalid
+from core.errors import ProcessParameterInvalid
 from processes import model_files
 from processes.context import SaveRequest, current
 from processes.declare import declare
@@ -70,7 +70,7 @@ def fit_lstm_classifier(predictors: Any, target: Any, target_property: str = "cl
     import dask
     import rioxarray  # noqa: F401  (the .rio accessor)
 
-    from backend.demo.classes import CROP_CLASSES
+    from core.classes import CROP_CLASSES
     from training.config import LSTMConfig
     from training.lstm import fit
     from training.samples import Samples, split_groups
@@ -143,7 +143,7 @@ def fit_unet_segmenter(predictors: Any, target: Any, target_property: str = "cla
     import dask
     import rioxarray  # noqa: F401  (the .rio accessor)
 
-    from backend.demo.classes import class_names
+    from core.classes import class_names
     from training.config import UNetConfig
     from training.unet import fit_segmenter, pretrained_part, widths_of
     from training.unet_data import Scene

@@ -10,6 +10,8 @@ from udfs import lstm_classify as lc
 from udfs import ndvi_forecast as nf
 from udfs import unet_segment as us
 
+# How model files are served, in synchronous and batch results alike.
+MEDIA_TYPE = "application/octet-stream; framework=pytorch"
 CLASSES = {lc.FORMAT: lc.LSTMModel, nf.FORMAT: nf.NDVIModel, us.FORMAT: us.UNetModel}
 TYPES = tuple(CLASSES.values())
 
@@ -30,6 +32,22 @@ def load(path: Any) -> Any:
     import torch
 
     return from_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+
+def stac_fields(model: Any) -> dict[str, Any]:
+    """STAC MLM fields of a model file: what all models share, then what the model says
+    of itself (stac_mlm: name, architecture, tasks, inputs, outputs, classes)."""
+    import torch
+
+    return {
+        "roles": ["mlm:model", "data"],
+        "mlm:framework": "pytorch",
+        "mlm:framework_version": torch.__version__.split("+")[0],
+        "mlm:total_parameters": sum(p.numel() for p in model.network.parameters()),
+        "mlm:pretrained": False,
+        **model.stac_mlm(),
+        "mlm:hyperparameters": model.meta.get("config", {}),
+    }
 
 
 def resolve(model: Any, cls: type, bundled: Callable[[str], Any], what: str,

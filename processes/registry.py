@@ -5,13 +5,12 @@ from __future__ import annotations
 import copy
 import inspect
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from backend import errors
+from core import errors
 from processes import boundary, classify, crop, forecast, io, ml_models, segment
 from processes.declare import DECLARED, SPECS_DIR
 from processes.graph import Call, run
@@ -62,7 +61,6 @@ def official_specs() -> dict[str, dict]:
 def _standard() -> dict[str, Callable[..., Any]]:
     """openeo-processes-dask's implementations by process id (those it has but does not
     export, too: `e`, the date processes)."""
-    logging.getLogger("openeo_processes_dask").setLevel(logging.ERROR)
     from openeo_processes_dask.process_implementations import dates, math
     from openeo_processes_dask.process_implementations.core import standard_processes
 

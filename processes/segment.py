@@ -7,7 +7,7 @@ from typing import Any
 import xarray as xr
 
 from processes import model_files
-from processes.crop import DimensionMissing
+from processes.crop import require_dims
 from processes.declare import declare, invalid
 from udfs import unet_segment as us
 
@@ -18,8 +18,7 @@ _invalid = invalid("unet_segment")
 def unet_segment(data: Any, model: Any = "demo", output: list[str] | None = None,
                  tile_size: int = 128, overlap: int = 32, **_: Any) -> xr.DataArray:
     """See specs/unet_segment.json (its schema has checked `output` and the integers)."""
-    if not isinstance(data, xr.DataArray) or not {"bands", "y", "x"} <= set(data.dims):
-        raise DimensionMissing()
+    require_dims(data, "unet_segment", ("bands", "y", "x"))
     found = model_files.resolve(model, us.UNetModel, us.bundled,
                                 "a segmentation model (fit_unet_segmenter)", _invalid)
     if found.meta.get("kind") == "backbone":

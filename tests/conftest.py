@@ -8,7 +8,7 @@ import pytest
 import requests
 from serverctl import USERS, Server, start_server, stop_server
 
-from backend.demo.build import build_demo_data
+from demo.build import build_demo_data
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_SIZE, DEMO_SEED = 200, 7  # 2 x 2 km, covering the openEO test suite's box

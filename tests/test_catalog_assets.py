@@ -7,9 +7,9 @@ import datetime as dt
 import pystac
 import pytest
 
-from backend.catalog import Catalog, _asset_key
-from backend.errors import ProcessParameterInvalid
-from backend.settings import Settings
+from core.errors import ProcessParameterInvalid
+from core.settings import Settings
+from sources.catalog import Catalog, _asset_key
 
 
 def _earth_search_like_item() -> pystac.Item:

@@ -9,8 +9,8 @@ import numpy as np
 import rasterio
 from shapely.geometry import shape
 
-from backend.demo.build import build_demo_data
-from backend.demo.classes import CROP_CLASSES
+from core.classes import CROP_CLASSES
+from demo.build import build_demo_data
 
 
 def _items(catalog):

@@ -16,11 +16,12 @@ import pystac
 import pytest
 from range_http import RangeHandler
 
-from backend import errors, executor
-from backend.catalog import Catalog
-from backend.safe_urls import UrlPolicy
-from backend.settings import Settings
+from backend import executor
+from core import errors
+from core.settings import Settings
 from processes.context import ExecutionContext
+from sources.catalog import Catalog
+from sources.safe_urls import UrlPolicy
 
 BOX = {"west": 679720, "east": 680680, "south": 5151080, "north": 5151920, "crs": 32632}
 JUNE = ["2022-06-01", "2022-06-15"]

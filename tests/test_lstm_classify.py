@@ -20,6 +20,7 @@ from reference import monthly_median
 from timesen2crop_fixture import TILES
 from timesen2crop_fixture import make as make_timesen2crop
 
+from core.classes import class_table
 from training import timesen2crop
 from udfs import lstm_classify as lc
 
@@ -101,7 +102,7 @@ def test_png_class_map_with_legend(connection, tmp_path):
         ids = src.read(1)
     image = np.asarray(Image.open(tmp_path / "m.png").convert("RGB"))
     assert image.shape[0] >= ids.shape[0] and image.shape[1] > ids.shape[1] + 40  # legend
-    table = {c["value"]: c["color_hint"] for c in lc.class_table(lc.bundled("demo").classes)}
+    table = {c["value"]: c["color_hint"] for c in class_table(lc.bundled("demo").classes)}
     for value in np.unique(ids):
         colour = tuple(int(table[int(value)][i:i + 2], 16) for i in (0, 2, 4))
         assert (image[:ids.shape[0], :ids.shape[1]][ids == value] == colour).all()

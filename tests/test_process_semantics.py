@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backend import errors, executor
-from backend.catalog import Catalog
-from backend.formats import to_json_value
-from backend.settings import GraphLimits, Settings
+from backend import executor
+from core import errors
+from core.settings import GraphLimits, Settings
+from formats.json_value import to_json_value
 from processes import registry
 from processes.context import ExecutionContext
+from sources.catalog import Catalog
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -348,7 +348,7 @@ def test_urls_users_give_do_not_reach_the_servers_network(server, auth_headers,
 
 
 def test_the_url_policy_follows_redirects_hop_by_hop(internal_server):
-    from backend.safe_urls import UrlPolicy, UrlRefused, fetch
+    from sources.safe_urls import UrlPolicy, UrlRefused, fetch
 
     trusted = UrlPolicy(trusted_hosts=("127.0.0.1",))
     assert b"s3cr3t" in fetch(f"{internal_server}/x", trusted).content

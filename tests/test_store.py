@@ -11,8 +11,8 @@ from jobs_helpers import Api, ndvi_graph
 from postgres import fresh_database, postgres_server
 from serverctl import USERS, start_server, stop_server
 
-from backend.errors import JobNotFound
 from backend.jobs.store import Store
+from core.errors import JobNotFound
 
 
 @pytest.fixture(scope="module")

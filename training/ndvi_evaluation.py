@@ -48,9 +48,9 @@ def demo_ndvi(data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Monthly NDVI (months, y, x) of the demo collection, as ndvi_forecast computes it."""
     import dask
 
-    from backend.catalog import Catalog
-    from backend.demo.build import build_demo_data
-    from backend.settings import Settings
+    from core.settings import Settings
+    from demo.build import build_demo_data
+    from sources.catalog import Catalog
     from udfs import ndvi_forecast as nf
 
     settings = Settings.from_env(**({"data_dir": Path(data_dir).resolve()} if data_dir else {}))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.demo.build import describe
-from backend.settings import Settings
+from core.settings import Settings
+from demo.build import describe
 from training import ndvi_baselines as nb
 from training.config import NDVIConfig
 from training.ndvi_evaluation import (

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from backend.demo.classes import CROP_CLASSES
+from core.classes import CROP_CLASSES
 from udfs import lstm_classify as lc
 
 

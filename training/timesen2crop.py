@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from backend.demo.classes import CROP_CLASSES
+from core.classes import CROP_CLASSES
 from training.samples import Samples
 from udfs import lstm_classify as lc
 from udfs import monthly_composite as mc

@@ -42,7 +42,7 @@ def demo_scene(catalog, year: tuple[str, str] = ("2021-09-01", "2022-09-01")) ->
     """The demo collection's composites and CROP_LABELS, as the process would read them."""
     import dask
 
-    from backend.demo.classes import LABEL_NODATA, class_names
+    from core.classes import LABEL_NODATA, class_names
     from udfs import monthly_composite as mc
 
     cube = catalog.load("SENTINEL2_L2A", None, list(year), list(us.BANDS) + ["SCL"])

@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> dict:
     comparison on the demo collection (the README's table)."""
     import argparse
 
-    from backend.catalog import Catalog
-    from backend.settings import Settings
+    from core.settings import Settings
+    from sources.catalog import Catalog
     from training.unet_data import demo_scene
 
     parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])

@@ -16,6 +16,8 @@ import torch
 import xarray
 from torch import nn
 
+from core.classes import class_table
+
 BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B8A", "B11", "B12")
 N_MONTHS = 12
 SCALE = 10000.0  # TimeSen2Crop stores reflectance x 10000
@@ -64,6 +66,26 @@ class LSTMModel:
         return {"format": FORMAT, "config": self.network.config, "classes": self.classes,
                 "bands": list(self.bands), "meta": self.meta,
                 "state_dict": self.network.state_dict()}
+
+    def stac_mlm(self) -> dict:
+        """This model's STAC MLM fields: name, architecture, task, inputs and outputs."""
+        months = 12
+        return {
+            "mlm:name": "cropcube LSTM crop classifier",
+            "mlm:architecture": "LSTM",
+            "mlm:tasks": ["classification"],
+            "mlm:input": [{
+                "name": "monthly composites", "bands": list(self.bands),
+                "input": {"shape": [-1, months, len(self.bands)],
+                          "dim_order": ["batch", "time", "bands"], "data_type": "float32"},
+                "description": "12 monthly composites (monthly_composite) of the bands, "
+                               "reflectance x 10000; normalisation is inside the model"}],
+            "mlm:output": [{
+                "name": "crop class", "tasks": ["classification"],
+                "result": {"shape": [-1, len(self.classes)], "dim_order": ["batch", "class"],
+                           "data_type": "float32"},
+                "classification:classes": class_table(self.classes)}],
+        }
 
     def save(self, path) -> None:
         torch.save(self.to_dict(), path)
@@ -230,17 +252,6 @@ def classify(cube: xarray.DataArray, model: "LSTMModel | str" = "demo",
     attrs = {**cube.attrs, "classification:classes": class_table(model.classes)}
     return xarray.DataArray(result, dims=("bands", "y", "x"), coords=coords, attrs=attrs,
                             name="lstm_classify")
-
-
-# One fixed colour per class id (TimeSen2Crop order), chosen to tell crops apart on a map.
-COLOURS = ("9c6ade", "7fc97f", "f5c518", "a0522d", "ffa500", "c2b280", "87ceeb", "da70d6",
-           "8b4513", "ffff66", "e9967a", "d2b48c", "1f78b4", "4682b4", "228b22", "808080")
-
-
-def class_table(classes: list[str]) -> list[dict]:
-    """STAC classification:classes entries: value, name and colour hint per class."""
-    return [{"value": i, "name": name, "color_hint": COLOURS[i % len(COLOURS)].upper()}
-            for i, name in enumerate(classes)]
 
 
 def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:

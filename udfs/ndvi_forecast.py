@@ -103,6 +103,26 @@ class NDVIModel:
         return {"format": FORMAT, "config": self.network.config, "meta": self.meta,
                 "state_dict": self.network.state_dict()}
 
+    def stac_mlm(self) -> dict:
+        """This model's STAC MLM fields: name, architecture, task, inputs and outputs."""
+        window = self.network.window
+        return {
+            "mlm:name": "cropcube NDVI forecaster",
+            "mlm:architecture": "bidirectional LSTM",
+            "mlm:tasks": ["regression"],
+            "mlm:input": [{
+                "name": "monthly NDVI", "bands": ["NDVI"],
+                "input": {"shape": [-1, window, 5], "dim_order": ["batch", "time", "channel"],
+                          "data_type": "float32"},
+                "description": f"{window} months of (NDVI, clear flag, linear interpolation, "
+                               "calendar sine, cosine); gaps have flag 0"}],
+            "mlm:output": [{
+                "name": "NDVI quantiles", "tasks": ["regression"],
+                "result": {"shape": [-1, window, 3], "dim_order": ["batch", "time", "quantile"],
+                           "data_type": "float32"},
+                "description": "10, 50 and 90 % quantiles of NDVI in every month of the window"}],
+        }
+
     def save(self, path) -> None:
         torch.save(self.to_dict(), path)
 

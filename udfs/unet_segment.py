@@ -16,6 +16,8 @@ import torch
 import xarray
 from torch import nn
 
+from core.classes import class_table
+
 FORMAT = "cropcube-unet/1"
 BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
 NORMS = ("batch", "group", "none")
@@ -127,6 +129,29 @@ class UNetModel:
         return {"format": FORMAT, "config": self.network.config, "classes": self.classes,
                 "bands": list(self.bands), "times": self.times, "meta": self.meta,
                 "state_dict": self.network.state_dict()}
+
+    def stac_mlm(self) -> dict:
+        """This model's STAC MLM fields: name, architecture, task, inputs and outputs."""
+        channels = self.network.config["in_channels"]
+        return {
+            "mlm:name": "cropcube U-Net segmenter",
+            "mlm:architecture": "U-Net",
+            "mlm:tasks": ["semantic-segmentation"],
+            "mlm:pretrained": bool(self.meta.get("pretrained")),
+            "mlm:input": [{
+                "name": "bands laid into channels date by date", "bands": list(self.bands),
+                "input": {"shape": [-1, channels, -1, -1],
+                          "dim_order": ["batch", "channel", "height", "width"],
+                          "data_type": "float32"},
+                "description": f"{self.times} date(s) x {len(self.bands)} bands, surface "
+                               "reflectance; normalisation is inside the model"}],
+            "mlm:output": [{
+                "name": "classes", "tasks": ["semantic-segmentation"],
+                "result": {"shape": [-1, len(self.classes), -1, -1],
+                           "dim_order": ["batch", "class", "height", "width"],
+                           "data_type": "float32"},
+                "classification:classes": class_table(self.classes)}],
+        }
 
     def save(self, path) -> None:
         torch.save(self.to_dict(), path)
@@ -318,8 +343,7 @@ def segment(cube: xarray.DataArray, model: "UNetModel | str" = "demo", outputs=(
     coords["bands"] = labels
     attrs = dict(cube.attrs)
     if "class" in outputs:
-        attrs["classification:classes"] = [{"value": i, "name": c}
-                                           for i, c in enumerate(model.classes)]
+        attrs["classification:classes"] = class_table(model.classes)
     return xarray.DataArray(result, dims=("bands", "y", "x"), coords=coords, attrs=attrs,
                             name="unet_segment")
 

@@ -6,7 +6,8 @@ import re
 
 from flask import Blueprint, current_app, jsonify
 
-from backend import __version__, formats
+import formats
+from backend import __version__
 from backend.services import API_PREFIX, API_VERSION, base_url
 
 bp = Blueprint("capabilities", __name__)

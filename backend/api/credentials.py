@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from backend.errors import AuthenticationRequired
 from backend.services import current_user, services
+from core.errors import AuthenticationRequired
 
 bp = Blueprint("credentials", __name__)
 

@@ -8,12 +8,13 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 
-from backend import errors, executor
+from backend import executor
 from backend.execution import context_for
 from backend.jobs.assets import media_type
 from backend.jobs.models import Job
 from backend.jobs.store import LEVELS
 from backend.services import base_url, current_user, services
+from core import errors
 
 bp = Blueprint("jobs", __name__)
 downloads = Blueprint("downloads", __name__)

@@ -7,8 +7,9 @@ import re
 import networkx as nx
 from flask import Blueprint, Response, jsonify, request
 
-from backend import errors, executor
+from backend import executor
 from backend.services import base_url, current_user, services
+from core import errors
 from processes import registry
 
 bp = Blueprint("process_graphs", __name__)

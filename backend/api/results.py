@@ -9,10 +9,10 @@ from pathlib import Path
 from flask import Blueprint, jsonify, request, send_file
 
 from backend import executor
-from backend.errors import BadRequest
 from backend.execution import context_for
 from backend.services import current_user, services
 from backend.validation import process_graph_of
+from core.errors import BadRequest
 
 bp = Blueprint("results", __name__)
 

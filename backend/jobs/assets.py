@@ -10,7 +10,8 @@ import numpy as np
 import rasterio
 from pyproj import Transformer
 
-from backend import formats
+import formats
+from processes import model_files
 
 
 def _multihash_sha256(path: Path) -> str:
@@ -68,6 +69,9 @@ def _raster_fields(path: Path) -> tuple[dict[str, Any], list[float] | None]:
 
 
 def media_type(path: Path) -> str:
+    """The media type of a result file, the same in synchronous and batch results."""
+    if path.suffix == ".pt":
+        return model_files.MEDIA_TYPE
     fmt = next((f for f in formats.FORMATS if f.extension == path.suffix.lstrip(".")), None)
     return fmt.media_type if fmt else "application/octet-stream"
 
@@ -86,94 +90,5 @@ def describe(path: Path) -> tuple[dict[str, Any], list[float] | None]:
         fields, bbox = _raster_fields(path)
         asset.update(fields)
     if path.suffix == ".pt":
-        asset.update(_mlm_fields(path))
+        asset.update(model_files.stac_fields(model_files.load(path)))
     return asset, bbox
-
-
-def _mlm_fields(path: Path) -> dict[str, Any]:
-    """STAC MLM (machine learning model) fields of a cropcube model file."""
-    import torch
-
-    from processes import model_files
-    from udfs.lstm_classify import LSTMModel
-    from udfs.unet_segment import UNetModel
-
-    model = model_files.load(path)
-    specific = _lstm_mlm(model) if isinstance(model, LSTMModel) else \
-        _unet_mlm(model) if isinstance(model, UNetModel) else _ndvi_mlm(model)
-    return {
-        "roles": ["mlm:model", "data"],
-        "mlm:framework": "pytorch",
-        "mlm:framework_version": torch.__version__.split("+")[0],
-        "mlm:total_parameters": sum(p.numel() for p in model.network.parameters()),
-        "mlm:pretrained": False,
-        **specific,
-        "mlm:hyperparameters": model.meta.get("config", {}),
-    }
-
-
-def _lstm_mlm(model: Any) -> dict[str, Any]:
-    from udfs.lstm_classify import class_table
-
-    months = 12
-    return {
-        "mlm:name": "cropcube LSTM crop classifier",
-        "mlm:architecture": "LSTM",
-        "mlm:tasks": ["classification"],
-        "mlm:input": [{
-            "name": "monthly composites", "bands": list(model.bands),
-            "input": {"shape": [-1, months, len(model.bands)],
-                      "dim_order": ["batch", "time", "bands"], "data_type": "float32"},
-            "description": "12 monthly composites (monthly_composite) of the bands, "
-                           "reflectance x 10000; normalisation is inside the model"}],
-        "mlm:output": [{
-            "name": "crop class", "tasks": ["classification"],
-            "result": {"shape": [-1, len(model.classes)], "dim_order": ["batch", "class"],
-                       "data_type": "float32"},
-            "classification:classes": class_table(model.classes)}],
-    }
-
-
-def _unet_mlm(model: Any) -> dict[str, Any]:
-    from udfs.lstm_classify import class_table
-
-    channels = model.network.config["in_channels"]
-    return {
-        "mlm:name": "cropcube U-Net segmenter",
-        "mlm:architecture": "U-Net",
-        "mlm:tasks": ["semantic-segmentation"],
-        "mlm:pretrained": bool(model.meta.get("pretrained")),
-        "mlm:input": [{
-            "name": "bands laid into channels date by date", "bands": list(model.bands),
-            "input": {"shape": [-1, channels, -1, -1],
-                      "dim_order": ["batch", "channel", "height", "width"],
-                      "data_type": "float32"},
-            "description": f"{model.times} date(s) x {len(model.bands)} bands, surface "
-                           "reflectance; normalisation is inside the model"}],
-        "mlm:output": [{
-            "name": "classes", "tasks": ["semantic-segmentation"],
-            "result": {"shape": [-1, len(model.classes), -1, -1],
-                       "dim_order": ["batch", "class", "height", "width"],
-                       "data_type": "float32"},
-            "classification:classes": class_table(model.classes)}],
-    }
-
-
-def _ndvi_mlm(model: Any) -> dict[str, Any]:
-    window = model.network.window
-    return {
-        "mlm:name": "cropcube NDVI forecaster",
-        "mlm:architecture": "bidirectional LSTM",
-        "mlm:tasks": ["regression"],
-        "mlm:input": [{
-            "name": "monthly NDVI", "bands": ["NDVI"],
-            "input": {"shape": [-1, window, 5], "dim_order": ["batch", "time", "channel"],
-                      "data_type": "float32"},
-            "description": f"{window} months of (NDVI, clear flag, linear interpolation, "
-                           "calendar sine, cosine); gaps have flag 0"}],
-        "mlm:output": [{
-            "name": "NDVI quantiles", "tasks": ["regression"],
-            "result": {"shape": [-1, window, 3], "dim_order": ["batch", "time", "quantile"],
-                       "data_type": "float32"},
-            "description": "10, 50 and 90 % quantiles of NDVI in every month of the window"}],
-    }

@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backend import errors, executor
-from backend.catalog import Catalog
+from backend import executor
 from backend.execution import context_for
 from backend.jobs.assets import describe
 from backend.jobs.store import Store
-from backend.settings import Settings
+from core import errors
+from core.settings import Settings
+from sources.catalog import Catalog
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import time
 
-from backend.errors import PermissionsInsufficient, ResultLinkExpired
+from core.errors import PermissionsInsufficient, ResultLinkExpired
 
 
 class UrlSigner:

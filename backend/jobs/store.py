@@ -20,8 +20,8 @@ from sqlalchemy import create_engine, delete, event, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.errors import JobNotFound, ProcessGraphNotFound
 from backend.jobs.models import Job, JobLog, Token, UserProcess, utcnow
+from core.errors import JobNotFound, ProcessGraphNotFound
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 LEVELS = ["debug", "info", "warning", "error"]

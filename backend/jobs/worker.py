@@ -17,7 +17,7 @@ from pathlib import Path
 from backend.jobs import runner
 from backend.jobs.models import Job
 from backend.jobs.store import Store
-from backend.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

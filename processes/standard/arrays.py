@@ -9,7 +9,7 @@ import numpy as np
 from openeo_processes_dask.process_implementations import arrays as upstream
 from openeo_processes_dask.process_implementations import math as upstream_math
 
-from backend.errors import OpenEOError
+from core.errors import OpenEOError
 from processes.standard._values import is_nodata, is_number, is_plain
 
 

@@ -23,7 +23,7 @@ from openeo_processes_dask.process_implementations.exceptions import (
     TooManyDimensions,
 )
 
-from backend.errors import ProcessParameterInvalid
+from core.errors import ProcessParameterInvalid
 from processes.context import current
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from openeo_processes_dask.process_implementations import logic as upstream_logic
 from openeo_processes_dask.process_implementations import math as upstream
 
-from backend.errors import OpenEOError
+from core.errors import OpenEOError
 from processes.standard._values import is_nodata, is_plain
 
 

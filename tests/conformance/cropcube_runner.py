@@ -26,10 +26,10 @@ from openeo_test_suite.lib.process_runner.util import (
 )
 
 from backend import executor
-from backend.catalog import Catalog
-from backend.settings import Settings
+from core.settings import Settings
 from processes import registry
 from processes.context import ExecutionContext
+from sources.catalog import Catalog
 
 
 def _non_json(value: Any) -> bool:

@@ -23,10 +23,10 @@ from pyproj import Transformer
 from shapely.geometry import mapping, shape
 from shapely.ops import transform as shp_transform
 
-from backend.demo import scene
-from backend.demo.classes import CROP_CLASSES, LABEL_NODATA, class_names
-from backend.demo.landscape import Landscape, build_landscape
-from backend.demo.spectra import BANDS
+from core.classes import CROP_CLASSES, LABEL_NODATA, class_names
+from demo import scene
+from demo.landscape import Landscape, build_landscape
+from demo.spectra import BANDS
 
 GENERATOR_VERSION = 2
 EPSG = 32632

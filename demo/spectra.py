@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.demo.classes import FOREST, ROAD, SETTLEMENT, WATER
+from core.classes import FOREST, ROAD, SETTLEMENT, WATER
 
 BANDS = ["B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"]
 

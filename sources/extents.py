@@ -12,7 +12,7 @@ from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import transform, unary_union
 
-from backend.errors import ProcessParameterInvalid
+from core.errors import ProcessParameterInvalid
 
 _GEOJSON_TYPES = {"Polygon", "MultiPolygon", "Feature", "FeatureCollection", "GeometryCollection"}
 

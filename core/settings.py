@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from backend.safe_urls import UrlPolicy
 
 
 def _env(name: str, default: str) -> str:
@@ -15,6 +14,25 @@ def _env(name: str, default: str) -> str:
 
 def _list(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class UrlPolicy:
+    """Which URLs may be fetched: host patterns (fnmatch, '*' for any public host) and the
+    hosts whose private addresses are trusted (for a STAC API inside one's own network)."""
+
+    allowed_hosts: tuple[str, ...] = ("*",)
+    trusted_hosts: tuple[str, ...] = ()
+    max_bytes: int = 200 * 2**20
+    timeout_s: float = 60.0
+
+    def host_allowed(self, host: str) -> bool:
+        host = host.lower()
+        return any(fnmatch.fnmatch(host, p.lower()) for p in self.allowed_hosts) or \
+            self.trusted(host)
+
+    def trusted(self, host: str) -> bool:
+        return any(fnmatch.fnmatch(host.lower(), p.lower()) for p in self.trusted_hosts)
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,8 @@ refusal says only that the URL is not allowed, never what the server saw there.
 
 from __future__ import annotations
 
-import fnmatch
 import ipaddress
 import socket
-from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -23,30 +21,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from core.settings import UrlPolicy
+
 MAX_REDIRECTS = 5
 
 
 class UrlRefused(Exception):
     """The URL may not be fetched, or fetching it failed; the message is safe to show."""
-
-
-@dataclass(frozen=True)
-class UrlPolicy:
-    """Which URLs may be fetched: host patterns (fnmatch, '*' for any public host) and the
-    hosts whose private addresses are trusted (for a STAC API inside one's own network)."""
-
-    allowed_hosts: tuple[str, ...] = ("*",)
-    trusted_hosts: tuple[str, ...] = ()
-    max_bytes: int = 200 * 2**20
-    timeout_s: float = 60.0
-
-    def host_allowed(self, host: str) -> bool:
-        host = host.lower()
-        return any(fnmatch.fnmatch(host, p.lower()) for p in self.allowed_hosts) or \
-            self.trusted(host)
-
-    def trusted(self, host: str) -> bool:
-        return any(fnmatch.fnmatch(host.lower(), p.lower()) for p in self.trusted_hosts)
 
 
 def _public(address: str) -> bool:

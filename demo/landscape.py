@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from backend.demo.classes import BARE_SOIL, CROP_CLASSES, FOREST, ROAD, SETTLEMENT, WATER
+from core.classes import BARE_SOIL, CROP_CLASSES, FOREST, ROAD, SETTLEMENT, WATER
 
 # Relative frequency of the crops, loosely after South Tyrol's valley floor and TimeSen2Crop.
 _CROP_WEIGHTS = np.array(

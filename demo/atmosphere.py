@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend.demo.landscape import smooth_field
+from demo.landscape import smooth_field
 
 LATITUDE, LONGITUDE = 46.5, 11.3  # Bolzano
 

@@ -28,15 +28,15 @@ from odc.geo.xr import rasterize
 from shapely.geometry import box
 from shapely.ops import unary_union
 
-from backend.errors import (
+from core.errors import (
     CollectionNotFound,
     NoDataAvailable,
     ProcessGraphComplexity,
     ProcessParameterInvalid,
 )
-from backend.extents import Area, parse_spatial_extent, parse_temporal_extent
-from backend.settings import Settings
-from backend.stac_source import StacSource, item_time
+from core.settings import Settings
+from sources.extents import Area, parse_spatial_extent, parse_temporal_extent
+from sources.stac_source import StacSource, item_time
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs" / "collections"
 CHUNK_BYTES = 16 * 2**20  # float32 bytes of one band of one load chunk, all dates

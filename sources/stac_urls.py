@@ -13,8 +13,8 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 import pystac
 from shapely.geometry import box, shape
 
-from backend.safe_urls import UrlPolicy, UrlRefused, check_url, fetch
-from backend.stac_source import in_interval, iso
+from sources.safe_urls import UrlPolicy, UrlRefused, check_url, fetch
+from sources.stac_source import in_interval, iso
 
 MAX_DOCUMENTS = 2000  # documents one static catalog may make us fetch
 PAGE_LIMIT = 100

@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 from PIL import Image, ImageDraw, ImageFont
 
-from backend.errors import FormatUnsupported
+from core.errors import FormatUnsupported
 
 MAX_PIXELS = 8192 * 8192  # a PNG is computed whole: bigger rasters go to GTiff
 LEGEND_ROW = 18

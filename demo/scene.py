@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend.demo import phenology, spectra
-from backend.demo.atmosphere import Sky, draw_sky
-from backend.demo.classes import WATER
-from backend.demo.landscape import Landscape
+from core.classes import WATER
+from demo import phenology, spectra
+from demo.atmosphere import Sky, draw_sky
+from demo.landscape import Landscape
 
 BANDS_10M = ["B02", "B03", "B04", "B08"]
 BANDS_20M = ["B05", "B06", "B07", "B8A", "B11", "B12"]

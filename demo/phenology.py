@@ -11,7 +11,7 @@ import datetime as dt
 
 import numpy as np
 
-from backend.demo.classes import BARE_SOIL, FOREST, ROAD, SETTLEMENT, WATER
+from core.classes import BARE_SOIL, FOREST, ROAD, SETTLEMENT, WATER
 
 # Day since 1 September: Oct 30, Nov 61, Dec 91, Jan 122, Feb 153, Mar 181, Apr 212,
 # May 242, Jun 273, Jul 303, Aug 334.

@@ -20,7 +20,7 @@ import shapely
 import xarray as xr
 import xvec  # noqa: F401  (registers the .xvec accessor)
 
-from backend.errors import FormatUnsupported
+from core.errors import FormatUnsupported
 
 
 def geometry_dim(data: Any) -> str | None:

@@ -1,0 +1,75 @@
+"""Stream a dask array block by block, a few in flight: the engine under every raster writer."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+
+
+def _distributed_client() -> Any:
+    """The dask.distributed client that computes, or None for the local schedulers."""
+    if dask.config.get("scheduler", None) not in (None, "dask.distributed", "distributed"):
+        return None
+    try:
+        from distributed import default_client
+        return default_client()
+    except (ImportError, ValueError):
+        return None
+
+
+def _compute_alone(block: Any) -> Any:
+    return dask.compute(block, scheduler="sync")[0]
+
+
+def iter_blocks(array: Any, threads: int | None = None):
+    """Yield (slices, numpy block) of a dask or numpy array as blocks finish, a few at a time.
+
+    At most threads + 1 blocks are in flight (each computed on its own, the sync scheduler
+    in a thread, or a future on a dask.distributed client), so inputs stream through and
+    memory stays flat however large the raster: a graph with many inputs per output block
+    (whole time series) cannot make dask read ahead into memory. The price: work shared by
+    several output blocks (a load chunk larger than an output block) is done once per
+    block, so processes keep output blocks aligned with their inputs. The blocks come back
+    to this process, so the writer never travels to the workers.
+    """
+    if not isinstance(array, da.Array):
+        yield tuple(slice(0, n) for n in array.shape), np.asarray(array)
+        return
+    offsets = [np.cumsum((0, *c)) for c in array.chunks]
+    delayed = array.to_delayed()
+    blocks = [(tuple(slice(int(offsets[d][i]), int(offsets[d][i + 1]))
+                     for d, i in enumerate(index)), delayed[index])
+              for index in np.ndindex(*delayed.shape)]
+    client = _distributed_client()
+    if client is not None:
+        threads = threads or sum(client.nthreads().values())
+    threads = max(1, threads or os.cpu_count() or 1)
+    if len(blocks) <= threads and client is None:
+        # Too few blocks to stream: let the threaded scheduler parallelise inside them.
+        yield from zip([b[0] for b in blocks], dask.compute(*[b[1] for b in blocks]),
+                       strict=True)
+        return
+    with contextlib.ExitStack() as stack:
+        if client is not None:
+            submit = client.compute
+        else:
+            pool = ThreadPoolExecutor(threads)
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+            submit = partial(pool.submit, _compute_alone)
+        pending: deque = deque()
+        for slices, block in blocks:
+            pending.append((slices, submit(block)))
+            if len(pending) > threads:
+                done_slices, future = pending.popleft()
+                yield done_slices, future.result()
+        while pending:
+            done_slices, future = pending.popleft()
+            yield done_slices, future.result()
