@@ -19,13 +19,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from demo.build import build_demo_data
+    from demo.build import ensure_demo_data
 
     settings = _settings(args)
-    size = args.size or settings.demo_size
+    size = settings.demo_size if args.size is None else args.size
     seed = settings.demo_seed if args.seed is None else args.seed
-    path = build_demo_data(settings.data_dir, size=size, seed=seed)
-    print(f"demo catalog: {path}")
+    scene = ensure_demo_data(settings.data_dir, size=size, seed=seed)
+    print(f"demo catalog: {scene.catalog} ({scene.size} x {scene.size} px, seed {scene.seed})")
     return 0
 
 
@@ -107,11 +107,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
     from backend.app import create_app
-    from demo.build import build_demo_data
+    from demo.build import ensure_demo_data
 
     settings = _settings(args)
     if not settings.stac_url:
-        build_demo_data(settings.data_dir, size=settings.demo_size, seed=settings.demo_seed)
+        ensure_demo_data(settings.data_dir, settings.demo_size, settings.demo_seed,
+                         say=lambda line: print(line, flush=True))
     _migrate(settings)
     app = create_app(settings)
     workers = settings.workers if args.workers is None else args.workers
@@ -145,22 +146,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_train_lstm(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
-    from demo.build import build_demo_data, describe
+    from demo.build import describe, ensure_demo_data
     from sources.catalog import Catalog
     from training.config import LSTMConfig
     from training.run import DEMO_NOTES, TS2C_NOTES, samples_for, train_lstm
 
     settings = _settings(args)
     catalog = None
+    scene = None
     if args.dataset == "demo":
         if not settings.stac_url:
-            build_demo_data(settings.data_dir, size=settings.demo_size, seed=settings.demo_seed)
+            scene = ensure_demo_data(settings.data_dir, settings.demo_size, settings.demo_seed)
         catalog = Catalog(settings)
     config = LSTMConfig(**{f.name: getattr(args, f.name) for f in fields(LSTMConfig)
                            if getattr(args, f.name, None) is not None})
     samples = samples_for(args.dataset, catalog, seed=config.seed)
-    if args.dataset == "demo" and not settings.stac_url:
-        samples.description["scene"] = describe(settings.demo_size, settings.demo_seed)
+    if scene is not None:
+        samples.description["scene"] = describe(scene.size, scene.seed)
     print(f"samples: {samples.counts()}")
     notes = DEMO_NOTES if args.dataset == "demo" else TS2C_NOTES
     metrics = train_lstm(samples, args.out, config, notes=notes)
@@ -188,7 +190,7 @@ def cmd_train_ndvi(args: argparse.Namespace) -> int:
 def cmd_train_unet(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
-    from demo.build import build_demo_data, describe
+    from demo.build import describe, ensure_demo_data
     from sources.catalog import Catalog
     from training import config as configs
     from training.unet_data import demo_scene
@@ -198,11 +200,11 @@ def cmd_train_unet(args: argparse.Namespace) -> int:
         print(f"unknown dataset {args.dataset!r}: use 'demo'", file=sys.stderr)
         return 2
     settings = _settings(args)
-    if not settings.stac_url:
-        build_demo_data(settings.data_dir, size=settings.demo_size, seed=settings.demo_seed)
+    built = None if settings.stac_url else \
+        ensure_demo_data(settings.data_dir, settings.demo_size, settings.demo_seed)
     scene = demo_scene(Catalog(settings))
-    if not settings.stac_url:
-        scene.description["scene"] = describe(settings.demo_size, settings.demo_seed)
+    if built is not None:
+        scene.description["scene"] = describe(built.size, built.seed)
     kind = configs.SSLConfig if args.model == "unet-ssl" else configs.UNetConfig
     config = kind(**{f.name: getattr(args, f.name) for f in fields(kind)
                      if getattr(args, f.name, None) is not None})
@@ -320,6 +322,7 @@ def _config_options(parser: argparse.ArgumentParser, config: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per plugin at each start
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

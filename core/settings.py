@@ -16,6 +16,10 @@ def _list(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def _optional_int(value: str) -> int | None:
+    return int(value) if value.strip() else None
+
+
 @dataclass(frozen=True)
 class UrlPolicy:
     """Which URLs may be fetched: host patterns (fnmatch, '*' for any public host) and the
@@ -56,8 +60,10 @@ class Settings:
     sync_max_values: int = 100_000_000  # pixels x dates x bands loaded by one POST /result
     token_ttl_s: int = 24 * 3600
     dask_chunk_px: int = 1024
-    demo_size: int = 500
-    demo_seed: int = 42
+    # The demo scene's size (10 m px) and seed; None: the one the data dir holds (500, 42
+    # when it holds none). Setting either rebuilds the demo data when it differs.
+    demo_size: int | None = None
+    demo_seed: int | None = None
     database_url: str = ""  # default: SQLite in the data dir; or postgresql+psycopg://...
     workers: int = 2  # job worker processes `serve` starts
     job_heartbeat_s: float = 2.0
@@ -116,8 +122,8 @@ class Settings:
             sync_max_values=int(_env("SYNC_MAX_VALUES", "100000000")),
             token_ttl_s=int(_env("TOKEN_TTL_S", str(24 * 3600))),
             dask_chunk_px=int(_env("DASK_CHUNK_PX", "1024")),
-            demo_size=int(_env("DEMO_SIZE", "500")),
-            demo_seed=int(_env("DEMO_SEED", "42")),
+            demo_size=_optional_int(_env("DEMO_SIZE", "")),
+            demo_seed=_optional_int(_env("DEMO_SEED", "")),
             database_url=_env("DATABASE_URL", ""),
             workers=int(_env("WORKERS", "2")),
             job_heartbeat_s=float(_env("JOB_HEARTBEAT_S", "2")),

@@ -11,6 +11,8 @@ import datetime as dt
 import json
 import os
 import shutil
+import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -284,15 +286,61 @@ def _write(path: Path, doc: dict) -> None:
     path.write_text(json.dumps(doc, indent=1))
 
 
-def build_demo_data(data_dir: Path | str, size: int = 500, seed: int = 42,
+DEFAULT_SIZE, DEFAULT_SEED = 500, 42
+
+
+class DemoScene(NamedTuple):
+    """A data dir's demo catalog and the scene it holds."""
+
+    catalog: Path
+    size: int
+    seed: int
+
+
+def built_scene(data_dir: Path | str) -> tuple[int, int] | None:
+    """The (size, seed) of the demo scene a data dir holds, or None."""
+    marker = Path(data_dir) / "stac" / "demo-manifest.json"
+    if not marker.exists():
+        return None
+    manifest = json.loads(marker.read_text())
+    return manifest["size"], manifest["seed"]
+
+
+def ensure_demo_data(data_dir: Path | str, size: int | None = None, seed: int | None = None,
+                     say: Callable[[str], None] = print) -> DemoScene:
+    """The data dir's demo scene: the one it was built with, unless another size or seed is
+    asked for (then that one is built); the defaults where it holds none. Says when it
+    builds, which takes a while."""
+    found = built_scene(data_dir)
+    size = size if size is not None else found[0] if found else DEFAULT_SIZE
+    seed = seed if seed is not None else found[1] if found else DEFAULT_SEED
+    if not _up_to_date(Path(data_dir) / "stac", size, seed):
+        say(f"building the demo data ({size} x {size} px of 10 m, seed {seed}, "
+            f"{len(acquisitions())} dates) in {Path(data_dir) / 'stac'} ...")
+        start = time.perf_counter()
+        catalog = build_demo_data(data_dir, size=size, seed=seed)
+        say(f"demo data built in {time.perf_counter() - start:.1f} s")
+    else:
+        catalog = build_demo_data(data_dir, size=size, seed=seed)
+    return DemoScene(catalog, size, seed)
+
+
+def _manifest(size: int, seed: int) -> dict[str, int]:
+    return {"generator": GENERATOR_VERSION, "size": size, "seed": seed}
+
+
+def _up_to_date(root: Path, size: int, seed: int) -> bool:
+    marker = root / "demo-manifest.json"
+    return marker.exists() and json.loads(marker.read_text()) == _manifest(size, seed)
+
+
+def build_demo_data(data_dir: Path | str, size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED,
                     workers: int | None = None) -> Path:
     """Build (or reuse) the demo catalog under data_dir/stac and return catalog.json's path."""
     if size % 2 or size < 100:
         raise ValueError("size must be an even number of 10 m pixels, at least 100")
     root = Path(data_dir) / "stac"
-    manifest = {"generator": GENERATOR_VERSION, "size": size, "seed": seed}
-    marker = root / "demo-manifest.json"
-    if marker.exists() and json.loads(marker.read_text()) == manifest:
+    if _up_to_date(root, size, seed):
         return root / "catalog.json"
     tmp = Path(data_dir) / "stac.building"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -340,7 +388,7 @@ def build_demo_data(data_dir: Path | str, size: int = 500, seed: int = 42,
                   {"rel": "child", "href": f"./{LABEL_COLLECTION}/collection.json",
                    "type": "application/json"}],
     })
-    _write(tmp / "demo-manifest.json", manifest)
+    _write(tmp / "demo-manifest.json", _manifest(size, seed))
     shutil.rmtree(root, ignore_errors=True)
     tmp.rename(root)
     return root / "catalog.json"

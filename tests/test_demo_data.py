@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 
 import numpy as np
 import rasterio
@@ -134,3 +135,36 @@ def test_deterministic_per_seed(tmp_path):
     # A second build with the same parameters reuses the cached catalog.
     mtime = a.stat().st_mtime
     assert build_demo_data(tmp_path / "a", size=100, seed=3) == a and a.stat().st_mtime == mtime
+
+
+def test_a_data_dir_keeps_the_scene_it_was_built_with(tmp_path):
+    """demo-data --size --seed, then serve on that data dir: the user's scene stays."""
+    import subprocess
+    import sys
+
+    import requests
+    from serverctl import start_server, stop_server
+
+    data = tmp_path / "data"
+    cli = [sys.executable, "-m", "backend.cli"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROPCUBE_")}
+    subprocess.run([*cli, "demo-data", "--size", "100", "--seed", "5", "--data-dir", str(data)],
+                   check=True, capture_output=True, env=env)
+    manifest = data / "stac" / "demo-manifest.json"
+    built = manifest.read_text()
+    catalog_mtime = (data / "stac" / "catalog.json").stat().st_mtime_ns
+    server = start_server(data, {})
+    try:
+        coll = requests.get(f"{server.url}/collections/SENTINEL2_L2A", timeout=30).json()
+    finally:
+        stop_server(server)
+    assert "building the demo data" not in server.log.read_text()
+    assert manifest.read_text() == built
+    assert (data / "stac" / "catalog.json").stat().st_mtime_ns == catalog_mtime
+    west, _, east, _ = coll["extent"]["spatial"]["bbox"][0]
+    assert 0.01 < east - west < 0.02  # 1 km (100 px of 10 m) at 46.5 N, not the default 5 km
+    # Asking for another seed rebuilds, keeping the size it holds.
+    out = subprocess.run([*cli, "demo-data", "--seed", "6", "--data-dir", str(data)],
+                         check=True, capture_output=True, text=True, env=env).stdout
+    assert "building the demo data (100 x 100 px" in out and "seed 6" in out
+    assert json.loads(manifest.read_text())["seed"] == 6

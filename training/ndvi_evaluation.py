@@ -19,12 +19,17 @@ import json
 import sys
 from pathlib import Path
 
+import dask
 import numpy as np
 import xarray as xr
 
+from core.settings import Settings
+from demo.build import DemoScene, ensure_demo_data
+from sources.catalog import Catalog
 from training import ndvi_baselines as nb
 from training.config import NDVIConfig
 from training.ndvi_lstm import fit
+from udfs import ndvi_forecast as nf
 from udfs.ndvi_forecast import MAX_HORIZON, NDVIModel
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "eolearn-testeopatch"
@@ -44,21 +49,15 @@ def load_eolearn(path: Path) -> xr.DataArray:
                                 "y": np.arange(ndvi.shape[1]), "x": np.arange(ndvi.shape[2])})
 
 
-def demo_ndvi(data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Monthly NDVI (months, y, x) of the demo collection, as ndvi_forecast computes it."""
-    import dask
-
-    from core.settings import Settings
-    from demo.build import build_demo_data
-    from sources.catalog import Catalog
-    from udfs import ndvi_forecast as nf
-
+def demo_ndvi(data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray, DemoScene]:
+    """Monthly NDVI (months, y, x) of the demo collection, as ndvi_forecast computes it, and
+    the demo scene it comes from."""
     settings = Settings.from_env(**({"data_dir": Path(data_dir).resolve()} if data_dir else {}))
-    build_demo_data(settings.data_dir, size=settings.demo_size, seed=settings.demo_seed)
+    scene = ensure_demo_data(settings.data_dir, settings.demo_size, settings.demo_seed)
     cube = Catalog(settings).load("SENTINEL2_L2A", None, None, ["B04", "B08", "SCL"])
     with dask.config.set(scheduler="threads"):
         series = nf.monthly(nf.ndvi_of(cube)).compute()
-    return series.values.astype(np.float64), series["t"].values
+    return series.values.astype(np.float64), series["t"].values, scene
 
 
 def calendar_of(months: np.ndarray) -> int:
@@ -191,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict:
     results["eolearn"] = evaluate(values, months, np.datetime64("2017-01-01"), config,
                                   "eolearn")
     if not args.skip_demo:
-        values, months = demo_ndvi(args.demo_dir)
+        values, months, _ = demo_ndvi(args.demo_dir)
         results["demo"] = evaluate(values, months, np.datetime64("2022-09-01"), config, "demo")
     if args.out:
         args.out.write_text(json.dumps(results, indent=1))

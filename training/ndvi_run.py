@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from core.settings import Settings
 from demo.build import describe
 from training import ndvi_baselines as nb
 from training.config import NDVIConfig
@@ -45,11 +44,10 @@ def dataset(name: str, data_dir: Path | None = None
                                                             f"{months[-1]!s:.7}",
                  "pixels": f"{values.shape[1]} x {values.shape[2]} (10 m)"}, EOLEARN_NOTES)
     if name == "demo":
-        values, months = demo_ndvi(data_dir)
-        settings = Settings.from_env()
+        values, months, scene = demo_ndvi(data_dir)
         return (values, months, np.datetime64("2022-09-01"),
                 {"source": "cropcube demo collection (simulated Sentinel-2 L2A): "
-                           + describe(settings.demo_size, settings.demo_seed),
+                           + describe(scene.size, scene.seed),
                  "months": f"{months[0]!s:.7} to {months[-1]!s:.7}",
                  "pixels": f"{values.shape[1]} x {values.shape[2]} (10 m)"}, DEMO_NOTES)
     raise ValueError(f"unknown dataset {name!r}: use 'eolearn', 'eolearn:PATH' or 'demo'")
