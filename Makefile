@@ -1,6 +1,9 @@
 # Two commands do all set-up on a fresh machine:
-#   make serve   - install into .venv if needed, build the demo data if missing, serve on :8080
-#   make test    - install into .venv if needed, then run the whole test suite
+#   make serve      - install into .venv if needed, build the demo data if missing, serve on :8080
+#   make test       - install into .venv (and PostgreSQL, Node.js if missing), run every test
+# and, for the daily round:
+#   make test-fast  - the in-process tier (tests/fast): API, errors, auth, layers; about a minute
+# PYTHON must be a Python 3.11 (`make test PYTHON=python3.11` where python3 is another).
 PYTHON ?= python3
 VENV ?= .venv
 HOST ?= 127.0.0.1
@@ -9,9 +12,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.cropcube-installed
 JS_STAMP := tests/js/node_modules/.cropcube-installed
 
-.PHONY: install serve test lint conformance js-deps pg-deps
+.PHONY: install serve test test-fast lint conformance js-deps pg-deps docs
 
 $(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+	  || { echo "cropcube needs Python 3.11; $(PYTHON) is another: make ... PYTHON=python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
@@ -37,6 +42,10 @@ pg-deps:
 test: $(STAMP) $(JS_STAMP) pg-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest tests/fast
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

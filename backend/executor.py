@@ -113,3 +113,16 @@ def write_outputs(value: Any, ctx: ExecutionContext, out_dir: Path,
         outputs.append(Output(path, fmt.media_type))
     return outputs
 
+
+
+def result_bytes(value: Any, ctx: ExecutionContext) -> int:
+    """What the results of an evaluated graph will weigh: cubes by their lazy size, models
+    by their weights; what the estimate reports."""
+    total = 0
+    for data in [r.data for r in ctx.saved] or [value]:
+        if model_files.is_model(data):
+            tensors = [*data.network.parameters(), *data.network.buffers()]
+            total += sum(t.numel() * t.element_size() for t in tensors)
+        else:
+            total += int(getattr(data, "nbytes", 0))
+    return total

@@ -16,6 +16,7 @@ from core.errors import ProcessParameterInvalid
 from core.settings import Settings
 from processes import model_files
 from processes.context import JOB_RESULTS_URL, NotYours
+from processes.ml_models import planned_model
 from sources.safe_urls import UrlPolicy, UrlRefused, fetch
 
 MODEL_FILE = "model.pt"
@@ -51,9 +52,21 @@ def _model_href(item: dict, url: str) -> str:
     raise _invalid(f"{url} is a JSON document without an asset of role mlm:model")
 
 
-def model_loader(settings: Settings, store: Store, user_id: str | None
-                 ) -> Callable[[str], Any]:
-    """load_ml_model's resolver for one user."""
+def _planned(store: Store, job_id: str) -> Any | None:
+    """The untrained model an unfinished job of the user's will make (its fit_* node), for
+    a dry run; None when the job makes no model."""
+    job = store.get(job_id)
+    graph = (job.process or {}).get("process_graph", {}) if job else {}
+    for node in graph.values():
+        if str(node.get("process_id", "")).startswith("fit_"):
+            return planned_model(node["process_id"], node.get("arguments"))
+    return None
+
+
+def model_loader(settings: Settings, store: Store, user_id: str | None,
+                 dry_run: bool = False) -> Callable[[str], Any]:
+    """load_ml_model's resolver for one user; in a dry run an unfinished job of the user's
+    that trains a model stands for the model it will make."""
 
     own_folder = job_folder(settings, store, user_id)
 
@@ -71,6 +84,9 @@ def model_loader(settings: Settings, store: Store, user_id: str | None
             path = own_folder(ref) / MODEL_FILE
         except NotYours as exc:  # an id is either a job of the user's or a URL
             missing = str(exc).startswith("no job")
+            planned = _planned(store, ref) if dry_run and not missing else None
+            if planned is not None:
+                return planned
             raise _invalid(f"{exc}, and not an http(s) URL" if missing else str(exc)) from None
         if not path.is_file():
             raise _invalid(f"the results of job {ref} hold no model (save_ml_model)")

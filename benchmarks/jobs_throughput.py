@@ -24,10 +24,9 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from jobs_helpers import Api  # noqa: E402
-from serverctl import USERS, start_server, stop_server  # noqa: E402
-
 from demo.build import build_demo_data  # noqa: E402
+from helpers.jobs import Api  # noqa: E402
+from helpers.serverctl import USERS, start_server, stop_server  # noqa: E402
 
 TRIVIAL = {"a": {"process_id": "add", "arguments": {"x": 1, "y": 2}, "result": True}}
 

@@ -25,10 +25,9 @@ import rasterio
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from reference import ndvi_stack  # noqa: E402
-from serverctl import USERS, start_server, stop_server  # noqa: E402
-
 from demo.build import build_demo_data, grid  # noqa: E402
+from helpers.reference import ndvi_stack  # noqa: E402
+from helpers.serverctl import USERS, start_server, stop_server  # noqa: E402
 
 
 def main() -> int:

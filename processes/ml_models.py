@@ -26,6 +26,36 @@ MODEL_FORMAT = "cropcube-model"  # the SaveRequest format of a model
 BLOCK_PX = 32  # raster targets: square blocks of this side are split between train/val
 
 
+def planned_model(process_id: str, arguments: dict[str, Any] | None = None,
+                  times: int = 12) -> Any:
+    """The untrained model a fit_* process with these arguments would train: what a dry run
+    (an estimate) goes on with, at no cost."""
+    args = {k: v for k, v in (arguments or {}).items() if isinstance(v, int | float | str)}
+    meta = {"planned": True}
+    if process_id == "fit_lstm_classifier":
+        from core.classes import CROP_CLASSES
+
+        net = lc.CropLSTM(len(lc.BANDS), len(CROP_CLASSES), int(args.get("hidden", 64)),
+                          int(args.get("layers", 2)), float(args.get("dropout", 0.3)))
+        return lc.LSTMModel(net, list(CROP_CLASSES), lc.BANDS, meta)
+    if process_id == "fit_ndvi_forecaster":
+        return nf.NDVIModel(nf.NDVINet(int(args.get("hidden", 32)), int(args.get("layers", 1))),
+                            meta)
+    if process_id == "fit_unet_segmenter":
+        from core.classes import class_names
+        from training.unet import widths_of
+
+        classes = list(class_names().values())
+        net = us.UNet(times * len(us.BANDS), len(classes),
+                      widths_of(str(args.get("widths", "16,32,64"))))
+        return us.UNetModel(net, classes, us.BANDS, times, meta)
+    raise ValueError(f"{process_id} makes no model")
+
+
+def _dry_run() -> bool:
+    return current.get().dry_run
+
+
 def _invalid(process: str, parameter: str, reason: str) -> ProcessParameterInvalid:
     return ProcessParameterInvalid(process=process, parameter=parameter, reason=reason)
 
@@ -81,6 +111,9 @@ def fit_lstm_classifier(predictors: Any, target: Any, target_property: str = "cl
         cube = lc.check_cube(predictors)
     except ValueError as exc:
         raise _invalid("fit_lstm_classifier", "predictors", str(exc)) from None
+    if _dry_run():
+        return planned_model("fit_lstm_classifier", {"hidden": hidden, "layers": layers,
+                                                     "dropout": dropout})
     labels, groups = _target_raster(target, cube, target_property)
     with dask.config.set(scheduler="threads"):
         x, valid = lc.features(np.asarray(cube.values))
@@ -121,6 +154,8 @@ def fit_ndvi_forecaster(data: Any, hidden: int = 32, layers: int = 1, epochs: in
     if series.sizes["t"] < 12:
         raise _invalid(name, "data", f"spans {series.sizes['t']} months; at least 12 are "
                        "needed")
+    if _dry_run():
+        return planned_model(name, {"hidden": hidden, "layers": layers})
     with dask.config.set(scheduler="threads"):
         values = np.asarray(series.transpose("t", "y", "x").values, np.float32)
     enough = int((np.isfinite(values).sum(axis=0) >= 3).sum())
@@ -173,6 +208,8 @@ def fit_unet_segmenter(predictors: Any, target: Any, target_property: str = "cla
         pretrained = pretrained_part(start)
     probe = us.UNetModel(us.UNet(times * len(bands), 2, levels), ["a", "b"], bands, times)
     stack = us.channels_of(predictors, probe)
+    if _dry_run():
+        return planned_model(name, {"widths": widths}, times)
     labels, _ = _target_raster(target, predictors.isel(t=0) if "t" in predictors.dims
                                else predictors, target_property, name)
     labels = np.where((labels >= 0) & (labels < 255), labels, 255)

@@ -6,14 +6,16 @@ from pathlib import Path
 
 import pytest
 import requests
-from serverctl import USERS, Server, start_server, stop_server
 
 from demo.build import build_demo_data
+from helpers.scene import CACHE, DEMO_SEED, DEMO_SIZE
+from helpers.serverctl import USERS, Server, start_server, stop_server
+from helpers.shared import MISSING, SHARED
 
-REPO = Path(__file__).resolve().parent.parent
-DEMO_SIZE, DEMO_SEED = 200, 7  # 2 x 2 km, covering the openEO test suite's box
-CACHE = REPO / ".cache" / "tests"
-TEST_BOX = {"west": 679720, "east": 680680, "south": 5151080, "north": 5151920, "crs": 32632}
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not SHARED.is_dir():
+        raise pytest.UsageError(MISSING)
 
 
 @pytest.fixture(scope="session")

@@ -143,7 +143,8 @@ def test_a_data_dir_keeps_the_scene_it_was_built_with(tmp_path):
     import sys
 
     import requests
-    from serverctl import start_server, stop_server
+
+    from helpers.serverctl import start_server, stop_server
 
     data = tmp_path / "data"
     cli = [sys.executable, "-m", "backend.cli"]

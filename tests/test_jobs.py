@@ -11,13 +11,13 @@ import psutil
 import pytest
 import rasterio
 import requests
-from conftest import TEST_BOX
-from jobs_helpers import Api, ndvi_graph, slow_graph
-from reference import ndvi_stack
-from serverctl import USERS, start_server, stop_server
 
 from backend.auth import secret
 from backend.jobs.signing import UrlSigner
+from helpers.jobs import Api, ndvi_graph, slow_graph
+from helpers.reference import ndvi_stack
+from helpers.scene import TEST_BOX
+from helpers.serverctl import USERS, start_server, stop_server
 
 JOB_ENV = {"CROPCUBE_WORKERS": "2", "CROPCUBE_JOB_HEARTBEAT_S": "0.5",
            "CROPCUBE_JOB_STALE_S": "5", "CROPCUBE_JOB_POLL_S": "0.2"}
@@ -131,48 +131,6 @@ def test_logs_level_and_offset_paging(alice):
     assert len(page["logs"]) == 2 and page["links"][0]["rel"] == "next"
     assert requests.get(page["links"][0]["href"], headers=alice.headers,
                         timeout=30).json()["logs"] == everything[2:4]
-
-
-def test_jobs_belong_to_their_user(alice, bob):
-    job_id = alice.create(ndvi_graph(), title="alice's")
-    for method, path in [("GET", ""), ("GET", "/logs"), ("GET", "/results"),
-                         ("POST", "/results"), ("DELETE", "/results"), ("GET", "/estimate"),
-                         ("DELETE", "")]:
-        r = bob.request(method, f"/jobs/{job_id}{path}")
-        assert r.status_code == 404 and r.json()["code"] == "JobNotFound", (method, path)
-    r = bob.request("PATCH", f"/jobs/{job_id}", json={"title": "mine"})
-    assert r.status_code == 404
-    assert job_id not in [j["id"] for j in bob.request("GET", "/jobs").json()["jobs"]]
-    assert alice.request("GET", f"/jobs/{job_id}").json()["title"] == "alice's"
-
-
-def test_create_patch_list_delete(alice, job_server):
-    body = {"process": {"process_graph": ndvi_graph()}, "title": "t1", "description": "d",
-            "plan": "free", "budget": 5, "log_level": "warning", "custom-option": 1}
-    r = alice.request("POST", "/jobs", json=body)
-    assert r.status_code == 201
-    job_id = r.headers["OpenEO-Identifier"]
-    assert r.headers["Location"] == f"{job_server.url}/jobs/{job_id}"
-    doc = alice.request("GET", f"/jobs/{job_id}").json()
-    assert doc["status"] == "created" and doc["budget"] == 5 and doc["log_level"] == "warning"
-    assert doc["process"]["process_graph"]["load"]["process_id"] == "load_collection"
-    assert doc["created"].endswith("Z") and doc["updated"].endswith("Z")
-    assert alice.request("PATCH", f"/jobs/{job_id}", json={"title": "t2"}).status_code == 204
-    assert alice.request("GET", f"/jobs/{job_id}").json()["title"] == "t2"
-    r = alice.request("PATCH", f"/jobs/{job_id}", json={"status": "finished"})
-    assert r.status_code == 400 and r.json()["code"] == "PropertyNotEditable"
-    assert alice.request("PATCH", f"/jobs/{job_id}", json={}).status_code == 204  # no-op
-    r = alice.request("POST", "/jobs", json={"title": "no graph"})
-    assert r.status_code == 400 and r.json()["code"] == "ProcessGraphMissing"
-    est = alice.request("GET", f"/jobs/{job_id}/estimate").json()
-    assert est["costs"] == 0 and est["size"] == 84 * 96 * 4
-    ids = [alice.create(ndvi_graph(), title=f"page {i}") for i in range(3)]
-    page = alice.request("GET", "/jobs", params={"limit": 2}).json()
-    assert [j["id"] for j in page["jobs"]] == ids[::-1][:2]
-    nxt = requests.get(page["links"][0]["href"], headers=alice.headers, timeout=30).json()
-    assert nxt["jobs"][0]["id"] == ids[0]
-    assert alice.request("DELETE", f"/jobs/{job_id}").status_code == 204
-    assert alice.request("GET", f"/jobs/{job_id}").status_code == 404
 
 
 def _job_processes(server) -> list[psutil.Process]:

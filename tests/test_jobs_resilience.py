@@ -13,11 +13,12 @@ import psutil
 import pytest
 import rasterio
 import requests
-from conftest import TEST_BOX
-from jobs_helpers import Api, ndvi_graph, slow_graph
-from reference import ndvi_stack
-from serverctl import USERS, free_port, start_server, stop_server
 from test_jobs import JOB_ENV
+
+from helpers.jobs import Api, ndvi_graph, slow_graph
+from helpers.reference import ndvi_stack
+from helpers.scene import TEST_BOX
+from helpers.serverctl import USERS, free_port, start_server, stop_server
 
 pytestmark = pytest.mark.heavy
 

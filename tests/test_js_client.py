@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from conftest import TEST_BOX
-from reference import ndvi_stack
-from serverctl import USERS
+
+from helpers.reference import ndvi_stack
+from helpers.scene import TEST_BOX
+from helpers.serverctl import USERS
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 

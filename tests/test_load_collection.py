@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import rasterio
-from conftest import TEST_BOX
 from pyproj import Transformer
+
+from helpers.scene import TEST_BOX
 
 
 def _lonlat_polygon(points_utm):

@@ -14,11 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pystac
 import pytest
-from range_http import RangeHandler
 
 from backend import executor
 from core import errors
 from core.settings import Settings
+from helpers.range_http import RangeHandler
 from processes.context import ExecutionContext
 from sources.catalog import Catalog
 from sources.safe_urls import UrlPolicy

@@ -14,13 +14,13 @@ import pytest
 import rasterio
 import requests
 import xarray as xr
-from jobs_helpers import assert_parameter_invalid
 from PIL import Image
-from reference import monthly_median
-from timesen2crop_fixture import TILES
-from timesen2crop_fixture import make as make_timesen2crop
 
 from core.classes import class_table
+from helpers.jobs import assert_parameter_invalid
+from helpers.reference import monthly_median
+from helpers.timesen2crop import TILES
+from helpers.timesen2crop import make as make_timesen2crop
 from training import timesen2crop
 from udfs import lstm_classify as lc
 

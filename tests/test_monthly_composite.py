@@ -10,15 +10,14 @@ import pandas as pd
 import pytest
 import requests
 import xarray as xr
-from conftest import TEST_BOX
-from reference import monthly_median, read_stack
 from scipy import ndimage
 
-from training.ndvi_evaluation import load_eolearn
+from helpers.reference import monthly_median, read_stack
+from helpers.scene import TEST_BOX
+from helpers.shared import eolearn_cube
 from udfs import monthly_composite as mc
 
 UDF_FILE = Path(__file__).resolve().parent.parent / "udfs" / "monthly_composite.py"
-EOLEARN = Path(__file__).resolve().parents[2] / "shared" / "data" / "eolearn-testeopatch"
 MASK = [0, 1, 3, 8, 9, 10, 11]
 # A box of 10 m pixels whose edges fall on the 20 m SCL grid.
 BOX = {**TEST_BOX, "east": TEST_BOX["west"] + 400, "south": TEST_BOX["north"] - 300}
@@ -152,12 +151,8 @@ def test_dilation_equals_numpy(connection, year, tmp_path):
     assert changed.mean() > 0.01  # the dilation made a difference, which the process reproduced
 
 
-def _eolearn_cube() -> xr.DataArray:
-    return load_eolearn(EOLEARN)
-
-
 def test_real_sentinel2_ndvi_with_clouds():
-    cube = _eolearn_cube()
+    cube = eolearn_cube()
     assert cube.t.to_index().normalize().duplicated().any()  # 2015-12-08 twice
     got = mc.composite(cube.chunk({"y": 40, "x": 40}), start_month=9, valid_count=True).compute()
     first, last = cube.t.values.min(), cube.t.values.max()
@@ -180,7 +175,7 @@ def test_real_sentinel2_ndvi_with_clouds():
 def test_chunk_boundaries_leave_no_seams(method):
     """Small odd chunks, dilation across their edges: the same as the whole array at once."""
     # NDVI stands in for red and NIR; "best" only needs some order among observations.
-    cube = _eolearn_cube().isel(bands=[0, 0, 1]).assign_coords(bands=["B04", "B08", "SCL"])
+    cube = eolearn_cube().isel(bands=[0, 0, 1]).assign_coords(bands=["B04", "B08", "SCL"])
     args = {"method": method, "mask_dilation": 2}
     whole = mc.composite(cube, **args).values
     chunked = mc.composite(cube.chunk({"y": 17, "x": 23}), **args)
@@ -231,7 +226,7 @@ def test_baseline_offset_change_does_not_jump(connection, tmp_path):
 
 
 def test_udf_file_runs_in_the_client_local_runner():
-    cube = _eolearn_cube().isel(t=slice(0, 30))
+    cube = eolearn_cube().isel(t=slice(0, 30))
     udf = openeo.UDF(UDF_FILE.read_text(), context={"start_month": 1, "fill": "none"})
     from openeo.udf import execute_local_udf
 

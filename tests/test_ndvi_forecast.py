@@ -14,10 +14,10 @@ import openeo
 import pytest
 import requests
 import xarray as xr
-from conftest import TEST_BOX
-from jobs_helpers import assert_parameter_invalid
-from reference import read_stack
 
+from helpers.jobs import assert_parameter_invalid
+from helpers.reference import read_stack
+from helpers.scene import TEST_BOX
 from training.ndvi_lstm import sample_windows
 from udfs import ndvi_forecast as nf
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import rasterio
 import xarray as xr
-from conftest import TEST_BOX
-from reference import ndvi_stack
+
+from helpers.reference import ndvi_stack
+from helpers.scene import TEST_BOX
 
 
 def test_connect_and_discover(connection):

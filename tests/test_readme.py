@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from serverctl import USERS
+
+from helpers.serverctl import USERS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

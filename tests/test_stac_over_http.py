@@ -6,9 +6,10 @@ import numpy as np
 import openeo
 import pytest
 import rasterio
-from conftest import TEST_BOX
-from range_http import serve_directory
-from serverctl import USERS, start_server, stop_server
+
+from helpers.range_http import serve_directory
+from helpers.scene import TEST_BOX
+from helpers.serverctl import USERS, start_server, stop_server
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,10 @@ import requests
 import shapely.geometry
 import shapely.ops
 import xarray as xr
-from conftest import TEST_BOX
 from rasterio.features import geometry_mask
-from serverctl import USERS
+
+from helpers.scene import TEST_BOX
+from helpers.serverctl import USERS
 
 SMALL = {"west": 679720, "east": 679920, "south": 5151080, "north": 5151280, "crs": 32632}
 JUNE = ["2022-06-01", "2022-06-20"]
@@ -122,7 +123,8 @@ def _timeseries(fmt: str, geometries=PARCELS) -> dict:
 def parcel_truth(server, demo_catalog, tmp_path_factory):
     """Mean B04/B08 per parcel and date, from the GTiff of the same cube with numpy."""
     import openeo
-    from serverctl import USERS
+
+    from helpers.serverctl import USERS
 
     con = openeo.connect(server.url).authenticate_basic("alice", USERS["alice"])
     path = tmp_path_factory.mktemp("truth") / "cube.tif"

@@ -7,12 +7,12 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from jobs_helpers import Api, ndvi_graph
-from postgres import fresh_database, postgres_server
-from serverctl import USERS, start_server, stop_server
 
 from backend.jobs.store import Store
 from core.errors import JobNotFound
+from helpers.jobs import Api, ndvi_graph
+from helpers.postgres import fresh_database, postgres_server
+from helpers.serverctl import USERS, start_server, stop_server
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +115,26 @@ def test_server_and_workers_on_postgresql(pg_server, demo_catalog, tmp_path):
         assert not (tmp_path / "pg" / "cropcube.db").exists()
     finally:
         stop_server(srv)
+
+
+def _drift(store: Store, metadata: sa.MetaData) -> list:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with store.engine.connect() as conn:
+        return compare_metadata(MigrationContext.configure(conn), metadata)
+
+
+def test_models_and_migrations_do_not_drift(db_url, tmp_path):
+    """The schema the alembic revisions build is the one the models declare: a column or
+    index added to a model without a revision fails here."""
+    from backend.jobs.models import Base
+
+    store = _store(db_url, tmp_path)
+    assert _drift(store, Base.metadata) == []
+    # The check sees drift: a model with one column more than the revisions made.
+    changed = sa.MetaData()
+    for table in Base.metadata.tables.values():
+        table.to_metadata(changed)
+    changed.tables["jobs"].append_column(sa.Column("priority", sa.Integer))
+    assert [d[0] for d in _drift(store, changed)] == ["add_column"]

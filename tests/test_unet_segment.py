@@ -10,9 +10,9 @@ import openeo
 import pytest
 import torch
 import xarray as xr
-from conftest import TEST_BOX
-from jobs_helpers import assert_parameter_invalid
 
+from helpers.jobs import assert_parameter_invalid
+from helpers.scene import TEST_BOX
 from training import unet as tu
 from training.config import SSLConfig
 from training.unet_data import Scene

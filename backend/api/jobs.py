@@ -231,11 +231,10 @@ def estimate(job_id: str):
     user = current_user()
     svc = services()
     job = svc.store.job(user, job_id)
-    ctx = context_for(svc.settings, svc.catalog, svc.store, user)
+    ctx = context_for(svc.settings, svc.catalog, svc.store, user, dry_run=True)
     value = executor.evaluate(job.process["process_graph"], ctx)
-    data = [r.data for r in ctx.saved] or [value]
-    size = sum(int(getattr(d, "nbytes", 0)) for d in data)
-    return jsonify({"costs": 0, "size": size, "downloads_included": None})
+    return jsonify({"costs": 0, "size": executor.result_bytes(value, ctx),
+                    "downloads_included": None})
 
 
 @downloads.get("/download/<job_id>/<asset>")

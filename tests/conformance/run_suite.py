@@ -27,10 +27,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))
 
-from conftest import CACHE, DEMO_SEED, DEMO_SIZE  # noqa: E402
-from serverctl import USERS, start_server, stop_server  # noqa: E402
-
 from demo.build import build_demo_data  # noqa: E402
+from helpers.scene import CACHE, DEMO_SEED, DEMO_SIZE  # noqa: E402
+from helpers.serverctl import USERS, start_server, stop_server  # noqa: E402
 
 # part -> (suite folder, extra pytest arguments)
 PARTS: dict[str, tuple[str, list[str]]] = {

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from serverctl import free_port
+
+from helpers.serverctl import free_port
 
 
 def _bin(name: str) -> str:

@@ -19,7 +19,7 @@ from processes import registry
 from processes.context import ExecutionContext
 from sources.catalog import Catalog
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 import requests
-from conftest import TEST_BOX
+
+from helpers.scene import TEST_BOX
 
 
 def ndvi_graph(start: str = "2022-06-01", end: str = "2022-07-01", box: dict | None = None,

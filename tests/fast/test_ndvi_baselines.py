@@ -4,8 +4,8 @@ eo-learn stack (where the issue quotes measured figures for the same definitions
 from __future__ import annotations
 
 import numpy as np
-from test_monthly_composite import _eolearn_cube
 
+from helpers.shared import eolearn_cube
 from training import ndvi_baselines as nb
 
 MONTHS = np.arange("2015-01", "2017-01", dtype="datetime64[M]")
@@ -33,7 +33,7 @@ def test_linear_gapfill_on_dates():
 
 def test_real_stack_reproduces_the_quoted_baselines():
     """Horizon 1 over all pixels: the issue measured persistence 0.101, climatology 0.098."""
-    values, months = nb.monthly_ndvi(_eolearn_cube())
+    values, months = nb.monthly_ndvi(eolearn_cube())
     assert values.shape == (36, 101, 100)
     everywhere = np.ones(values.shape, bool)
     got = nb.forecast_baselines(values, months, 1, everywhere, everywhere)

@@ -1,15 +1,17 @@
-"""Discovery documents, CORS and the endpoints list, as clients and browsers see them."""
+"""Discovery documents, CORS and the endpoints list, as clients and browsers read them."""
 
 from __future__ import annotations
 
-import requests
 from pyproj import Transformer
 
+API = "/openeo/1.2"
 
-def test_well_known_and_capabilities(server):
-    versions = requests.get(f"{server.root}/.well-known/openeo", timeout=30).json()["versions"]
-    assert versions == [{"url": f"{server.url}/", "api_version": "1.2.0", "production": False}]
-    caps = requests.get(f"{server.url}/", timeout=30).json()
+
+def test_well_known_and_capabilities(client):
+    versions = client.get("/.well-known/openeo").json["versions"]
+    assert versions == [{"url": "http://localhost/openeo/1.2/", "api_version": "1.2.0",
+                         "production": False}]
+    caps = client.get(f"{API}/").json
     assert caps["api_version"] == "1.2.0" and caps["id"] == "cropcube"
     assert caps["stac_version"] and caps["backend_version"] and caps["title"]
     endpoints = {e["path"]: set(e["methods"]) for e in caps["endpoints"]}
@@ -17,39 +19,38 @@ def test_well_known_and_capabilities(server):
     assert endpoints["/collections/{collection_id}"] == {"GET"}
     # Every listed endpoint answers with something other than 404/405.
     for path, methods in endpoints.items():
-        url = server.url + path.replace("{collection_id}", "SENTINEL2_L2A")
+        url = API + path.replace("{collection_id}", "SENTINEL2_L2A")
         for method in methods:
-            r = requests.request(method, url, timeout=60)
+            r = client.open(url, method=method)
             assert r.status_code not in (404, 405), (method, path, r.status_code)
 
 
-def test_file_formats_udf_runtimes_service_types(server):
-    formats = requests.get(f"{server.url}/file_formats", timeout=30).json()
-    assert {"GTiff", "netCDF", "JSON"} <= set(formats["output"])
+def test_file_formats_udf_runtimes_service_types(client):
+    formats = client.get(f"{API}/file_formats").json
+    assert {"GTiff", "netCDF", "JSON", "PNG", "GeoJSON", "CSV"} <= set(formats["output"])
     assert "compression" in formats["output"]["GTiff"]["parameters"]
-    assert requests.get(f"{server.url}/udf_runtimes", timeout=30).json() == {}
-    assert requests.get(f"{server.url}/service_types", timeout=30).json() == {}
-    conf = requests.get(f"{server.url}/conformance", timeout=30).json()
+    assert client.get(f"{API}/udf_runtimes").json == {}
+    assert client.get(f"{API}/service_types").json == {}
+    conf = client.get(f"{API}/conformance").json
     assert "https://api.openeo.org/1.2.0" in conf["conformsTo"]
 
 
-def test_cors_on_every_response_and_preflight(server):
-    for url in (f"{server.url}/", f"{server.url}/nowhere", f"{server.url}/me"):
-        r = requests.get(url, timeout=30)
+def test_cors_on_every_response_and_preflight(client):
+    for url in (f"{API}/", f"{API}/nowhere", f"{API}/me"):
+        r = client.get(url)
         assert r.headers["Access-Control-Allow-Origin"] == "*"
         exposed = r.headers["Access-Control-Expose-Headers"]
         for h in ("Location", "OpenEO-Identifier", "OpenEO-Costs", "Link"):
             assert h in exposed
-    r = requests.options(f"{server.url}/result", headers={
-        "Origin": "https://editor.openeo.org", "Access-Control-Request-Method": "POST"},
-        timeout=30)
+    r = client.options(f"{API}/result", headers={
+        "Origin": "https://editor.openeo.org", "Access-Control-Request-Method": "POST"})
     assert r.status_code == 204
     assert "POST" in r.headers["Access-Control-Allow-Methods"]
     assert r.headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type"
 
 
-def test_collection_documents(server):
-    coll = requests.get(f"{server.url}/collections/SENTINEL2_L2A", timeout=30).json()
+def test_collection_documents(client):
+    coll = client.get(f"{API}/collections/SENTINEL2_L2A").json
     assert coll["id"] == "SENTINEL2_L2A" and coll["stac_version"]
     dims = coll["cube:dimensions"]
     assert set(dims) == {"x", "y", "t", "bands"}
@@ -61,17 +62,26 @@ def test_collection_documents(server):
     assert west < lon < east and south < lat < north  # the test suite's box near Bolzano
     gsd = {b["name"]: b["gsd"] for b in coll["summaries"]["eo:bands"]}
     assert gsd["B04"] == 10 and gsd["B11"] == 20
-    q = requests.get(f"{server.url}/collections/SENTINEL2_L2A/queryables", timeout=30)
+    q = client.get(f"{API}/collections/SENTINEL2_L2A/queryables")
     assert q.headers["Content-Type"].startswith("application/schema+json")
-    assert "eo:cloud_cover" in q.json()["properties"]
-    labels = requests.get(f"{server.url}/collections/CROP_LABELS", timeout=30).json()
+    assert "eo:cloud_cover" in q.json["properties"]
+    labels = client.get(f"{API}/collections/CROP_LABELS").json
     assert set(labels["cube:dimensions"]) == {"x", "y", "bands"}
 
 
-def test_unknown_top_level_fields_are_ignored(server, auth_headers):
+def test_process_list_is_what_the_specs_say(client):
+    listed = client.get(f"{API}/processes").json["processes"]
+    ids = [p["id"] for p in listed]
+    assert len(ids) == len(set(ids)) and {"monthly_composite", "lstm_classify",
+                                          "ndvi_forecast", "unet_segment"} <= set(ids)
+    for spec in listed:
+        assert spec["description"] and "returns" in spec and "parameters" in spec, spec["id"]
+
+
+def test_unknown_top_level_fields_are_ignored(client, alice_headers):
     body = {"process": {"process_graph": {"a": {"process_id": "multiply",
                                                 "arguments": {"x": 6, "y": 7}, "result": True}}},
             "plan": None, "budget": None, "log_level": "info", "something_new": {"x": 1}}
-    r = requests.post(f"{server.url}/result", json=body, headers=auth_headers, timeout=30)
-    assert r.status_code == 200 and r.json() == 42
+    r = client.post(f"{API}/result", json=body, headers=alice_headers)
+    assert r.status_code == 200 and r.json == 42
     assert r.headers["Content-Type"].startswith("application/json")

@@ -9,7 +9,7 @@ import yaml
 
 from backend.cli import build_parser
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_compose_commands_are_valid_cli_calls():
