@@ -15,7 +15,7 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from backend.jobs.store import Store
+from backend.store import Store
 from core.errors import (
     AuthenticationRequired,
     AuthenticationSchemeInvalid,

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from backend.jobs.store import Store
 from backend.model_store import model_loader
 from backend.own_results import job_folder
+from backend.store import Store
 from core.settings import Settings
 from processes.context import ExecutionContext
 from sources.catalog import Catalog

@@ -10,8 +10,8 @@ from typing import Any
 
 import requests
 
-from backend.jobs.store import Store
 from backend.own_results import job_folder
+from backend.store import Store
 from core.errors import ProcessParameterInvalid
 from core.settings import Settings
 from processes import model_files

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from backend.jobs.store import Store
+from backend.store import Store
 from core.settings import Settings
 from processes.context import NotYours
 

@@ -8,7 +8,7 @@ from flask import current_app, request
 
 from backend.auth import Auth, secret
 from backend.jobs.signing import UrlSigner
-from backend.jobs.store import Store
+from backend.store import Store
 from core.settings import Settings
 from sources.catalog import Catalog
 

@@ -66,6 +66,8 @@ class Settings:
     demo_seed: int | None = None
     database_url: str = ""  # default: SQLite in the data dir; or postgresql+psycopg://...
     workers: int = 2  # job worker processes `serve` starts
+    http_workers: int = 1  # gunicorn worker processes of the API
+    http_threads: int = 8  # threads per API worker process
     job_heartbeat_s: float = 2.0
     job_stale_s: float = 30.0  # a running job without heartbeat this long is marked error
     job_poll_s: float = 1.0
@@ -126,6 +128,8 @@ class Settings:
             demo_seed=_optional_int(_env("DEMO_SEED", "")),
             database_url=_env("DATABASE_URL", ""),
             workers=int(_env("WORKERS", "2")),
+            http_workers=int(_env("HTTP_WORKERS", "1")),
+            http_threads=int(_env("HTTP_THREADS", "8")),
             job_heartbeat_s=float(_env("JOB_HEARTBEAT_S", "2")),
             job_stale_s=float(_env("JOB_STALE_S", "30")),
             job_poll_s=float(_env("JOB_POLL_S", "1")),

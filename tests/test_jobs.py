@@ -201,7 +201,7 @@ def test_tokens_and_signatures_stay_out_of_the_logs(alice, job_server):
     text = job_server.log.read_text()
     assert f"/download/{job_id}/result.tif" in text  # the download was logged ...
     assert signature not in text and token not in text and "alice-pw" not in text
-    from backend.jobs.store import token_hash
+    from backend.store import token_hash
 
     stored = b"".join(p.read_bytes() for p in job_server.data_dir.glob("cropcube.db*"))
     assert token_hash(token).encode() in stored  # the database holds the hash ...

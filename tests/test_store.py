@@ -8,7 +8,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from backend.jobs.store import Store
+from backend.store import Store
 from core.errors import JobNotFound
 from helpers.jobs import Api, ndvi_graph
 from helpers.postgres import fresh_database, postgres_server
@@ -128,7 +128,7 @@ def _drift(store: Store, metadata: sa.MetaData) -> list:
 def test_models_and_migrations_do_not_drift(db_url, tmp_path):
     """The schema the alembic revisions build is the one the models declare: a column or
     index added to a model without a revision fails here."""
-    from backend.jobs.models import Base
+    from backend.store.models import Base
 
     store = _store(db_url, tmp_path)
     assert _drift(store, Base.metadata) == []

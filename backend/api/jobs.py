@@ -11,9 +11,9 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from backend import executor
 from backend.execution import context_for
 from backend.jobs.assets import media_type
-from backend.jobs.models import Job
-from backend.jobs.store import LEVELS
 from backend.services import base_url, current_user, services
+from backend.store import LEVELS
+from backend.store.models import Job
 from core import errors
 
 bp = Blueprint("jobs", __name__)

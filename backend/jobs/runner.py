@@ -21,7 +21,7 @@ import pandas as pd
 from backend import executor
 from backend.execution import context_for
 from backend.jobs.assets import describe
-from backend.jobs.store import Store
+from backend.store import Store
 from core import errors
 from core.settings import Settings
 from sources.catalog import Catalog

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from backend.jobs import runner
-from backend.jobs.models import Job
-from backend.jobs.store import Store
+from backend.store import Store
+from backend.store.models import Job
 from core.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import pytest
 
 from backend.app import create_app
 from backend.auth import UserStore
-from backend.jobs.store import Store
+from backend.store import Store
 from core.settings import Settings
 from helpers.serverctl import USERS
 

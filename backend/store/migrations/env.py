@@ -1,11 +1,11 @@
-"""Alembic environment: the URL comes from the caller (backend.jobs.store.migrate)."""
+"""Alembic environment: the connection comes from the caller (Database.migrate)."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from backend.jobs.models import Base
+from backend.store.models import Base
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -1,80 +1,26 @@
-"""The job store: every state change of a job is one conditional UPDATE, so several API
-processes and workers (on SQLite or PostgreSQL) never run a job twice or lose one.
+"""Jobs and their logs in the store: every state change of a job is one conditional
+UPDATE, so several API processes and workers (on SQLite or PostgreSQL) never run a job
+twice or lose one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
-import hashlib
-import secrets
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import create_engine, delete, event, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import delete, select, update
 
-from backend.jobs.models import Job, JobLog, Token, UserProcess, utcnow
-from core.errors import JobNotFound, ProcessGraphNotFound
+from backend.store.database import Database
+from backend.store.models import Job, JobLog, utcnow
+from core.errors import JobNotFound
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 LEVELS = ["debug", "info", "warning", "error"]
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
-def make_engine(url: str) -> Engine:
-    """An engine for SQLite (WAL, waits for locks) or PostgreSQL."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-class Store:
-    """All reads and writes of jobs, logs, tokens and user-defined processes."""
-
-    def __init__(self, url: str, lock_dir: Path | None = None):
-        self.url = url
-        self.engine = make_engine(url)
-        self._session = sessionmaker(self.engine, expire_on_commit=False)
-        self._lock_dir = lock_dir
-
-    # -- set-up -------------------------------------------------------------------------
-    def migrate(self) -> None:
-        """Bring the schema to the newest revision (alembic); safe to call from many processes
-        on one machine (a file lock serialises them)."""
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        lock_path = (self._lock_dir or Path("/tmp")) / ".cropcube-migrate.lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with lock_path.open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            with self.engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-
-    @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
-        with self._session.begin() as s:
-            yield s
+class Jobs(Database):
+    """Jobs and their logs: the API's side (create, edit, queue, cancel) and the workers'
+    side (claim, heartbeat, finish, fail, requeue, reap)."""
 
     # -- jobs: API side -----------------------------------------------------------------
     def create_job(self, user: str, process: dict, **fields: Any) -> Job:
@@ -266,50 +212,3 @@ class Store:
                 query = query.where(JobLog.id > after)
             rows = s.scalars(query.order_by(JobLog.id).limit(limit + 1)).all()
         return list(rows[:limit]), len(rows) > limit
-
-    # -- tokens -------------------------------------------------------------------------
-    def new_token(self, user: str, ttl_s: float) -> str:
-        token = secrets.token_urlsafe(32)
-        now = utcnow()
-        with self.session() as s:
-            s.execute(delete(Token).where(Token.expires < now))
-            s.add(Token(token_hash=token_hash(token), user_id=user, created=now,
-                        expires=now + dt.timedelta(seconds=ttl_s)))
-        return token
-
-    def token_user(self, token: str) -> str | None:
-        with self.session() as s:
-            row = s.get(Token, token_hash(token))
-            if row is None or row.expires < utcnow():
-                return None
-            return row.user_id
-
-    # -- user-defined processes -----------------------------------------------------------
-    def put_process(self, user: str, pid: str, spec: dict[str, Any]) -> None:
-        with self.session() as s:
-            row = s.get(UserProcess, (user, pid))
-            if row is None:
-                s.add(UserProcess(user_id=user, id=pid, spec=spec, created=utcnow(),
-                                  updated=utcnow()))
-            else:
-                row.spec = spec
-                row.updated = utcnow()
-
-    def processes(self, user: str) -> dict[str, dict[str, Any]]:
-        with self.session() as s:
-            rows = s.scalars(select(UserProcess).where(UserProcess.user_id == user)
-                             .order_by(UserProcess.id)).all()
-        return {r.id: r.spec for r in rows}
-
-    def process(self, user: str, pid: str) -> dict[str, Any]:
-        with self.session() as s:
-            row = s.get(UserProcess, (user, pid))
-        if row is None:
-            raise ProcessGraphNotFound(identifier=pid)
-        return row.spec
-
-    def delete_process(self, user: str, pid: str) -> None:
-        self.process(user, pid)
-        with self.session() as s:
-            s.execute(delete(UserProcess).where(UserProcess.user_id == user,
-                                                UserProcess.id == pid))
