@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+import pystac
 import rasterio
 import rasterio.features
 from affine import Affine
@@ -31,6 +32,7 @@ from demo.landscape import Landscape, build_landscape
 from demo.spectra import BANDS
 
 GENERATOR_VERSION = 2
+CATALOG_VERSION = 2  # the STAC files' layout (written with pystac since 2), not the scene
 EPSG = 32632
 CENTER = (680200.0, 5151500.0)  # covers the openEO test suite's box near Bolzano
 FIRST_DATE, LAST_DATE = dt.date(2021, 9, 1), dt.date(2022, 12, 31)
@@ -269,17 +271,13 @@ def _label_item(folder: Path, land: Landscape, size: int) -> dict[str, Any]:
     }
 
 
-def _collection(cid: str, title: str, desc: str, ll: list[float], interval: list,
-                items: list[str]) -> dict[str, Any]:
-    return {
-        "type": "Collection", "stac_version": "1.0.0", "id": cid, "title": title,
-        "description": desc, "license": "CC-BY-4.0",
-        "extent": {"spatial": {"bbox": [ll]}, "temporal": {"interval": [interval]}},
-        "links": [{"rel": "root", "href": "../catalog.json", "type": "application/json"},
-                  {"rel": "parent", "href": "../catalog.json", "type": "application/json"}]
-        + [{"rel": "item", "href": f"./{i}/{i}.json", "type": "application/geo+json"}
-           for i in items],
-    }
+def _collection(cid: str, title: str, desc: str, ll: list[float],
+                interval: tuple[dt.datetime, dt.datetime]) -> pystac.Collection:
+    start, end = (t.replace(tzinfo=dt.UTC) for t in interval)
+    return pystac.Collection(
+        cid, desc, pystac.Extent(pystac.SpatialExtent([ll]),
+                                 pystac.TemporalExtent([[start, end]])),
+        title=title, license="CC-BY-4.0")
 
 
 def _write(path: Path, doc: dict) -> None:
@@ -326,7 +324,8 @@ def ensure_demo_data(data_dir: Path | str, size: int | None = None, seed: int | 
 
 
 def _manifest(size: int, seed: int) -> dict[str, int]:
-    return {"generator": GENERATOR_VERSION, "size": size, "seed": seed}
+    return {"generator": GENERATOR_VERSION, "catalog": CATALOG_VERSION, "size": size,
+            "seed": seed}
 
 
 def _up_to_date(root: Path, size: int, seed: int) -> bool:
@@ -352,42 +351,29 @@ def build_demo_data(data_dir: Path | str, size: int = DEFAULT_SIZE, seed: int = 
     with ProcessPoolExecutor(workers or os.cpu_count() or 1, initializer=_init_worker,
                              initargs=(size, seed)) as pool:
         items = list(pool.map(_render_item, jobs, chunksize=4))
-    for item in items:
-        item["links"] = [{"rel": "collection", "href": "../collection.json",
-                          "type": "application/json"},
-                         {"rel": "root", "href": "../../catalog.json", "type": "application/json"},
-                         {"rel": "parent", "href": "../collection.json",
-                          "type": "application/json"}]
-        _write(s2_dir / item["id"] / f"{item['id']}.json", item)
     _, ll = _bbox(size)
+    catalog = pystac.Catalog("cropcube-demo",
+                             "cropcube's embedded demo data (simulated Sentinel-2 L2A)")
     s2 = _collection(
         S2_COLLECTION, "Sentinel-2 L2A (simulated, Bolzano)",
         "Deterministic simulation of Sentinel-2 L2A surface reflectance over farmland in the "
         "Adige valley near Bolzano: 16 TimeSen2Crop crop classes, clouds, shadows, cirrus "
         "and snow with their SCL codes. Not real satellite data.",
-        ll, [f"{times[0]:%Y-%m-%dT%H:%M:%SZ}", f"{times[-1]:%Y-%m-%dT%H:%M:%SZ}"],
-        [i["id"] for i in items])
-    (s2_dir / "collection.json").write_text(json.dumps(s2, indent=1))
-
+        ll, (times[0], times[-1]))
+    s2.add_items(pystac.Item.from_dict(item, migrate=False) for item in items)
     (label_dir / "labels").mkdir(parents=True)
-    label_item = _label_item(label_dir / "labels", build_landscape(size, size, seed), size)
-    label_item["links"] = items[0]["links"]
-    _write(label_dir / "labels" / "labels.json", label_item)
     labels = _collection(
         LABEL_COLLECTION, "Crop-type ground truth of the simulated scene",
         "Class per 10 m pixel (16 TimeSen2Crop crops, 16-20 other cover) and the agricultural "
         "parcels as GeoJSON, for the agricultural year September 2021 to August 2022.",
-        ll, ["2021-09-01T00:00:00Z", "2022-08-31T23:59:59Z"], ["labels"])
-    _write(label_dir / "collection.json", labels)
-    _write(tmp / "catalog.json", {
-        "type": "Catalog", "stac_version": "1.0.0", "id": "cropcube-demo",
-        "description": "cropcube's embedded demo data (simulated Sentinel-2 L2A)",
-        "links": [{"rel": "root", "href": "./catalog.json", "type": "application/json"},
-                  {"rel": "child", "href": f"./{S2_COLLECTION}/collection.json",
-                   "type": "application/json"},
-                  {"rel": "child", "href": f"./{LABEL_COLLECTION}/collection.json",
-                   "type": "application/json"}],
-    })
+        ll, (dt.datetime(2021, 9, 1), dt.datetime(2022, 8, 31, 23, 59, 59)))
+    labels.add_item(pystac.Item.from_dict(
+        _label_item(label_dir / "labels", build_landscape(size, size, seed), size),
+        migrate=False))  # keep the extension versions the items declare
+    catalog.add_children([s2, labels])
+    # pystac lays the files out as the band files already lie: <collection>/<item>/<item>.json
+    catalog.normalize_hrefs(f"{tmp}/")  # the slash: "stac.building" is a folder
+    catalog.save(pystac.CatalogType.SELF_CONTAINED)
     _write(tmp / "demo-manifest.json", _manifest(size, seed))
     shutil.rmtree(root, ignore_errors=True)
     tmp.rename(root)
