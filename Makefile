@@ -50,5 +50,8 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
 conformance: $(STAMP)
 	$(BIN)/python tests/conformance/run_suite.py

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"CROPCUBE_{name}", default)
+from typing import Any
 
 
 def _list(value: str) -> tuple[str, ...]:
@@ -18,6 +16,22 @@ def _list(value: str) -> tuple[str, ...]:
 
 def _optional_int(value: str) -> int | None:
     return int(value) if value.strip() else None
+
+
+def _map(value: str) -> dict[str, str]:
+    """'A=b, C=d' -> {'A': 'b', 'C': 'd'}."""
+    pairs = (p.partition("=") for p in value.split(",") if p.strip())
+    return {k.strip(): v.strip() for k, _, v in pairs}
+
+
+def setting(default: Any, doc: str, parse: Callable[[str], Any] = str,
+            shown: str | None = None) -> Any:
+    """A Settings field: its default, what it means, how its variable is parsed, and the
+    default as the docs show it (when the value itself says little)."""
+    meta = {"doc": doc, "parse": parse, "shown": shown}
+    if isinstance(default, dict | list):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -49,38 +63,51 @@ class GraphLimits:
 
 @dataclass(frozen=True)
 class Settings:
-    """Runtime configuration; `from_env` is the only place environment variables are read."""
+    """Runtime configuration. Each field is one CROPCUBE_<NAME> environment variable, read
+    by `from_env` (the only place they are read); the docs' settings table is made from
+    these declarations."""
 
-    data_dir: Path = Path("data")
-    # STAC catalog (catalog.json, local or http) or STAC API root; default: the demo catalog.
-    stac_url: str = ""
-    # openEO collection id -> STAC collection id, where they differ ("A=b,C=d").
-    collection_map: dict[str, str] = field(default_factory=dict)
-    public_url: str = ""  # base URL clients see, when behind a proxy
-    sync_max_values: int = 100_000_000  # pixels x dates x bands loaded by one POST /result
-    token_ttl_s: int = 24 * 3600
-    dask_chunk_px: int = 1024
-    # The demo scene's size (10 m px) and seed; None: the one the data dir holds (500, 42
-    # when it holds none). Setting either rebuilds the demo data when it differs.
-    demo_size: int | None = None
-    demo_seed: int | None = None
-    database_url: str = ""  # default: SQLite in the data dir; or postgresql+psycopg://...
-    workers: int = 2  # job worker processes `serve` starts
-    http_workers: int = 1  # gunicorn worker processes of the API
-    http_threads: int = 8  # threads per API worker process
-    job_heartbeat_s: float = 2.0
-    job_stale_s: float = 30.0  # a running job without heartbeat this long is marked error
-    job_poll_s: float = 1.0
-    job_threads: int = 0  # dask threads per job on the LocalCluster (0: cores / workers)
-    dask_scheduler: str = ""  # address of an existing dask.distributed scheduler
-    results_days: float = 30.0  # how long job results are kept
-    signed_url_ttl_s: int = 7 * 24 * 3600
-    # URLs users give (load_stac, load_ml_model, geometries): host patterns that may be
-    # fetched, and hosts whose private addresses are trusted (default: public hosts only)
-    url_allowed_hosts: tuple[str, ...] = ("*",)
-    url_trusted_hosts: tuple[str, ...] = ()
-    graph_max_nodes: int = 10_000  # nodes in a process graph, child graphs included
-    graph_max_depth: int = 32  # levels of child process graphs (callbacks)
+    data_dir: Path = setting(Path("data"), "users, token secret, job results, demo data "
+                             "(also `--data-dir`)", Path, shown="./data")
+    stac_url: str = setting("", "STAC `catalog.json` (path or URL) or STAC API root",
+                            shown="the demo catalog")
+    collection_map: dict[str, str] = setting(
+        {}, "`OPENEO_ID=stac-id,...` where the openEO and STAC collection ids differ", _map)
+    public_url: str = setting("", "base URL clients see, behind a proxy",
+                              shown="the request's host")
+    sync_max_values: int = setting(100_000_000, "most values (pixels x dates x bands) one "
+                                   "`POST /result` may load", int)
+    token_ttl_s: int = setting(24 * 3600, "lifetime of a login token (s)", int)
+    dask_chunk_px: int = setting(1024, "spatial chunk size of loaded cubes (px)", int)
+    demo_size: int | None = setting(None, "demo scene width and height (10 m px); unset: the "
+                                    "scene the data dir holds", _optional_int, shown="500")
+    demo_seed: int | None = setting(None, "demo scene seed; unset: the scene the data dir "
+                                    "holds", _optional_int, shown="42")
+    database_url: str = setting("", "job store; `postgresql+psycopg://...` for PostgreSQL",
+                                shown="SQLite in the data dir")
+    workers: int = setting(2, "job workers `serve` starts (also `serve --workers N`)", int)
+    http_workers: int = setting(1, "gunicorn worker processes of the API", int)
+    http_threads: int = setting(8, "threads per API worker process", int)
+    job_heartbeat_s: float = setting(2.0, "heartbeat interval of a running job (s)", float)
+    job_stale_s: float = setting(30.0, "a running job without heartbeat this long is "
+                                 "marked error (s)", float)
+    job_poll_s: float = setting(1.0, "how often an idle worker looks for queued jobs (s)",
+                                float)
+    job_threads: int = setting(0, "Dask threads per job on the LocalCluster (0: cores / "
+                               "workers)", int)
+    dask_scheduler: str = setting("", "address of an existing dask.distributed scheduler")
+    results_days: float = setting(30.0, "days job results are kept", float)
+    signed_url_ttl_s: int = setting(7 * 24 * 3600, "lifetime of result download links (s)",
+                                    int)
+    url_allowed_hosts: tuple[str, ...] = setting(
+        ("*",), "host patterns (comma-separated, `fnmatch`) that URLs in arguments "
+        "(load_stac, load_ml_model, geometries) may name; public addresses only", _list)
+    url_trusted_hosts: tuple[str, ...] = setting(
+        (), "host patterns whose loopback or private addresses may be fetched (a STAC API "
+        "in your own network)", _list)
+    graph_max_nodes: int = setting(10_000, "most nodes in a process graph, child graphs "
+                                   "included", int)
+    graph_max_depth: int = setting(32, "most levels of child process graphs (callbacks)", int)
 
     @property
     def url_policy(self) -> UrlPolicy:
@@ -112,37 +139,30 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
-        mapping = {}
-        for pair in filter(None, _env("COLLECTION_MAP", "").split(",")):
-            key, _, value = pair.partition("=")
-            mapping[key.strip()] = value.strip()
-        values: dict[str, object] = dict(
-            data_dir=Path(_env("DATA_DIR", "data")).resolve(),
-            stac_url=_env("STAC_URL", ""),
-            collection_map=mapping,
-            public_url=_env("PUBLIC_URL", ""),
-            sync_max_values=int(_env("SYNC_MAX_VALUES", "100000000")),
-            token_ttl_s=int(_env("TOKEN_TTL_S", str(24 * 3600))),
-            dask_chunk_px=int(_env("DASK_CHUNK_PX", "1024")),
-            demo_size=_optional_int(_env("DEMO_SIZE", "")),
-            demo_seed=_optional_int(_env("DEMO_SEED", "")),
-            database_url=_env("DATABASE_URL", ""),
-            workers=int(_env("WORKERS", "2")),
-            http_workers=int(_env("HTTP_WORKERS", "1")),
-            http_threads=int(_env("HTTP_THREADS", "8")),
-            job_heartbeat_s=float(_env("JOB_HEARTBEAT_S", "2")),
-            job_stale_s=float(_env("JOB_STALE_S", "30")),
-            job_poll_s=float(_env("JOB_POLL_S", "1")),
-            job_threads=int(_env("JOB_THREADS", "0")),
-            dask_scheduler=_env("DASK_SCHEDULER", ""),
-            results_days=float(_env("RESULTS_DAYS", "30")),
-            signed_url_ttl_s=int(_env("SIGNED_URL_TTL_S", str(7 * 24 * 3600))),
-            url_allowed_hosts=_list(_env("URL_ALLOWED_HOSTS", "*")),
-            url_trusted_hosts=_list(_env("URL_TRUSTED_HOSTS", "")),
-            graph_max_nodes=int(_env("GRAPH_MAX_NODES", "10000")),
-            graph_max_depth=int(_env("GRAPH_MAX_DEPTH", "32")),
-        )
+        """The settings from CROPCUBE_* variables; overrides that are not None win."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(env_name(f.name))
+            if raw is not None:
+                values[f.name] = f.metadata["parse"](raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "data_dir" in overrides and overrides["data_dir"] is not None:
-            values["data_dir"] = Path(str(overrides["data_dir"])).resolve()
+        values["data_dir"] = Path(str(values.get("data_dir", "data"))).resolve()
         return cls(**values)  # type: ignore[arg-type]
+
+
+def env_name(field_name: str) -> str:
+    return f"CROPCUBE_{field_name.upper()}"
+
+
+def documented() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) of every setting, for the docs."""
+    rows = []
+    for f in fields(Settings):
+        default = f.metadata.get("shown")
+        if default is None:
+            value = f.default_factory() if f.default_factory is not MISSING else f.default
+            default = ",".join(value) if isinstance(value, tuple) else \
+                ",".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) \
+                else str(value)
+        rows.append((env_name(f.name), default, f.metadata["doc"]))
+    return rows

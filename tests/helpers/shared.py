@@ -1,5 +1,5 @@
-"""The shared assets beside the checkout (../shared): real Sentinel-2 data, the official
-openEO test suite's assets and a built Web Editor. Tests that read them say so when absent."""
+"""The shared assets beside the checkout (../shared): real Sentinel-2 data and the official
+openEO test suite's assets. The tests say so when they are absent."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from helpers.scene import REPO
 
 SHARED = REPO.parent / "shared"
 MISSING = (f"{SHARED} is missing: the tests read the shared assets next to the checkout "
-           "(../shared with data/, openeo-test-assets/ and openeo-web-editor/); "
+           "(../shared with data/ and openeo-test-assets/); "
            "see docs/contributing.md")
 
 

@@ -1,0 +1,1 @@
+"""Where cubes come from: STAC catalogs and APIs, users' URLs (fetched safely), result files."""
