@@ -41,14 +41,17 @@ pg-deps:
 
 test: $(STAMP) $(JS_STAMP) pg-deps
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest tests/fast
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict

@@ -27,8 +27,13 @@ CORS_HEADERS = {
     "Access-Control-Allow-Credentials": "true",
     "Access-Control-Expose-Headers": "Location, OpenEO-Identifier, OpenEO-Costs, Link",
 }
-_HTTP_CODES = {400: errors.BadRequest, 401: errors.AuthenticationRequired, 404: errors.NotFound,
-               405: errors.MethodNotAllowed, 415: errors.ContentTypeInvalid}
+_HTTP_CODES = {
+    400: errors.BadRequest,
+    401: errors.AuthenticationRequired,
+    404: errors.NotFound,
+    405: errors.MethodNotAllowed,
+    415: errors.ContentTypeInvalid,
+}
 
 
 def _error_response(exc: errors.OpenEOError) -> Response:
@@ -44,8 +49,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False
     app.extensions["cropcube"] = Services.build(settings)
-    for bp in (capabilities.bp, collections.bp, processes.bp, credentials.bp, results.bp,
-               jobs.bp, process_graphs.bp):
+    for bp in (
+        capabilities.bp,
+        collections.bp,
+        processes.bp,
+        credentials.bp,
+        results.bp,
+        jobs.bp,
+        process_graphs.bp,
+    ):
         app.register_blueprint(bp, url_prefix=API_PREFIX)
     app.register_blueprint(capabilities.well_known)
     app.register_blueprint(jobs.downloads)
@@ -73,8 +85,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         cls = _HTTP_CODES.get(exc.code or 500, errors.Internal)
-        message = f"{exc.name}: {request.method} {request.path}" if exc.code in (404, 405) \
+        message = (
+            f"{exc.name}: {request.method} {request.path}"
+            if exc.code in (404, 405)
             else exc.description
+        )
         err = cls(message)
         err.status = exc.code or 500
         return _error_response(err)

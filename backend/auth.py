@@ -89,8 +89,9 @@ class Auth:
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() != "bearer" or not value.startswith("basic//"):
             raise AuthenticationSchemeInvalid(
-                "Only basic authentication is supported: send 'Bearer basic//<token>'.")
-        name = self.store.token_user(value[len("basic//"):])
+                "Only basic authentication is supported: send 'Bearer basic//<token>'."
+            )
+        name = self.store.token_user(value[len("basic//") :])
         if not name or not self.users.exists(name):
             raise TokenInvalid()
         return name

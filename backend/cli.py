@@ -74,14 +74,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if not settings.stac_url:
-        ensure_demo_data(settings.data_dir, settings.demo_size, settings.demo_seed,
-                         say=lambda line: print(line, flush=True))
+        ensure_demo_data(
+            settings.data_dir,
+            settings.demo_size,
+            settings.demo_seed,
+            say=lambda line: print(line, flush=True),
+        )
     _migrate(settings)
     app = create_app(settings)
     workers = settings.workers if args.workers is None else args.workers
     pool = WorkerPool(settings, workers)
-    print(f"cropcube serves http://{args.host}:{args.port}/openeo/1.2/ "
-          f"(data: {settings.catalog_url}; {workers} job workers)", flush=True)
+    print(
+        f"cropcube serves http://{args.host}:{args.port}/openeo/1.2/ "
+        f"(data: {settings.catalog_url}; {workers} job workers)",
+        flush=True,
+    )
     pool.start()
     try:
         run(app, settings, args.host, args.port)
@@ -95,20 +102,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def data_dir(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data-dir", type=Path, default=None,
-                       help="data directory (default: $CROPCUBE_DATA_DIR or ./data)")
+        p.add_argument(
+            "--data-dir",
+            type=Path,
+            default=None,
+            help="data directory (default: $CROPCUBE_DATA_DIR or ./data)",
+        )
 
     serve = sub.add_parser("serve", help="run the openEO API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--workers", type=int, default=None,
-                       help="job worker processes to start (default: $CROPCUBE_WORKERS or 2)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="job worker processes to start (default: $CROPCUBE_WORKERS or 2)",
+    )
     data_dir(serve)
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="run a batch-job worker")
-    worker.add_argument("--parent-pid", type=int, default=None,
-                        help="exit when this process is gone (used by serve)")
+    worker.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="exit when this process is gone (used by serve)",
+    )
     data_dir(worker)
     worker.set_defaults(func=cmd_worker)
 
@@ -120,8 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo-data", help="build the embedded demo collection")
     data_dir(demo)
-    demo.add_argument("--size", type=int, default=None,
-                      help="scene width and height in 10 m pixels (default 500 = 5 km)")
+    demo.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="scene width and height in 10 m pixels (default 500 = 5 km)",
+    )
     demo.add_argument("--seed", type=int, default=None)
     demo.set_defaults(func=cmd_demo_data)
 

@@ -40,8 +40,12 @@ def spec_lookup(user_processes: dict[str, dict]):
     return lookup
 
 
-def validate(graph: Any, catalog: Catalog, user_processes: dict[str, dict] | None = None,
-             limits: GraphLimits | None = None) -> list[errors.OpenEOError]:
+def validate(
+    graph: Any,
+    catalog: Catalog,
+    user_processes: dict[str, dict] | None = None,
+    limits: GraphLimits | None = None,
+) -> list[errors.OpenEOError]:
     """Every problem of a graph; one that is too large or deep is refused before all else."""
     try:
         check_complexity(graph, limits or GraphLimits())
@@ -85,8 +89,9 @@ class Output:
     media_type: str
 
 
-def write_outputs(value: Any, ctx: ExecutionContext, out_dir: Path,
-                  scheduler: str | None = "threads") -> list[Output]:
+def write_outputs(
+    value: Any, ctx: ExecutionContext, out_dir: Path, scheduler: str | None = "threads"
+) -> list[Output]:
     """Write every save_result (or the graph's value: cubes as GTiff, the rest as JSON).
 
     `scheduler` None computes on the current dask.distributed client (batch jobs).
@@ -112,7 +117,6 @@ def write_outputs(value: Any, ctx: ExecutionContext, out_dir: Path,
             raise _translate(exc) from None
         outputs.append(Output(path, fmt.media_type))
     return outputs
-
 
 
 def result_bytes(value: Any, ctx: ExecutionContext) -> int:

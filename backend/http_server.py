@@ -20,8 +20,9 @@ def run(app: Flask, settings: Settings, host: str, port: int) -> None:
             self.cfg.set("timeout", 600)
             self.cfg.set("accesslog", "-")
             # %(U)s is the path without the query string: signed download links stay secret.
-            self.cfg.set("access_log_format",
-                         '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"')
+            self.cfg.set(
+                "access_log_format", '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
+            )
 
         def load(self):
             return app

@@ -63,8 +63,9 @@ def _planned(store: Store, job_id: str) -> Any | None:
     return None
 
 
-def model_loader(settings: Settings, store: Store, user_id: str | None,
-                 dry_run: bool = False) -> Callable[[str], Any]:
+def model_loader(
+    settings: Settings, store: Store, user_id: str | None, dry_run: bool = False
+) -> Callable[[str], Any]:
     """load_ml_model's resolver for one user; in a dry run an unfinished job of the user's
     that trains a model stands for the model it will make."""
 

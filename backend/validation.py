@@ -55,21 +55,22 @@ def _check_load_collection(node: str, args: dict, catalog: Catalog) -> Iterator[
         yield exc
 
 
-def _check_node(node_id: str, node: Any, lookup: SpecLookup, catalog: Catalog
-                ) -> Iterator[errors.OpenEOError]:
+def _check_node(
+    node_id: str, node: Any, lookup: SpecLookup, catalog: Catalog
+) -> Iterator[errors.OpenEOError]:
     if not isinstance(node, dict) or not isinstance(node.get("process_id"), str):
         yield errors.ProcessGraphInvalid(f"Node '{node_id}' has no process_id.", node=node_id)
         return
     pid, namespace = node["process_id"], node.get("namespace")
     args = node.get("arguments", {})
     if not isinstance(args, dict):
-        yield errors.ProcessGraphInvalid(f"Node '{node_id}': arguments must be an object.",
-                                         node=node_id)
+        yield errors.ProcessGraphInvalid(
+            f"Node '{node_id}': arguments must be an object.", node=node_id
+        )
         return
     spec = lookup(pid, namespace)
     if spec is None:
-        yield errors.ProcessUnsupported(process=pid, namespace=namespace or "backend",
-                                        node=node_id)
+        yield errors.ProcessUnsupported(process=pid, namespace=namespace or "backend", node=node_id)
         return
     params = {p["name"]: p for p in spec.get("parameters", [])}
     for name in args:
@@ -81,8 +82,7 @@ def _check_node(node_id: str, node: Any, lookup: SpecLookup, catalog: Catalog
     for name, value in args.items():
         if name in params and is_literal(value):
             try:
-                check(pid, name, params[name].get("schema", {}), value,
-                      strict=pid in DECLARED)
+                check(pid, name, params[name].get("schema", {}), value, strict=pid in DECLARED)
             except errors.ProcessParameterInvalid as exc:
                 exc.node = node_id
                 yield exc
@@ -102,8 +102,11 @@ def graph_errors(graph: Any, lookup: SpecLookup, catalog: Catalog) -> list[error
     found: list[errors.OpenEOError] = []
     results = [k for k, n in graph.items() if isinstance(n, dict) and n.get("result") is True]
     if len(results) != 1:
-        found.append(errors.ProcessGraphInvalid(
-            f"A process graph needs exactly one result node, found {len(results)}."))
+        found.append(
+            errors.ProcessGraphInvalid(
+                f"A process graph needs exactly one result node, found {len(results)}."
+            )
+        )
     deps = nx.DiGraph()
     deps.add_nodes_from(graph)
     for node_id, node in graph.items():
@@ -111,14 +114,20 @@ def graph_errors(graph: Any, lookup: SpecLookup, catalog: Catalog) -> list[error
         if isinstance(node, dict) and isinstance(node.get("arguments"), dict):
             for target in references(node["arguments"]):
                 if target not in graph:
-                    found.append(errors.ProcessGraphInvalid(
-                        f"Node '{node_id}' refers to node '{target}', which does not exist.",
-                        node=node_id))
+                    found.append(
+                        errors.ProcessGraphInvalid(
+                            f"Node '{node_id}' refers to node '{target}', which does not exist.",
+                            node=node_id,
+                        )
+                    )
                 else:
                     deps.add_edge(node_id, target)
     if not nx.is_directed_acyclic_graph(deps):  # linear; find_cycle alone is not on chains
-        loop = next(c for c in nx.strongly_connected_components(deps)
-                    if len(c) > 1 or deps.has_edge(next(iter(c)), next(iter(c))))
+        loop = next(
+            c
+            for c in nx.strongly_connected_components(deps)
+            if len(c) > 1 or deps.has_edge(next(iter(c)), next(iter(c)))
+        )
         cycle = nx.find_cycle(deps.subgraph(loop))
         path = " -> ".join([cycle[0][0], *(v for _, v in cycle)])
         found.append(errors.ProcessGraphInvalid(f"The process graph has a cycle: {path}."))

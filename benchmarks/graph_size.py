@@ -29,8 +29,10 @@ SIZES = (100, 1000, 2000, 5000)
 def chain(n: int) -> dict:
     graph = {"n0": {"process_id": "add", "arguments": {"x": 0, "y": 1}}}
     for i in range(1, n):
-        graph[f"n{i}"] = {"process_id": "add", "arguments": {"x": {"from_node": f"n{i - 1}"},
-                                                            "y": 1}}
+        graph[f"n{i}"] = {
+            "process_id": "add",
+            "arguments": {"x": {"from_node": f"n{i - 1}"}, "y": 1},
+        }
     graph[f"n{n - 1}"]["result"] = True
     return graph
 
@@ -59,12 +61,13 @@ def main() -> int:
         base = None
         for n in SIZES:
             graph = build(n)
-            t = _median(lambda g=graph: executor.evaluate(g, ExecutionContext(catalog)),
-                        args.runs)
+            t = _median(lambda g=graph: executor.evaluate(g, ExecutionContext(catalog)), args.runs)
             per_node = t / n
             base = base or per_node
-            print(f"{shape:5s} {n:5d} nodes: {t * 1000:8.1f} ms, {per_node * 1e6:6.1f} us/node, "
-                  f"x{per_node / base:.2f} the 100-node graph's per node")
+            print(
+                f"{shape:5s} {n:5d} nodes: {t * 1000:8.1f} ms, {per_node * 1e6:6.1f} us/node, "
+                f"x{per_node / base:.2f} the 100-node graph's per node"
+            )
     return 0
 
 

@@ -42,8 +42,10 @@ def _poll(url: str, headers: dict, seconds: float, out: list[float]) -> None:
 
 def _latency(url: str, headers: dict, threads: int, seconds: float) -> list[float]:
     results: list[list[float]] = [[] for _ in range(threads)]
-    pool = [threading.Thread(target=_poll, args=(url, headers, seconds, results[i]))
-            for i in range(threads)]
+    pool = [
+        threading.Thread(target=_poll, args=(url, headers, seconds, results[i]))
+        for i in range(threads)
+    ]
     for t in pool:
         t.start()
     for t in pool:
@@ -58,9 +60,15 @@ def main() -> int:
     args = parser.parse_args()
     catalog = build_demo_data(REPO / ".cache" / "tests" / "demo-200-7", size=200, seed=7)
     with tempfile.TemporaryDirectory() as tmp:
-        srv = start_server(Path(tmp) / "server", {
-            "CROPCUBE_STAC_URL": str(catalog), "CROPCUBE_WORKERS": "2",
-            "CROPCUBE_JOB_POLL_S": "0.1", "CROPCUBE_HTTP_THREADS": "32"})
+        srv = start_server(
+            Path(tmp) / "server",
+            {
+                "CROPCUBE_STAC_URL": str(catalog),
+                "CROPCUBE_WORKERS": "2",
+                "CROPCUBE_JOB_POLL_S": "0.1",
+                "CROPCUBE_HTTP_THREADS": "32",
+            },
+        )
         try:
             api = Api(srv.url, "alice", USERS["alice"])
             t0 = time.perf_counter()
@@ -90,10 +98,14 @@ def main() -> int:
     print(f"  sync POST /result   {args.jobs / sync_s * 60:8.1f} graphs/min ({sync_s:.1f} s)")
     print(f"  ratio jobs / sync   {sync_s / jobs_s:8.3f}")
     print(f"GET latency under 20 concurrent pollers, {args.seconds:g} s each:")
-    print(f"  GET /jobs/{{id}}      p50 {pct(status, 50):6.1f} ms  p99 {pct(status, 99):6.1f} ms"
-          f"  ({len(status)} requests)")
-    print(f"  GET /.well-known    p50 {pct(plain, 50):6.1f} ms  p99 {pct(plain, 99):6.1f} ms"
-          f"  ({len(plain)} requests)")
+    print(
+        f"  GET /jobs/{{id}}      p50 {pct(status, 50):6.1f} ms  p99 {pct(status, 99):6.1f} ms"
+        f"  ({len(status)} requests)"
+    )
+    print(
+        f"  GET /.well-known    p50 {pct(plain, 50):6.1f} ms  p99 {pct(plain, 99):6.1f} ms"
+        f"  ({len(plain)} requests)"
+    )
     ratio = statistics.median(status) / statistics.median(plain)
     print(f"  ratio p50 jobs / well-known {ratio:.2f}")
     return 0

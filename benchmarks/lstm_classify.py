@@ -66,7 +66,7 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
         def forward(start: int) -> None:
             with torch.inference_mode():
-                model.network(torch.from_numpy(x[start:start + lc.BATCH])).argmax(dim=1)
+                model.network(torch.from_numpy(x[start : start + lc.BATCH])).argmax(dim=1)
 
         def work() -> float:
             with ThreadPoolExecutor(cores // threads) as pool:
@@ -77,8 +77,14 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
 
 def main() -> int:
-    return pixel_rate_main(__file__, __doc__, "e2e,e2e_onnx,floor,floor_torch_threads",
-                           "12 months x 9 bands", run_variant, ("e2e", "e2e_onnx"))
+    return pixel_rate_main(
+        __file__,
+        __doc__,
+        "e2e,e2e_onnx,floor,floor_torch_threads",
+        "12 months x 9 bands",
+        run_variant,
+        ("e2e", "e2e_onnx"),
+    )
 
 
 if __name__ == "__main__":

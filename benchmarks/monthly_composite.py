@@ -45,21 +45,33 @@ def _catalog(size: int):
 
 
 def _mask_graph() -> dict:
-    nodes = {"scl": {"process_id": "array_element", "arguments": {
-        "data": {"from_parameter": "data"}, "index": 0}}}
-    nodes.update({f"eq{c}": {"process_id": "eq", "arguments": {"x": {"from_node": "scl"},
-                                                               "y": c}} for c in MASK})
+    nodes = {
+        "scl": {
+            "process_id": "array_element",
+            "arguments": {"data": {"from_parameter": "data"}, "index": 0},
+        }
+    }
+    nodes.update(
+        {
+            f"eq{c}": {"process_id": "eq", "arguments": {"x": {"from_node": "scl"}, "y": c}}
+            for c in MASK
+        }
+    )
     prev = f"eq{MASK[0]}"
     for c in MASK[1:]:
-        nodes[f"or{c}"] = {"process_id": "or", "arguments": {"x": {"from_node": prev},
-                                                             "y": {"from_node": f"eq{c}"}}}
+        nodes[f"or{c}"] = {
+            "process_id": "or",
+            "arguments": {"x": {"from_node": prev}, "y": {"from_node": f"eq{c}"}},
+        }
         prev = f"or{c}"
     nodes[prev]["result"] = True
     return nodes
 
 
-LOAD = {"process_id": "load_collection", "arguments": {
-    "id": "SENTINEL2_L2A", "spatial_extent": None, "temporal_extent": SPAN}}
+LOAD = {
+    "process_id": "load_collection",
+    "arguments": {"id": "SENTINEL2_L2A", "spatial_extent": None, "temporal_extent": SPAN},
+}
 
 
 def _standard(catalog, bands: list[str]) -> np.ndarray:
@@ -72,19 +84,43 @@ def _standard(catalog, bands: list[str]) -> np.ndarray:
 
     graph = {
         "load": LOAD,
-        "scl": {"process_id": "filter_bands", "arguments": {"data": {"from_node": "load"},
-                                                            "bands": ["SCL"]}},
-        "cloud": {"process_id": "reduce_dimension", "arguments": {
-            "data": {"from_node": "scl"}, "dimension": "bands",
-            "reducer": {"process_graph": _mask_graph()}}},
-        "refl": {"process_id": "filter_bands", "arguments": {"data": {"from_node": "load"},
-                                                             "bands": bands}},
-        "masked": {"process_id": "mask", "arguments": {"data": {"from_node": "refl"},
-                                                       "mask": {"from_node": "cloud"}}},
-        "monthly": {"process_id": "aggregate_temporal_period", "arguments": {
-            "data": {"from_node": "masked"}, "period": "month", "reducer": {"process_graph": {
-                "m": {"process_id": "median", "arguments": {"data": {"from_parameter": "data"}},
-                      "result": True}}}}, "result": True},
+        "scl": {
+            "process_id": "filter_bands",
+            "arguments": {"data": {"from_node": "load"}, "bands": ["SCL"]},
+        },
+        "cloud": {
+            "process_id": "reduce_dimension",
+            "arguments": {
+                "data": {"from_node": "scl"},
+                "dimension": "bands",
+                "reducer": {"process_graph": _mask_graph()},
+            },
+        },
+        "refl": {
+            "process_id": "filter_bands",
+            "arguments": {"data": {"from_node": "load"}, "bands": bands},
+        },
+        "masked": {
+            "process_id": "mask",
+            "arguments": {"data": {"from_node": "refl"}, "mask": {"from_node": "cloud"}},
+        },
+        "monthly": {
+            "process_id": "aggregate_temporal_period",
+            "arguments": {
+                "data": {"from_node": "masked"},
+                "period": "month",
+                "reducer": {
+                    "process_graph": {
+                        "m": {
+                            "process_id": "median",
+                            "arguments": {"data": {"from_parameter": "data"}},
+                            "result": True,
+                        }
+                    }
+                },
+            },
+            "result": True,
+        },
     }
     monthly = evaluate(graph, ExecutionContext(catalog))
     with dask.config.set(scheduler="threads"):
@@ -93,9 +129,10 @@ def _standard(catalog, bands: list[str]) -> np.ndarray:
     step = 256
     for y0 in range(0, values.shape[2], step):
         for x0 in range(0, values.shape[3], step):
-            block = values[:, :, y0:y0 + step, x0:x0 + step]
-            values[:, :, y0:y0 + step, x0:x0 + step] = np.apply_along_axis(
-                array_interpolate_linear, 0, block)
+            block = values[:, :, y0 : y0 + step, x0 : x0 + step]
+            values[:, :, y0 : y0 + step, x0 : x0 + step] = np.apply_along_axis(
+                array_interpolate_linear, 0, block
+            )
     return values
 
 
@@ -114,17 +151,26 @@ def _through_backend(catalog, out_dir: Path) -> float:
     from backend.executor import evaluate, write_outputs
     from processes.context import ExecutionContext
 
-    graph = {"load": LOAD,
-             "mc": {"process_id": "monthly_composite",
-                    "arguments": {"data": {"from_node": "load"}}},
-             "save": {"process_id": "save_result", "arguments": {
-                 "data": {"from_node": "mc"}, "format": "GTiff"}, "result": True}}
+    graph = {
+        "load": LOAD,
+        "mc": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "load"}}},
+        "save": {
+            "process_id": "save_result",
+            "arguments": {"data": {"from_node": "mc"}, "format": "GTiff"},
+            "result": True,
+        },
+    }
     ctx = ExecutionContext(catalog)
     value = evaluate(graph, ctx)
     (path,) = [o.path for o in write_outputs(value, ctx, out_dir)]
     with rasterio.open(path) as src:
-        return float(sum(np.nansum(src.read(i + 1, out_dtype=np.float64))
-                         for i, d in enumerate(src.descriptions) if d.endswith(" B08")))
+        return float(
+            sum(
+                np.nansum(src.read(i + 1, out_dtype=np.float64))
+                for i, d in enumerate(src.descriptions)
+                if d.endswith(" B08")
+            )
+        )
 
 
 def run_variant(name: str, size: int, runs: int) -> dict:
@@ -144,6 +190,7 @@ def run_variant(name: str, size: int, runs: int) -> dict:
         def work():
             return _through_backend(catalog, tmp)
     elif name == "b":
+
         def work():
             return _b08_sum(_standard(catalog, bands))
     else:
@@ -156,8 +203,10 @@ def run_variant(name: str, size: int, runs: int) -> dict:
                 with dask.config.set(scheduler="threads"):
                     return _b08_sum(mc.composite(chunked).compute().values)
         else:
+
             def work():
                 return _b08_sum(mc.composite(memory).values)
+
     result = measure(work, runs)
     return {**result, "checksum_b08": result["value"]}
 
@@ -174,20 +223,30 @@ def main() -> int:
         print(json.dumps(run_variant(args.variant, args.size, args.runs)))
         return 0
     _catalog(args.size)  # build the demo data once, outside the measurements
-    names = {"a": "(a)  monthly_composite, COGs -> COG",
-             "a_mem": "(a') monthly_composite, in memory",
-             "b": "(b)  standard graph + interpolation", "c": "(c)  numba floor, in memory"}
+    names = {
+        "a": "(a)  monthly_composite, COGs -> COG",
+        "a_mem": "(a') monthly_composite, in memory",
+        "b": "(b)  standard graph + interpolation",
+        "c": "(c)  numba floor, in memory",
+    }
     found = run_each(__file__, args)
-    print(f"{args.size} x {args.size} px, one year (73 dates), 10 bands + SCL, "
-          f"median of {args.runs}:")
+    print(
+        f"{args.size} x {args.size} px, one year (73 dates), 10 bands + SCL, median of {args.runs}:"
+    )
     for key, r in found.items():
         print(f"  {names[key]:38s} {r['seconds']:8.2f} s  peak +{r['peak_mb']:8.0f} MB")
-    print(f"  speed-up (b)/(a)  {_ratio(found, 'b', 'a', 'seconds')}x    "
-          f"(b)/(a') {_ratio(found, 'b', 'a_mem', 'seconds')}x")
-    print(f"  time (a)/(c)      {_ratio(found, 'a', 'c', 'seconds')}     "
-          f"(a')/(c) {_ratio(found, 'a_mem', 'c', 'seconds')}")
-    print(f"  memory (a)/(b)    {_ratio(found, 'a', 'b', 'peak_mb')}     "
-          f"(a')/(b) {_ratio(found, 'a_mem', 'b', 'peak_mb')}")
+    print(
+        f"  speed-up (b)/(a)  {_ratio(found, 'b', 'a', 'seconds')}x    "
+        f"(b)/(a') {_ratio(found, 'b', 'a_mem', 'seconds')}x"
+    )
+    print(
+        f"  time (a)/(c)      {_ratio(found, 'a', 'c', 'seconds')}     "
+        f"(a')/(c) {_ratio(found, 'a_mem', 'c', 'seconds')}"
+    )
+    print(
+        f"  memory (a)/(b)    {_ratio(found, 'a', 'b', 'peak_mb')}     "
+        f"(a')/(b) {_ratio(found, 'a_mem', 'b', 'peak_mb')}"
+    )
     sums = {k: round(r["checksum_b08"], 0) for k, r in found.items()}
     print(f"  B08 sums (same composite): {sums}")
     return 0

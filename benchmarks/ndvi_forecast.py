@@ -48,10 +48,17 @@ def _cube(size: int):
     chunks = ((MONTHS,), (1,), *[tuple(min(CHUNK, size - i) for i in range(0, size, CHUNK))] * 2)
     data = da.map_blocks(block, chunks=chunks, dtype=np.float32)
     months = np.datetime64("2021-01", "M") + np.arange(MONTHS)
-    return xr.DataArray(data, dims=("t", "bands", "y", "x"), coords={
-        "t": months.astype("datetime64[ns]"), "bands": ["NDVI"],
-        "y": 5_200_000 - 10.0 * np.arange(size) - 5,
-        "x": 600_000 + 10.0 * np.arange(size) + 5}, attrs={"crs": "EPSG:32632"})
+    return xr.DataArray(
+        data,
+        dims=("t", "bands", "y", "x"),
+        coords={
+            "t": months.astype("datetime64[ns]"),
+            "bands": ["NDVI"],
+            "y": 5_200_000 - 10.0 * np.arange(size) - 5,
+            "x": 600_000 + 10.0 * np.arange(size) + 5,
+        },
+        attrs={"crs": "EPSG:32632"},
+    )
 
 
 def run_variant(name: str, size: int, runs: int) -> dict:
@@ -85,7 +92,7 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
         def forward(start: int) -> None:
             with torch.inference_mode():
-                model.network(torch.from_numpy(x[start:start + nf.BATCH]))
+                model.network(torch.from_numpy(x[start : start + nf.BATCH]))
 
         def work() -> float:
             with ThreadPoolExecutor(cores) as pool:
@@ -96,8 +103,14 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
 
 def main() -> int:
-    return pixel_rate_main(__file__, __doc__, "e2e,e2e_gapfill,floor", f"{MONTHS} months of NDVI",
-                           run_variant, ("e2e", "e2e_gapfill"))
+    return pixel_rate_main(
+        __file__,
+        __doc__,
+        "e2e,e2e_gapfill,floor",
+        f"{MONTHS} months of NDVI",
+        run_variant,
+        ("e2e", "e2e_gapfill"),
+    )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,13 @@ def main() -> int:
     args = parser.parse_args()
     catalog = build_demo_data(REPO / ".cache" / "bench" / f"demo-{args.size}", size=args.size)
     _, west, north = grid(args.size)
-    box = {"west": west, "east": west + args.size * 10, "south": north - args.size * 10,
-           "north": north, "crs": 32632}
+    box = {
+        "west": west,
+        "east": west + args.size * 10,
+        "south": north - args.size * 10,
+        "north": north,
+        "crs": 32632,
+    }
     start, end = "2022-06-01", "2022-09-01"
 
     def floor() -> np.ndarray:
@@ -51,10 +56,15 @@ def main() -> int:
             out = Path(tmp) / "ndvi.tif"
 
             def cropcube() -> np.ndarray:
-                cube = con.load_collection("SENTINEL2_L2A", spatial_extent=box,
-                                           temporal_extent=[start, end], bands=["B04", "B08"])
+                cube = con.load_collection(
+                    "SENTINEL2_L2A",
+                    spatial_extent=box,
+                    temporal_extent=[start, end],
+                    bands=["B04", "B08"],
+                )
                 cube.ndvi(nir="B08", red="B04").reduce_dimension(
-                    dimension="t", reducer="max").download(out, format="GTiff")
+                    dimension="t", reducer="max"
+                ).download(out, format="GTiff")
                 with rasterio.open(out) as src:
                     return src.read(1)
 
@@ -76,15 +86,16 @@ def main() -> int:
     valid = ~((np.abs(a) > 1) | (np.abs(b) > 1))
     same = np.allclose(a[valid], b[valid], rtol=1e-4, atol=1e-6, equal_nan=True)
     print(f"  compared {valid.sum()} pixels, left out {(~valid).sum()} with |NDVI| > 1")
-    n_dates = ndvi_stack(catalog, start, end, {**box, "east": box["west"] + 10,
-                                                "south": box["north"] - 10}).shape[0]
-    print(f"NDVI max over {n_dates} dates, {args.size} x {args.size} px, "
-          f"median of {args.runs}:")
+    n_dates = ndvi_stack(
+        catalog, start, end, {**box, "east": box["west"] + 10, "south": box["north"] - 10}
+    ).shape[0]
+    print(f"NDVI max over {n_dates} dates, {args.size} x {args.size} px, median of {args.runs}:")
     for name, seconds in timings.items():
         print(f"  {name:24s} {seconds:7.2f} s")
     ratio = timings["cropcube POST /result"] / timings["numpy floor"]
-    print(f"  ratio cropcube / floor   {ratio:7.2f}   "
-          f"(same pixels within float32 precision: {same})")
+    print(
+        f"  ratio cropcube / floor   {ratio:7.2f}   (same pixels within float32 precision: {same})"
+    )
     return 0 if same else 1
 
 

@@ -46,8 +46,11 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
     model = us.bundled("demo")
     cube = _cube(size)
-    origins = [(r, c) for r in us.tile_origins(size, TILE, OVERLAP)
-               for c in us.tile_origins(size, TILE, OVERLAP)]
+    origins = [
+        (r, c)
+        for r in us.tile_origins(size, TILE, OVERLAP)
+        for c in us.tile_origins(size, TILE, OVERLAP)
+    ]
     if name == "e2e":
         out = Path(tempfile.mkdtemp(prefix="cropcube-bench-")) / "classes.tif"
 
@@ -60,15 +63,14 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
         with dask.config.set(scheduler="threads"):
             stack = us.channels_of(cube, model).values
-        tiles = np.stack([stack[:, r:r + TILE, c:c + TILE] for r, c in origins])
+        tiles = np.stack([stack[:, r : r + TILE, c : c + TILE] for r, c in origins])
         del stack
         cores = os.cpu_count() or 1
         torch.set_num_threads(1)
 
         def forward(start: int) -> None:
             with torch.inference_mode():
-                model.network.probabilities(
-                    torch.from_numpy(tiles[start:start + us.BATCH_TILES]))
+                model.network.probabilities(torch.from_numpy(tiles[start : start + us.BATCH_TILES]))
 
         def work() -> float:
             with ThreadPoolExecutor(cores) as pool:
@@ -80,9 +82,14 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
 
 def main() -> int:
-    code = pixel_rate_main(__file__, __doc__, "e2e,floor",
-                           f"12 months x 10 bands, {TILE} px tiles, {OVERLAP} px overlap",
-                           run_variant, ("e2e",))
+    code = pixel_rate_main(
+        __file__,
+        __doc__,
+        "e2e,floor",
+        f"12 months x 10 bands, {TILE} px tiles, {OVERLAP} px overlap",
+        run_variant,
+        ("e2e",),
+    )
     return code
 
 

@@ -30,8 +30,9 @@ def measure(work: Callable[[], float], runs: int) -> dict:
 
 
 def parse(doc: str, size: int, variants: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=doc,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=size, help="scene side in pixels")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--variants", default=variants, help=f"comma-separated ({variants})")
@@ -43,16 +44,33 @@ def run_each(script: str, args: argparse.Namespace) -> dict[str, dict]:
     """Every chosen variant in a fresh process of `script` (which answers --variant)."""
     found = {}
     for key in args.variants.split(","):
-        out = subprocess.run([sys.executable, script, "--variant", key, "--size",
-                              str(args.size), "--runs", str(args.runs)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                script,
+                "--variant",
+                key,
+                "--size",
+                str(args.size),
+                "--runs",
+                str(args.runs),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         found[key] = json.loads(out.stdout.strip().splitlines()[-1])
     return found
 
 
-def pixel_rate_main(script: str, doc: str, variants: str, what: str,
-                    run_variant: Callable[[str, int, int], dict], faster: tuple[str, ...]
-                    ) -> int:
+def pixel_rate_main(
+    script: str,
+    doc: str,
+    variants: str,
+    what: str,
+    run_variant: Callable[[str, int, int], dict],
+    faster: tuple[str, ...],
+) -> int:
     """main() of a pixels-per-second benchmark: as a child, run one variant and print its
     JSON; as the parent, run each variant in its own process and print the table and the
     ratios of the `faster` variants to "floor"."""
@@ -68,8 +86,10 @@ def pixel_rate_main(script: str, doc: str, variants: str, what: str,
     print(f"{args.size} x {args.size} px, {what}, median of {args.runs}, {cores} cores:")
     for key, r in found.items():
         tiles = f"  {r['tiles'] / r['seconds']:7.1f} tiles/s" if "tiles" in r else ""
-        print(f"  {key:20s} {r['seconds']:8.2f} s  {r['px_per_s']:10,.0f} px/s  "
-              f"{r['px_per_s'] / cores:9,.0f} px/s/core{tiles}  peak +{r['peak_mb']:7.0f} MB")
+        print(
+            f"  {key:20s} {r['seconds']:8.2f} s  {r['px_per_s']:10,.0f} px/s  "
+            f"{r['px_per_s'] / cores:9,.0f} px/s/core{tiles}  peak +{r['peak_mb']:7.0f} MB"
+        )
     for key in faster:
         if {key, "floor"} <= set(found):
             print(f"  {key} / floor: {found[key]['px_per_s'] / found['floor']['px_per_s']:.2f}")
@@ -91,7 +111,14 @@ def lazy_composites(size: int, bands: list[str], chunk: int = 512):
 
     side = tuple(min(chunk, size - i) for i in range(0, size, chunk))
     data = da.map_blocks(block, chunks=((12,), (len(bands),), side, side), dtype=np.float32)
-    return xr.DataArray(data, dims=("t", "bands", "y", "x"), coords={
-        "t": np.arange("2021-09", "2022-09", dtype="datetime64[M]").astype("datetime64[ns]"),
-        "bands": list(bands), "y": 5_200_000 - 10.0 * np.arange(size) - 5,
-        "x": 600_000 + 10.0 * np.arange(size) + 5}, attrs={"crs": "EPSG:32632"})
+    return xr.DataArray(
+        data,
+        dims=("t", "bands", "y", "x"),
+        coords={
+            "t": np.arange("2021-09", "2022-09", dtype="datetime64[M]").astype("datetime64[ns]"),
+            "bands": list(bands),
+            "y": 5_200_000 - 10.0 * np.arange(size) - 5,
+            "x": 600_000 + 10.0 * np.arange(size) + 5,
+        },
+        attrs={"crs": "EPSG:32632"},
+    )

@@ -1,1 +1,2 @@
-"""The bottom layer: the openEO error model, settings, and crop classes with their colours; imports nothing of ours."""
+"""The bottom layer: the openEO error model, settings, and crop classes with their
+colours; it imports nothing of ours."""

@@ -24,8 +24,9 @@ def _map(value: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, _, v in pairs}
 
 
-def setting(default: Any, doc: str, parse: Callable[[str], Any] = str,
-            shown: str | None = None) -> Any:
+def setting(
+    default: Any, doc: str, parse: Callable[[str], Any] = str, shown: str | None = None
+) -> Any:
     """A Settings field: its default, what it means, how its variable is parsed, and the
     default as the docs show it (when the value itself says little)."""
     meta = {"doc": doc, "parse": parse, "shown": shown}
@@ -46,8 +47,9 @@ class UrlPolicy:
 
     def host_allowed(self, host: str) -> bool:
         host = host.lower()
-        return any(fnmatch.fnmatch(host, p.lower()) for p in self.allowed_hosts) or \
-            self.trusted(host)
+        return any(fnmatch.fnmatch(host, p.lower()) for p in self.allowed_hosts) or self.trusted(
+            host
+        )
 
     def trusted(self, host: str) -> bool:
         return any(fnmatch.fnmatch(host.lower(), p.lower()) for p in self.trusted_hosts)
@@ -67,46 +69,67 @@ class Settings:
     by `from_env` (the only place they are read); the docs' settings table is made from
     these declarations."""
 
-    data_dir: Path = setting(Path("data"), "users, token secret, job results, demo data "
-                             "(also `--data-dir`)", Path, shown="./data")
-    stac_url: str = setting("", "STAC `catalog.json` (path or URL) or STAC API root",
-                            shown="the demo catalog")
+    data_dir: Path = setting(
+        Path("data"),
+        "users, token secret, job results, demo data (also `--data-dir`)",
+        Path,
+        shown="./data",
+    )
+    stac_url: str = setting(
+        "", "STAC `catalog.json` (path or URL) or STAC API root", shown="the demo catalog"
+    )
     collection_map: dict[str, str] = setting(
-        {}, "`OPENEO_ID=stac-id,...` where the openEO and STAC collection ids differ", _map)
-    public_url: str = setting("", "base URL clients see, behind a proxy",
-                              shown="the request's host")
-    sync_max_values: int = setting(100_000_000, "most values (pixels x dates x bands) one "
-                                   "`POST /result` may load", int)
+        {}, "`OPENEO_ID=stac-id,...` where the openEO and STAC collection ids differ", _map
+    )
+    public_url: str = setting(
+        "", "base URL clients see, behind a proxy", shown="the request's host"
+    )
+    sync_max_values: int = setting(
+        100_000_000, "most values (pixels x dates x bands) one `POST /result` may load", int
+    )
     token_ttl_s: int = setting(24 * 3600, "lifetime of a login token (s)", int)
     dask_chunk_px: int = setting(1024, "spatial chunk size of loaded cubes (px)", int)
-    demo_size: int | None = setting(None, "demo scene width and height (10 m px); unset: the "
-                                    "scene the data dir holds", _optional_int, shown="500")
-    demo_seed: int | None = setting(None, "demo scene seed; unset: the scene the data dir "
-                                    "holds", _optional_int, shown="42")
-    database_url: str = setting("", "job store; `postgresql+psycopg://...` for PostgreSQL",
-                                shown="SQLite in the data dir")
+    demo_size: int | None = setting(
+        None,
+        "demo scene width and height (10 m px); unset: the scene the data dir holds",
+        _optional_int,
+        shown="500",
+    )
+    demo_seed: int | None = setting(
+        None, "demo scene seed; unset: the scene the data dir holds", _optional_int, shown="42"
+    )
+    database_url: str = setting(
+        "", "job store; `postgresql+psycopg://...` for PostgreSQL", shown="SQLite in the data dir"
+    )
     workers: int = setting(2, "job workers `serve` starts (also `serve --workers N`)", int)
     http_workers: int = setting(1, "gunicorn worker processes of the API", int)
     http_threads: int = setting(8, "threads per API worker process", int)
     job_heartbeat_s: float = setting(2.0, "heartbeat interval of a running job (s)", float)
-    job_stale_s: float = setting(30.0, "a running job without heartbeat this long is "
-                                 "marked error (s)", float)
-    job_poll_s: float = setting(1.0, "how often an idle worker looks for queued jobs (s)",
-                                float)
-    job_threads: int = setting(0, "Dask threads per job on the LocalCluster (0: cores / "
-                               "workers)", int)
+    job_stale_s: float = setting(
+        30.0, "a running job without heartbeat this long is marked error (s)", float
+    )
+    job_poll_s: float = setting(1.0, "how often an idle worker looks for queued jobs (s)", float)
+    job_threads: int = setting(
+        0, "Dask threads per job on the LocalCluster (0: cores / workers)", int
+    )
     dask_scheduler: str = setting("", "address of an existing dask.distributed scheduler")
     results_days: float = setting(30.0, "days job results are kept", float)
-    signed_url_ttl_s: int = setting(7 * 24 * 3600, "lifetime of result download links (s)",
-                                    int)
+    signed_url_ttl_s: int = setting(7 * 24 * 3600, "lifetime of result download links (s)", int)
     url_allowed_hosts: tuple[str, ...] = setting(
-        ("*",), "host patterns (comma-separated, `fnmatch`) that URLs in arguments "
-        "(load_stac, load_ml_model, geometries) may name; public addresses only", _list)
+        ("*",),
+        "host patterns (comma-separated, `fnmatch`) that URLs in arguments "
+        "(load_stac, load_ml_model, geometries) may name; public addresses only",
+        _list,
+    )
     url_trusted_hosts: tuple[str, ...] = setting(
-        (), "host patterns whose loopback or private addresses may be fetched (a STAC API "
-        "in your own network)", _list)
-    graph_max_nodes: int = setting(10_000, "most nodes in a process graph, child graphs "
-                                   "included", int)
+        (),
+        "host patterns whose loopback or private addresses may be fetched (a STAC API "
+        "in your own network)",
+        _list,
+    )
+    graph_max_nodes: int = setting(
+        10_000, "most nodes in a process graph, child graphs included", int
+    )
     graph_max_depth: int = setting(32, "most levels of child process graphs (callbacks)", int)
 
     @property
@@ -161,8 +184,12 @@ def documented() -> list[tuple[str, str, str]]:
         default = f.metadata.get("shown")
         if default is None:
             value = f.default_factory() if f.default_factory is not MISSING else f.default
-            default = ",".join(value) if isinstance(value, tuple) else \
-                ",".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) \
+            default = (
+                ",".join(value)
+                if isinstance(value, tuple)
+                else ",".join(f"{k}={v}" for k, v in value.items())
+                if isinstance(value, dict)
                 else str(value)
+            )
         rows.append((env_name(f.name), default, f.metadata["doc"]))
     return rows

@@ -108,5 +108,6 @@ def draw_sky(shape20: tuple[int, int], when: dt.datetime, seed: int, index: int)
         slope, offset = rng.uniform(-0.3, 0.3), rng.uniform(0.6, 0.95) * cols
         nodata = c > offset + slope * r
 
-    return Sky(cloud=cloud, shadow=shadow, cirrus=cirrus.astype(np.float32), snow=snow,
-               nodata=nodata)
+    return Sky(
+        cloud=cloud, shadow=shadow, cirrus=cirrus.astype(np.float32), snow=snow, nodata=nodata
+    )

@@ -96,9 +96,11 @@ def acquisitions() -> list[Acquisition]:
 
 def describe(size: int, seed: int) -> str:
     """The demo scene in a model card's words."""
-    return (f"cropcube demo-data (generator {GENERATOR_VERSION}), {size} x {size} px, seed "
-            f"{seed}; {len(acquisitions())} dates {FIRST_DATE} to {LAST_DATE}, Sentinel-2A and "
-            f"2B over relative orbits {ORBITS[0]} and {ORBITS[1]}")
+    return (
+        f"cropcube demo-data (generator {GENERATOR_VERSION}), {size} x {size} px, seed "
+        f"{seed}; {len(acquisitions())} dates {FIRST_DATE} to {LAST_DATE}, Sentinel-2A and "
+        f"2B over relative orbits {ORBITS[0]} and {ORBITS[1]}"
+    )
 
 
 def acquisition_times() -> list[dt.datetime]:
@@ -116,9 +118,17 @@ def grid(size: int) -> tuple[Affine, float, float]:
 
 def _write_cog(path: Path, data: np.ndarray, transform: Affine, nodata: int, desc: str) -> None:
     profile = dict(
-        driver="COG", width=data.shape[1], height=data.shape[0], count=1, dtype=data.dtype,
-        crs=f"EPSG:{EPSG}", transform=transform, nodata=nodata, compress="deflate",
-        blocksize=256, overview_resampling="nearest",
+        driver="COG",
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype=data.dtype,
+        crs=f"EPSG:{EPSG}",
+        transform=transform,
+        nodata=nodata,
+        compress="deflate",
+        blocksize=256,
+        overview_resampling="nearest",
     )
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data, 1)
@@ -178,12 +188,23 @@ def _band_asset(band: str, when: dt.date, size: int) -> dict[str, Any]:
         asset["eo:bands"] = [{"name": "SCL", "description": "scene classification map"}]
     else:
         offset = scene.boa_offset(when)
-        asset["raster:bands"] = [{
-            "nodata": 0, "data_type": "uint16", "spatial_resolution": gsd,
-            "scale": 0.0001, "offset": offset / 10000,
-        }]
-        asset["eo:bands"] = [{"name": band, "common_name": common,
-                              "center_wavelength": center, "full_width_half_max": fwhm}]
+        asset["raster:bands"] = [
+            {
+                "nodata": 0,
+                "data_type": "uint16",
+                "spatial_resolution": gsd,
+                "scale": 0.0001,
+                "offset": offset / 10000,
+            }
+        ]
+        asset["eo:bands"] = [
+            {
+                "name": band,
+                "common_name": common,
+                "center_wavelength": center,
+                "full_width_half_max": fwhm,
+            }
+        ]
     return asset
 
 
@@ -198,8 +219,12 @@ def _item_json(item_id: str, pass_: Acquisition, size: int, cc: float) -> dict:
         "id": item_id,
         "collection": S2_COLLECTION,
         "bbox": ll,
-        "geometry": {"type": "Polygon", "coordinates": [[
-            [ll[0], ll[1]], [ll[2], ll[1]], [ll[2], ll[3]], [ll[0], ll[3]], [ll[0], ll[1]]]]},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [
+                [[ll[0], ll[1]], [ll[2], ll[1]], [ll[2], ll[3]], [ll[0], ll[3]], [ll[0], ll[1]]]
+            ],
+        },
         "properties": {
             "datetime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "platform": pass_.platform,
@@ -229,26 +254,45 @@ def _label_item(folder: Path, land: Landscape, size: int) -> dict[str, Any]:
     for geom, pid in rasterio.features.shapes(land.parcel_id, mask=crop_mask, transform=t10):
         cls = int(land.classes[int(pid)])
         poly = shape(geom)
-        features.append({
-            "type": "Feature",
-            "properties": {"parcel_id": int(pid), "class_id": cls,
-                           "class_name": CROP_CLASSES[cls], "area_m2": round(poly.area)},
-            "geometry": mapping(shp_transform(to_ll, poly)),
-        })
-    (folder / "parcels.geojson").write_text(json.dumps(
-        {"type": "FeatureCollection", "features": features}))
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "parcel_id": int(pid),
+                    "class_id": cls,
+                    "class_name": CROP_CLASSES[cls],
+                    "area_m2": round(poly.area),
+                },
+                "geometry": mapping(shp_transform(to_ll, poly)),
+            }
+        )
+    (folder / "parcels.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": features})
+    )
     native, ll = _bbox(size)
     names = class_names()
     return {
-        "type": "Feature", "stac_version": "1.0.0",
-        "stac_extensions": [*EXTENSIONS,
-                            "https://stac-extensions.github.io/classification/v2.0.0/schema.json"],
-        "id": "labels", "collection": LABEL_COLLECTION, "bbox": ll,
-        "geometry": {"type": "Polygon", "coordinates": [[
-            [ll[0], ll[1]], [ll[2], ll[1]], [ll[2], ll[3]], [ll[0], ll[3]], [ll[0], ll[1]]]]},
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "stac_extensions": [
+            *EXTENSIONS,
+            "https://stac-extensions.github.io/classification/v2.0.0/schema.json",
+        ],
+        "id": "labels",
+        "collection": LABEL_COLLECTION,
+        "bbox": ll,
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [
+                [[ll[0], ll[1]], [ll[2], ll[1]], [ll[2], ll[3]], [ll[0], ll[3]], [ll[0], ll[1]]]
+            ],
+        },
         "properties": {
-            "datetime": None, "start_datetime": "2021-09-01T00:00:00Z",
-            "end_datetime": "2022-08-31T23:59:59Z", "proj:epsg": EPSG, "proj:bbox": native,
+            "datetime": None,
+            "start_datetime": "2021-09-01T00:00:00Z",
+            "end_datetime": "2022-08-31T23:59:59Z",
+            "proj:epsg": EPSG,
+            "proj:bbox": native,
             "cropcube:simulated": True,
         },
         "links": [],
@@ -256,14 +300,18 @@ def _label_item(folder: Path, land: Landscape, size: int) -> dict[str, Any]:
             "class": {
                 "href": "./labels.tif",
                 "type": "image/tiff; application=geotiff; profile=cloud-optimized",
-                "title": "land-cover class per 10 m pixel", "roles": ["data"],
-                "proj:shape": [size, size], "proj:transform": list(t10)[:6],
-                "raster:bands": [{"nodata": LABEL_NODATA, "data_type": "uint8",
-                                  "spatial_resolution": 10}],
+                "title": "land-cover class per 10 m pixel",
+                "roles": ["data"],
+                "proj:shape": [size, size],
+                "proj:transform": list(t10)[:6],
+                "raster:bands": [
+                    {"nodata": LABEL_NODATA, "data_type": "uint8", "spatial_resolution": 10}
+                ],
                 "classification:classes": [{"value": k, "name": v} for k, v in names.items()],
             },
             "parcels": {
-                "href": "./parcels.geojson", "type": "application/geo+json",
+                "href": "./parcels.geojson",
+                "type": "application/geo+json",
                 "title": "agricultural parcels with class_id and class_name (EPSG:4326)",
                 "roles": ["data"],
             },
@@ -271,13 +319,17 @@ def _label_item(folder: Path, land: Landscape, size: int) -> dict[str, Any]:
     }
 
 
-def _collection(cid: str, title: str, desc: str, ll: list[float],
-                interval: tuple[dt.datetime, dt.datetime]) -> pystac.Collection:
+def _collection(
+    cid: str, title: str, desc: str, ll: list[float], interval: tuple[dt.datetime, dt.datetime]
+) -> pystac.Collection:
     start, end = (t.replace(tzinfo=dt.UTC) for t in interval)
     return pystac.Collection(
-        cid, desc, pystac.Extent(pystac.SpatialExtent([ll]),
-                                 pystac.TemporalExtent([[start, end]])),
-        title=title, license="CC-BY-4.0")
+        cid,
+        desc,
+        pystac.Extent(pystac.SpatialExtent([ll]), pystac.TemporalExtent([[start, end]])),
+        title=title,
+        license="CC-BY-4.0",
+    )
 
 
 def _write(path: Path, doc: dict) -> None:
@@ -304,8 +356,12 @@ def built_scene(data_dir: Path | str) -> tuple[int, int] | None:
     return manifest["size"], manifest["seed"]
 
 
-def ensure_demo_data(data_dir: Path | str, size: int | None = None, seed: int | None = None,
-                     say: Callable[[str], None] = print) -> DemoScene:
+def ensure_demo_data(
+    data_dir: Path | str,
+    size: int | None = None,
+    seed: int | None = None,
+    say: Callable[[str], None] = print,
+) -> DemoScene:
     """The data dir's demo scene: the one it was built with, unless another size or seed is
     asked for (then that one is built); the defaults where it holds none. Says when it
     builds, which takes a while."""
@@ -313,8 +369,10 @@ def ensure_demo_data(data_dir: Path | str, size: int | None = None, seed: int | 
     size = size if size is not None else found[0] if found else DEFAULT_SIZE
     seed = seed if seed is not None else found[1] if found else DEFAULT_SEED
     if not _up_to_date(Path(data_dir) / "stac", size, seed):
-        say(f"building the demo data ({size} x {size} px of 10 m, seed {seed}, "
-            f"{len(acquisitions())} dates) in {Path(data_dir) / 'stac'} ...")
+        say(
+            f"building the demo data ({size} x {size} px of 10 m, seed {seed}, "
+            f"{len(acquisitions())} dates) in {Path(data_dir) / 'stac'} ..."
+        )
         start = time.perf_counter()
         catalog = build_demo_data(data_dir, size=size, seed=seed)
         say(f"demo data built in {time.perf_counter() - start:.1f} s")
@@ -324,8 +382,7 @@ def ensure_demo_data(data_dir: Path | str, size: int | None = None, seed: int | 
 
 
 def _manifest(size: int, seed: int) -> dict[str, int]:
-    return {"generator": GENERATOR_VERSION, "catalog": CATALOG_VERSION, "size": size,
-            "seed": seed}
+    return {"generator": GENERATOR_VERSION, "catalog": CATALOG_VERSION, "size": size, "seed": seed}
 
 
 def _up_to_date(root: Path, size: int, seed: int) -> bool:
@@ -333,8 +390,12 @@ def _up_to_date(root: Path, size: int, seed: int) -> bool:
     return marker.exists() and json.loads(marker.read_text()) == _manifest(size, seed)
 
 
-def build_demo_data(data_dir: Path | str, size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED,
-                    workers: int | None = None) -> Path:
+def build_demo_data(
+    data_dir: Path | str,
+    size: int = DEFAULT_SIZE,
+    seed: int = DEFAULT_SEED,
+    workers: int | None = None,
+) -> Path:
     """Build (or reuse) the demo catalog under data_dir/stac and return catalog.json's path."""
     if size % 2 or size < 100:
         raise ValueError("size must be an even number of 10 m pixels, at least 100")
@@ -348,28 +409,39 @@ def build_demo_data(data_dir: Path | str, size: int = DEFAULT_SIZE, seed: int = 
     passes = acquisitions()
     times = [p.when for p in passes]
     jobs = [(p, str(s2_dir), size, seed) for p in passes]
-    with ProcessPoolExecutor(workers or os.cpu_count() or 1, initializer=_init_worker,
-                             initargs=(size, seed)) as pool:
+    with ProcessPoolExecutor(
+        workers or os.cpu_count() or 1, initializer=_init_worker, initargs=(size, seed)
+    ) as pool:
         items = list(pool.map(_render_item, jobs, chunksize=4))
     _, ll = _bbox(size)
-    catalog = pystac.Catalog("cropcube-demo",
-                             "cropcube's embedded demo data (simulated Sentinel-2 L2A)")
+    catalog = pystac.Catalog(
+        "cropcube-demo", "cropcube's embedded demo data (simulated Sentinel-2 L2A)"
+    )
     s2 = _collection(
-        S2_COLLECTION, "Sentinel-2 L2A (simulated, Bolzano)",
+        S2_COLLECTION,
+        "Sentinel-2 L2A (simulated, Bolzano)",
         "Deterministic simulation of Sentinel-2 L2A surface reflectance over farmland in the "
         "Adige valley near Bolzano: 16 TimeSen2Crop crop classes, clouds, shadows, cirrus "
         "and snow with their SCL codes. Not real satellite data.",
-        ll, (times[0], times[-1]))
+        ll,
+        (times[0], times[-1]),
+    )
     s2.add_items(pystac.Item.from_dict(item, migrate=False) for item in items)
     (label_dir / "labels").mkdir(parents=True)
     labels = _collection(
-        LABEL_COLLECTION, "Crop-type ground truth of the simulated scene",
+        LABEL_COLLECTION,
+        "Crop-type ground truth of the simulated scene",
         "Class per 10 m pixel (16 TimeSen2Crop crops, 16-20 other cover) and the agricultural "
         "parcels as GeoJSON, for the agricultural year September 2021 to August 2022.",
-        ll, (dt.datetime(2021, 9, 1), dt.datetime(2022, 8, 31, 23, 59, 59)))
-    labels.add_item(pystac.Item.from_dict(
-        _label_item(label_dir / "labels", build_landscape(size, size, seed), size),
-        migrate=False))  # keep the extension versions the items declare
+        ll,
+        (dt.datetime(2021, 9, 1), dt.datetime(2022, 8, 31, 23, 59, 59)),
+    )
+    labels.add_item(
+        pystac.Item.from_dict(
+            _label_item(label_dir / "labels", build_landscape(size, size, seed), size),
+            migrate=False,
+        )
+    )  # keep the extension versions the items declare
     catalog.add_children([s2, labels])
     # pystac lays the files out as the band files already lie: <collection>/<item>/<item>.json
     catalog.normalize_hrefs(f"{tmp}/")  # the slash: "stac.building" is a folder

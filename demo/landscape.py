@@ -14,9 +14,7 @@ from scipy import ndimage
 from core.classes import BARE_SOIL, CROP_CLASSES, FOREST, ROAD, SETTLEMENT, WATER
 
 # Relative frequency of the crops, loosely after South Tyrol's valley floor and TimeSen2Crop.
-_CROP_WEIGHTS = np.array(
-    [3, 10, 10, 4, 4, 4, 6, 3, 4, 5, 4, 6, 9, 5, 10, 5], dtype=float
-)
+_CROP_WEIGHTS = np.array([3, 10, 10, 4, 4, 4, 6, 3, 4, 5, 4, 6, 9, 5, 10, 5], dtype=float)
 
 
 @dataclass

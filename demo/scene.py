@@ -68,8 +68,9 @@ def _apply_sky(refl: np.ndarray, sky: Sky) -> np.ndarray:
     def spec(v: np.ndarray) -> np.ndarray:
         return v.astype(np.float32)[:, None, None]
 
-    snow, cirrus, cloud, shadow = (_up(a)[None] for a in (sky.snow, sky.cirrus, sky.cloud,
-                                                             sky.shadow))
+    snow, cirrus, cloud, shadow = (
+        _up(a)[None] for a in (sky.snow, sky.cirrus, sky.cloud, sky.shadow)
+    )
     refl = refl * (1 - 0.9 * snow) + 0.9 * snow * spec(spectra.SNOW)
     refl = refl * (1 - 0.65 * shadow)
     refl = refl + cirrus * spec(spectra.CIRRUS)

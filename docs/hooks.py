@@ -24,8 +24,10 @@ def _cell(text: str) -> str:
 
 def settings_table() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    rows += [f"| `{name}` | {_cell(default) or ' '} | {_cell(doc)} |"
-             for name, default, doc in documented()]
+    rows += [
+        f"| `{name}` | {_cell(default) or ' '} | {_cell(doc)} |"
+        for name, default, doc in documented()
+    ]
     return "\n".join(rows)
 
 
@@ -42,15 +44,19 @@ def parameters_table(process_id: str) -> str:
     spec = json.loads((REPO / "specs" / f"{process_id}.json").read_text())
     rows = ["| parameter | type | default | description |", "|---|---|---|---|"]
     for p in spec["parameters"]:
-        default = json.dumps(p["default"]) if "default" in p else \
-            ("" if p.get("optional") else "required")
-        rows.append(f"| `{p['name']}` | {_cell(_types(p['schema']))} | {_cell(default)} | "
-                    f"{_cell(p['description'])} |")
+        default = (
+            json.dumps(p["default"])
+            if "default" in p
+            else ("" if p.get("optional") else "required")
+        )
+        rows.append(
+            f"| `{p['name']}` | {_cell(_types(p['schema']))} | {_cell(default)} | "
+            f"{_cell(p['description'])} |"
+        )
     rows.append(f"\nReturns: {_cell(spec['returns']['description'])}")
     return "\n".join(rows)
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
     markdown = markdown.replace("<!-- settings-table -->", settings_table())
-    return re.sub(r"<!-- parameters: (\w+) -->", lambda m: parameters_table(m.group(1)),
-                  markdown)
+    return re.sub(r"<!-- parameters: (\w+) -->", lambda m: parameters_table(m.group(1)), markdown)

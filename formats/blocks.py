@@ -20,6 +20,7 @@ def _distributed_client() -> Any:
         return None
     try:
         from distributed import default_client
+
         return default_client()
     except (ImportError, ValueError):
         return None
@@ -45,17 +46,20 @@ def iter_blocks(array: Any, threads: int | None = None):
         return
     offsets = [np.cumsum((0, *c)) for c in array.chunks]
     delayed = array.to_delayed()
-    blocks = [(tuple(slice(int(offsets[d][i]), int(offsets[d][i + 1]))
-                     for d, i in enumerate(index)), delayed[index])
-              for index in np.ndindex(*delayed.shape)]
+    blocks = [
+        (
+            tuple(slice(int(offsets[d][i]), int(offsets[d][i + 1])) for d, i in enumerate(index)),
+            delayed[index],
+        )
+        for index in np.ndindex(*delayed.shape)
+    ]
     client = _distributed_client()
     if client is not None:
         threads = threads or sum(client.nthreads().values())
     threads = max(1, threads or os.cpu_count() or 1)
     if len(blocks) <= threads and client is None:
         # Too few blocks to stream: let the threaded scheduler parallelise inside them.
-        yield from zip([b[0] for b in blocks], dask.compute(*[b[1] for b in blocks]),
-                       strict=True)
+        yield from zip([b[0] for b in blocks], dask.compute(*[b[1] for b in blocks]), strict=True)
         return
     with contextlib.ExitStack() as stack:
         if client is not None:

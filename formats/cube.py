@@ -29,8 +29,9 @@ def crs_of(da: xr.DataArray) -> Any:
 
 def raster_of(data: Any, fmt: str) -> xr.DataArray:
     if not isinstance(data, xr.DataArray) or not {"x", "y"} <= set(data.dims):
-        raise FormatUnsupported(f"{fmt} needs a raster data cube with x and y dimensions; "
-                                "save other results as JSON.")
+        raise FormatUnsupported(
+            f"{fmt} needs a raster data cube with x and y dimensions; save other results as JSON."
+        )
     return data
 
 
@@ -45,6 +46,9 @@ def cast(da: xr.DataArray, options: dict[str, Any], fmt: str) -> xr.DataArray:
             return da.astype(np.int32)
         return da
     if dtype not in DTYPES:
-        raise ProcessParameterInvalid(process="save_result", parameter="options",
-                                      reason=f"{fmt} datatype must be one of {DTYPES}")
+        raise ProcessParameterInvalid(
+            process="save_result",
+            parameter="options",
+            reason=f"{fmt} datatype must be one of {DTYPES}",
+        )
     return da.astype("uint8" if dtype == "byte" else dtype)

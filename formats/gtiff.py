@@ -21,8 +21,9 @@ def _write_classes(dst: Any, band: int, classes: list[dict[str, Any]]) -> None:
     """Class names as band tags (CLASS_<id>=name) and, for 8-bit bands, a colour table."""
     dst.update_tags(band, **{f"CLASS_{c['value']}": c["name"] for c in classes})
     if dst.dtypes[band - 1] == "uint8":
-        dst.write_colormap(band, {c["value"]: hex_rgb(c.get("color_hint", "808080")) + (255,)
-                                  for c in classes})
+        dst.write_colormap(
+            band, {c["value"]: hex_rgb(c.get("color_hint", "808080")) + (255,) for c in classes}
+        )
 
 
 def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
@@ -36,24 +37,37 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
     da_ = da_.transpose(*other, "y", "x")
     if other:
         index = pd.MultiIndex.from_product([da_[d].values for d in other])
-        names = [" ".join(band_label(v) for v in (key if isinstance(key, tuple) else (key,)))
-                 for key in index]
+        names = [
+            " ".join(band_label(v) for v in (key if isinstance(key, tuple) else (key,)))
+            for key in index
+        ]
     else:
         names = [str(da_.name or "band")]
     layers = da_.data.reshape((len(names), da_.sizes["y"], da_.sizes["x"]))
     compress = str(options.get("compression", "deflate")).lower()
     if compress not in ("deflate", "lzw", "zstd", "none"):
-        raise ProcessParameterInvalid(process="save_result", parameter="options",
-                                      reason="compression must be deflate, lzw, zstd or none")
+        raise ProcessParameterInvalid(
+            process="save_result",
+            parameter="options",
+            reason="compression must be deflate, lzw, zstd or none",
+        )
     floating = np.issubdtype(da_.dtype, np.floating)
     classes = da_.attrs.get("classification:classes") or []
     class_bands = [i for i, n in enumerate(names) if n == "class"] if classes else []
     nodata = np.nan if floating else (CLASS_NODATA if class_bands else None)
     profile = {
-        "driver": "GTiff", "width": da_.sizes["x"], "height": da_.sizes["y"],
-        "count": len(names), "dtype": da_.dtype.name, "crs": crs_of(da_),
-        "transform": da_.rio.transform(recalc=True), "nodata": nodata,
-        "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": compress,
+        "driver": "GTiff",
+        "width": da_.sizes["x"],
+        "height": da_.sizes["y"],
+        "count": len(names),
+        "dtype": da_.dtype.name,
+        "crs": crs_of(da_),
+        "transform": da_.rio.transform(recalc=True),
+        "nodata": nodata,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": compress,
         "BIGTIFF": "IF_SAFER",
     }
     tmp = path.with_name(path.name + ".part.tif")
@@ -65,10 +79,20 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
             for i in class_bands:
                 _write_classes(dst, i + 1, classes)
             for (bands, rows, cols), block in iter_blocks(layers):
-                dst.write(block, indexes=list(range(bands.start + 1, bands.stop + 1)),
-                          window=Window(cols.start, rows.start, cols.stop - cols.start,
-                                        rows.stop - rows.start))
-        rio_shutil.copy(tmp, path, driver="COG", compress=compress.upper(), BIGTIFF="IF_SAFER",
-                        overview_resampling="nearest")
+                dst.write(
+                    block,
+                    indexes=list(range(bands.start + 1, bands.stop + 1)),
+                    window=Window(
+                        cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start
+                    ),
+                )
+        rio_shutil.copy(
+            tmp,
+            path,
+            driver="COG",
+            compress=compress.upper(),
+            BIGTIFF="IF_SAFER",
+            overview_resampling="nearest",
+        )
     finally:
         tmp.unlink(missing_ok=True)

@@ -23,8 +23,11 @@ def to_json_value(value: Any) -> Any:
         value = value.compute()
         return {
             "dims": list(value.dims),
-            "coords": {d: [to_json_value(v) for v in value[d].values] for d in value.dims
-                       if d in value.coords},
+            "coords": {
+                d: [to_json_value(v) for v in value[d].values]
+                for d in value.dims
+                if d in value.coords
+            },
             "data": to_json_value(value.values),
         }
     if isinstance(value, np.ndarray) and value.ndim == 0:

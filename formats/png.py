@@ -20,8 +20,10 @@ LEGEND_ROW = 18
 def _single_time(da: xr.DataArray) -> xr.DataArray:
     if "t" in da.dims:
         if da.sizes["t"] != 1:
-            raise FormatUnsupported("PNG shows one picture: reduce or filter the time "
-                                    f"dimension ({da.sizes['t']} steps) first, or use GTiff.")
+            raise FormatUnsupported(
+                "PNG shows one picture: reduce or filter the time "
+                f"dimension ({da.sizes['t']} steps) first, or use GTiff."
+            )
         da = da.isel(t=0)
     return da
 
@@ -58,8 +60,11 @@ def _class_image(classes: np.ndarray, table: list[dict[str, Any]]) -> Image.Imag
     x0 = classes.shape[1] + 6
     for row, (c, text) in enumerate(zip(present, labels, strict=True)):
         y0 = 4 + row * LEGEND_ROW
-        draw.rectangle((x0, y0, x0 + 12, y0 + 12),
-                       fill=hex_rgb(c.get("color_hint", "808080")), outline=(0, 0, 0))
+        draw.rectangle(
+            (x0, y0, x0 + 12, y0 + 12),
+            fill=hex_rgb(c.get("color_hint", "808080")),
+            outline=(0, 0, 0),
+        )
         draw.text((x0 + 18, y0), text, fill=(0, 0, 0), font=font)
     return canvas
 
@@ -70,16 +75,19 @@ def write_png(data: Any, path: Path, options: dict[str, Any]) -> None:
         raise FormatUnsupported("PNG needs a raster data cube with x and y dimensions.")
     da = _single_time(data)
     if da.sizes["y"] * da.sizes["x"] > MAX_PIXELS:
-        raise FormatUnsupported(f"PNG is for pictures up to {MAX_PIXELS:,} pixels; this "
-                                "raster is larger: use GTiff.")
+        raise FormatUnsupported(
+            f"PNG is for pictures up to {MAX_PIXELS:,} pixels; this raster is larger: use GTiff."
+        )
     table = da.attrs.get("classification:classes")
     if "bands" in da.dims and table and "class" in [str(b) for b in da["bands"].values]:
         values = da.sel(bands="class").values
         _class_image(values.astype(np.int64), table).save(path, "PNG")
         return
     if "bands" in da.dims and da.sizes["bands"] not in (1, 3):
-        raise FormatUnsupported(f"PNG shows one band (grey) or three (RGB); the cube has "
-                                f"{da.sizes['bands']}: filter_bands first, or use GTiff.")
+        raise FormatUnsupported(
+            f"PNG shows one band (grey) or three (RGB); the cube has "
+            f"{da.sizes['bands']}: filter_bands first, or use GTiff."
+        )
     values = da.transpose(..., "y", "x").values.astype(np.float64)
     values = values.reshape((-1,) + values.shape[-2:])
     alpha = np.where(np.isfinite(values).all(axis=0), 255, 0).astype(np.uint8)

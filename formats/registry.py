@@ -29,39 +29,93 @@ class OutputFormat:
     aliases: tuple[str, ...] = field(default=())
 
     def describe(self) -> dict[str, Any]:
-        return {"title": self.title, "gis_data_types": self.gis_data_types,
-                "parameters": self.parameters}
+        return {
+            "title": self.title,
+            "gis_data_types": self.gis_data_types,
+            "parameters": self.parameters,
+        }
 
 
 FORMATS: list[OutputFormat] = [
     OutputFormat(
-        "GTiff", "GeoTIFF (Cloud Optimized)", "image/tiff; application=geotiff", "tif",
+        "GTiff",
+        "GeoTIFF (Cloud Optimized)",
+        "image/tiff; application=geotiff",
+        "tif",
         ["raster"],
-        {"datatype": {"type": "string", "enum": DTYPES,
-                      "description": "Cast the data to this type (default: float32 for "
-                      "floating-point data)."},
-         "compression": {"type": "string", "enum": ["deflate", "lzw", "zstd", "none"],
-                         "default": "deflate", "description": "Compression of the tiles."}},
-        write_gtiff, ("gtiff", "geotiff", "tiff", "tif", "cog")),
+        {
+            "datatype": {
+                "type": "string",
+                "enum": DTYPES,
+                "description": "Cast the data to this type (default: float32 for "
+                "floating-point data).",
+            },
+            "compression": {
+                "type": "string",
+                "enum": ["deflate", "lzw", "zstd", "none"],
+                "default": "deflate",
+                "description": "Compression of the tiles.",
+            },
+        },
+        write_gtiff,
+        ("gtiff", "geotiff", "tiff", "tif", "cog"),
+    ),
     OutputFormat(
-        "netCDF", "netCDF (CF-1.8; vector cubes as discrete sampling geometries)",
-        "application/x-netcdf", "nc", ["raster", "vector"],
-        {"datatype": {"type": "string", "enum": DTYPES,
-                      "description": "Cast the data to this type."}},
-        write_netcdf, ("netcdf", "nc", "netcdf4")),
+        "netCDF",
+        "netCDF (CF-1.8; vector cubes as discrete sampling geometries)",
+        "application/x-netcdf",
+        "nc",
+        ["raster", "vector"],
+        {
+            "datatype": {
+                "type": "string",
+                "enum": DTYPES,
+                "description": "Cast the data to this type.",
+            }
+        },
+        write_netcdf,
+        ("netcdf", "nc", "netcdf4"),
+    ),
     OutputFormat(
-        "PNG", "PNG picture (class maps with a legend)", "image/png", "png", ["raster"], {},
-        write_png, ("png",)),
+        "PNG",
+        "PNG picture (class maps with a legend)",
+        "image/png",
+        "png",
+        ["raster"],
+        {},
+        write_png,
+        ("png",),
+    ),
     OutputFormat(
-        "GeoJSON", "GeoJSON (vector cubes: a feature per geometry, a property per date "
-        "and band)", "application/geo+json", "geojson", ["vector"], {},
-        vector.write_geojson, ("geojson",)),
+        "GeoJSON",
+        "GeoJSON (vector cubes: a feature per geometry, a property per date and band)",
+        "application/geo+json",
+        "geojson",
+        ["vector"],
+        {},
+        vector.write_geojson,
+        ("geojson",),
+    ),
     OutputFormat(
-        "CSV", "CSV (vector cubes: a row per geometry and date, a column per band)",
-        "text/csv", "csv", ["vector", "table"], {}, vector.write_csv, ("csv",)),
+        "CSV",
+        "CSV (vector cubes: a row per geometry and date, a column per band)",
+        "text/csv",
+        "csv",
+        ["vector", "table"],
+        {},
+        vector.write_csv,
+        ("csv",),
+    ),
     OutputFormat(
-        "JSON", "JSON", "application/json", "json", ["raster", "vector", "table", "other"], {},
-        write_json, ("json",)),
+        "JSON",
+        "JSON",
+        "application/json",
+        "json",
+        ["raster", "vector", "table", "other"],
+        {},
+        write_json,
+        ("json",),
+    ),
 ]
 
 

@@ -43,8 +43,10 @@ def _lonlat(data: xr.DataArray, dim: str) -> xr.DataArray:
 def vector(data: Any, fmt: str) -> tuple[xr.DataArray, str]:
     dim = geometry_dim(data)
     if dim is None:
-        raise FormatUnsupported(f"{fmt} holds vector cubes (from aggregate_spatial); save "
-                                "raster cubes as GTiff or netCDF, other values as JSON.")
+        raise FormatUnsupported(
+            f"{fmt} holds vector cubes (from aggregate_spatial); save "
+            "raster cubes as GTiff or netCDF, other values as JSON."
+        )
     cube = data.compute()
     cube = cube.drop_vars([c for c in cube.coords if c not in cube.dims])
     return _lonlat(cube, dim), dim
@@ -76,9 +78,15 @@ def write_geojson(data: Any, path: Path, options: dict[str, Any]) -> None:
     """A FeatureCollection: one feature per geometry, one property per date and band."""
     cube, dim = vector(data, "GeoJSON")
     names, values = _columns(cube, dim)
-    features = [{"type": "Feature", "id": i, "geometry": shapely.geometry.mapping(geom),
-                 "properties": {n: _plain(v) for n, v in zip(names, row, strict=True)}}
-                for i, (geom, row) in enumerate(zip(cube[dim].values, values, strict=True))]
+    features = [
+        {
+            "type": "Feature",
+            "id": i,
+            "geometry": shapely.geometry.mapping(geom),
+            "properties": {n: _plain(v) for n, v in zip(names, row, strict=True)},
+        }
+        for i, (geom, row) in enumerate(zip(cube[dim].values, values, strict=True))
+    ]
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
 
 
@@ -92,8 +100,9 @@ def write_csv(data: Any, path: Path, options: dict[str, Any]) -> None:
     frame = cube.to_dataframe(name="value").reset_index()
     if rest:
         frame["column"] = frame[rest].astype(str).agg(" ".join, axis=1)
-        frame = frame.pivot_table(index=keys, columns="column", values="value",
-                                  sort=False, dropna=False).reset_index()
+        frame = frame.pivot_table(
+            index=keys, columns="column", values="value", sort=False, dropna=False
+        ).reset_index()
         frame.columns.name = None
     order = {g: i for i, g in enumerate(cube[dim].values)}
     frame.insert(0, "feature_index", frame.pop(dim).map(order))
@@ -105,21 +114,31 @@ def write_csv(data: Any, path: Path, options: dict[str, Any]) -> None:
 def write_vector_netcdf(data: xr.DataArray, path: Path) -> None:
     """CF-1.8 discrete sampling geometries: the geometries encoded by xvec."""
     cube, dim = vector(data, "netCDF")
-    ds = cube.to_dataset(dim="bands") if "bands" in cube.dims else cube.to_dataset(
-        name=str(cube.name or "data"))
-    ds = ds.assign_coords({d: [str(b) for b in ds[d].values] for d in ds.dims
-                           if d != dim and ds[d].dtype == object})
+    ds = (
+        cube.to_dataset(dim="bands")
+        if "bands" in cube.dims
+        else cube.to_dataset(name=str(cube.name or "data"))
+    )
+    ds = ds.assign_coords(
+        {d: [str(b) for b in ds[d].values] for d in ds.dims if d != dim and ds[d].dtype == object}
+    )
     encoded = ds.xvec.encode_cf()
     for var in encoded.data_vars:
         encoded[var].attrs.pop("crs", None)
-    encoded.attrs = {"Conventions": "CF-1.8", "institution": "cropcube openEO backend",
-                     "source": "cropcube"}
+    encoded.attrs = {
+        "Conventions": "CF-1.8",
+        "institution": "cropcube openEO backend",
+        "source": "cropcube",
+    }
     encoded.to_netcdf(path, engine="netcdf4")
 
 
 def json_value(cube: xr.DataArray, plain: Any) -> dict[str, Any]:
     """The JSON form of a vector cube: dims, coords (geometries as GeoJSON), data."""
     cube, _ = vector(cube, "JSON")
-    return {"dims": list(cube.dims), "crs": "EPSG:4326",
-            "coords": {d: plain(cube[d].values) for d in cube.dims},
-            "data": plain(cube.values)}
+    return {
+        "dims": list(cube.dims),
+        "crs": "EPSG:4326",
+        "coords": {d: plain(cube[d].values) for d in cube.dims},
+        "data": plain(cube.values),
+    }

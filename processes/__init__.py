@@ -6,4 +6,5 @@ import logging
 # forest and friends, which need xgboost and more) did not load. cropcube does not offer
 # them, it has its own, so the warning only reads like a fault: drop that one message.
 logging.getLogger("openeo_processes_dask.process_implementations").addFilter(
-    lambda record: "machine learning processes" not in record.getMessage())
+    lambda record: "machine learning processes" not in record.getMessage()
+)

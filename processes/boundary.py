@@ -65,8 +65,9 @@ def _domain_free(schema: Any) -> Any:
 
 
 @cache
-def _validator(process: str, parameter: str, schema_json: str, strict: bool = False
-               ) -> jsonschema.Validator:
+def _validator(
+    process: str, parameter: str, schema_json: str, strict: bool = False
+) -> jsonschema.Validator:
     """strict: every bound applies (cropcube's processes), else float bounds are domains."""
     schema = json.loads(schema_json) if strict else _domain_free(json.loads(schema_json))
     if isinstance(schema, list):
@@ -118,8 +119,7 @@ def _number_array(value: list) -> Any:
         return value
     if all(isinstance(v, bool) for v in value):
         return np.array(value, dtype=bool)
-    if all(v is None or (isinstance(v, int | float) and not isinstance(v, bool))
-           for v in value):
+    if all(v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in value):
         if None in value or any(isinstance(v, float) for v in value):
             return np.array([np.nan if v is None else v for v in value], dtype=float)
         return np.array(value)
@@ -161,8 +161,9 @@ def _convert(process: str, name: str, param: dict, value: Any, numpy: bool) -> A
         if "temporal-interval" in subtypes and isinstance(value, list):
             return TemporalInterval.model_validate(value)
     except ValueError as exc:
-        raise ProcessParameterInvalid(process=process, parameter=name,
-                                      reason=str(exc).splitlines()[-1]) from None
+        raise ProcessParameterInvalid(
+            process=process, parameter=name, reason=str(exc).splitlines()[-1]
+        ) from None
     required = not param.get("optional") and "default" not in param
     if value is None and required and types & _NUMERIC:
         return np.nan
@@ -175,8 +176,9 @@ def _convert(process: str, name: str, param: dict, value: Any, numpy: bool) -> A
     return value
 
 
-def prepare(process: str, spec: dict | None, args: dict[str, Any], raw: dict[str, Any],
-            own: bool = False) -> dict[str, Any]:
+def prepare(
+    process: str, spec: dict | None, args: dict[str, Any], raw: dict[str, Any], own: bool = False
+) -> dict[str, Any]:
     """The arguments as the implementation takes them, the spec's defaults filled in; `raw`
     holds them as the graph did. Standard processes: literal arguments are checked, numeric
     JSON arrays become numpy arrays, as openeo-processes-dask expects. cropcube's own
@@ -200,9 +202,14 @@ def prepare(process: str, spec: dict | None, args: dict[str, Any], raw: dict[str
     for name, param in params.items():  # the spec's defaults, not the code's, apply
         if name not in out and "default" in param:
             out[name] = _convert(process, name, param, copy.deepcopy(param["default"]), numpy)
-    if numpy and "ignore_nodata" in params and _numbers_or_null(args.get("data")) and \
-            not any("array" in _types(a)
-                    for a in _alternatives(spec.get("returns", {}).get("schema", {}))):
+    if (
+        numpy
+        and "ignore_nodata" in params
+        and _numbers_or_null(args.get("data"))
+        and not any(
+            "array" in _types(a) for a in _alternatives(spec.get("returns", {}).get("schema", {}))
+        )
+    ):
         _nodata_first(args["data"], out)  # reducers to one value, not cumsum or quantiles
     return out
 
@@ -212,16 +219,20 @@ class NullResult(Exception):  # noqa: N818 - a result, not an error
 
 
 def _numbers_or_null(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(
-        v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in value)
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(
+            v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in value
+        )
+    )
 
 
 def _nodata_first(values: list, out: dict[str, Any]) -> None:
     """A plain list for a reducer: null is no-data (left out with ignore_nodata, else the
     result is null) and NaN is a number that propagates, so the code sees no null and is
     told not to skip NaN."""
-    if None in values and not out.get("ignore_nodata", True) or \
-            all(v is None for v in values):
+    if None in values and not out.get("ignore_nodata", True) or all(v is None for v in values):
         raise NullResult()
     out["data"] = _number_array([v for v in values if v is not None])
     out["ignore_nodata"] = False
@@ -236,9 +247,12 @@ def _scalar(value: Any) -> Any:
     return value if isinstance(value, int | float) else None
 
 
-_PASSES_NODATA = re.compile(r"no-data values? (?:are|is) passed through|no-data value is "
-                            r"returned if any|is a no-data value, the result will be the "
-                            r"no-data value(?! whenever)", re.IGNORECASE)  # not and/or
+_PASSES_NODATA = re.compile(
+    r"no-data values? (?:are|is) passed through|no-data value is "
+    r"returned if any|is a no-data value, the result will be the "
+    r"no-data value(?! whenever)",
+    re.IGNORECASE,
+)  # not and/or
 
 
 def passes_nodata(spec: dict | None) -> bool:

@@ -15,13 +15,15 @@ _invalid = invalid("lstm_classify")
 
 
 def _model(model: Any) -> lc.LSTMModel:
-    return model_files.resolve(model, lc.LSTMModel, lc.bundled,
-                               "a crop classifier (fit_lstm_classifier)", _invalid)
+    return model_files.resolve(
+        model, lc.LSTMModel, lc.bundled, "a crop classifier (fit_lstm_classifier)", _invalid
+    )
 
 
 @declare("lstm_classify")
-def lstm_classify(data: Any, model: Any = "demo", output: list[str] | None = None,
-                  engine: str = "torch", **_: Any) -> xr.DataArray:
+def lstm_classify(
+    data: Any, model: Any = "demo", output: list[str] | None = None, engine: str = "torch", **_: Any
+) -> xr.DataArray:
     """See specs/lstm_classify.json (its schema has checked `output` and `engine`)."""
     require_dims(data, "lstm_classify", ("t", "bands", "y", "x"))
     outputs = tuple(output or ("class",))
@@ -31,4 +33,3 @@ def lstm_classify(data: Any, model: Any = "demo", output: list[str] | None = Non
     except ValueError as exc:
         raise _invalid("data", str(exc)) from None
     return lc.classify(data, found, outputs, engine=engine)
-

@@ -15,13 +15,20 @@ _invalid = invalid("ndvi_forecast")
 
 
 def _model(model: Any) -> nf.NDVIModel:
-    return model_files.resolve(model, nf.NDVIModel, nf.bundled,
-                               "an NDVI forecaster (fit_ndvi_forecaster)", _invalid)
+    return model_files.resolve(
+        model, nf.NDVIModel, nf.bundled, "an NDVI forecaster (fit_ndvi_forecaster)", _invalid
+    )
 
 
 @declare("ndvi_forecast")
-def ndvi_forecast(data: Any, horizon: int = 6, mode: str = "forecast", model: Any = "eolearn",
-                  uncertainty: bool = False, **_: Any) -> xr.DataArray:
+def ndvi_forecast(
+    data: Any,
+    horizon: int = 6,
+    mode: str = "forecast",
+    model: Any = "eolearn",
+    uncertainty: bool = False,
+    **_: Any,
+) -> xr.DataArray:
     """See specs/ndvi_forecast.json (its schema has checked mode, horizon, uncertainty)."""
     require_dims(data, "ndvi_forecast", ("t", "bands", "y", "x"))
     found = _model(model)
@@ -30,4 +37,3 @@ def ndvi_forecast(data: Any, horizon: int = 6, mode: str = "forecast", model: An
     except ValueError as exc:
         raise _invalid("data", str(exc)) from None
     return nf.forecast(data, found, horizon=horizon, mode=mode, uncertainty=uncertainty)
-

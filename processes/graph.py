@@ -55,8 +55,8 @@ def check_complexity(graph: Any, limits: GraphLimits) -> None:
     nodes = len(graph) if isinstance(graph, dict) else 0
     if nodes > max_nodes:
         raise errors.ProcessGraphComplexity(
-            f"The process graph has more than {max_nodes} nodes, the most this backend "
-            "evaluates.")
+            f"The process graph has more than {max_nodes} nodes, the most this backend evaluates."
+        )
     # value, JSON depth, callback depth
     stack: list[tuple[Any, int, int]] = [(n, 1, 0) for n in (graph or {}).values()]
     while stack:
@@ -64,7 +64,8 @@ def check_complexity(graph: Any, limits: GraphLimits) -> None:
         if depth > max_depth * 4 or callbacks > max_depth:
             raise errors.ProcessGraphComplexity(
                 f"The process graph nests deeper than this backend allows ({max_depth} "
-                "levels of child process graphs).")
+                "levels of child process graphs)."
+            )
         if isinstance(value, dict):
             inner = value.get("process_graph")
             if isinstance(inner, dict):
@@ -72,7 +73,8 @@ def check_complexity(graph: Any, limits: GraphLimits) -> None:
                 if nodes > max_nodes:
                     raise errors.ProcessGraphComplexity(
                         f"The process graph has more than {max_nodes} nodes, the most this "
-                        "backend evaluates.")
+                        "backend evaluates."
+                    )
                 stack.extend((v, depth + 1, callbacks + 1) for v in inner.values())
             else:
                 stack.extend((v, depth + 1, callbacks) for v in value.values())
@@ -88,7 +90,8 @@ def execution_order(graph: dict[str, Any]) -> list[str]:
         for target in targets:
             if target not in graph:
                 raise errors.ProcessGraphInvalid(
-                    f"Node '{nid}' refers to node '{target}', which does not exist.", node=nid)
+                    f"Node '{nid}' refers to node '{target}', which does not exist.", node=nid
+                )
             users[target].append(nid)
     waiting = {nid: len(targets) for nid, targets in deps.items()}
     ready = [nid for nid, n in waiting.items() if n == 0]
@@ -114,8 +117,13 @@ class Callback:
         self.graph, self.call, self.parameters = graph, call, parameters
         self.order = execution_order(graph)
 
-    def __call__(self, *args: Any, positional_parameters: dict[str, Any] | None = None,
-                 named_parameters: dict[str, Any] | None = None, **keywords: Any) -> Any:
+    def __call__(
+        self,
+        *args: Any,
+        positional_parameters: dict[str, Any] | None = None,
+        named_parameters: dict[str, Any] | None = None,
+        **keywords: Any,
+    ) -> Any:
         params = dict(self.parameters)
         if "context" in keywords:
             params["context"] = keywords["context"]
@@ -125,8 +133,9 @@ class Callback:
         return run(self.graph, self.call, params, keywords, self.order)
 
 
-def _resolve(value: Any, results: dict[str, Any], params: dict[str, Any], call: Call,
-             node: str) -> Any:
+def _resolve(
+    value: Any, results: dict[str, Any], params: dict[str, Any], call: Call, node: str
+) -> Any:
     if isinstance(value, dict):
         if len(value) == 1 and "from_node" in value:
             return results[str(value["from_node"])]
@@ -134,8 +143,9 @@ def _resolve(value: Any, results: dict[str, Any], params: dict[str, Any], call: 
             name = value["from_parameter"]
             if name not in params:
                 raise errors.ProcessGraphInvalid(
-                    f"Node '{node}' refers to the parameter '{name}', which is not defined "
-                    "there.", node=node)
+                    f"Node '{node}' refers to the parameter '{name}', which is not defined there.",
+                    node=node,
+                )
             return params[name]
         if isinstance(value.get("process_graph"), dict):
             return Callback(value["process_graph"], call, params)
@@ -149,18 +159,26 @@ def result_node(graph: dict[str, Any]) -> str:
     found = [nid for nid, node in graph.items() if node.get("result") is True]
     if len(found) != 1:
         raise errors.ProcessGraphInvalid(
-            f"A process graph needs exactly one result node, found {len(found)}.")
+            f"A process graph needs exactly one result node, found {len(found)}."
+        )
     return found[0]
 
 
-def run(graph: dict[str, Any], call: Call, parameters: dict[str, Any] | None = None,
-        keywords: dict[str, Any] | None = None, order: list[str] | None = None) -> Any:
+def run(
+    graph: dict[str, Any],
+    call: Call,
+    parameters: dict[str, Any] | None = None,
+    keywords: dict[str, Any] | None = None,
+    order: list[str] | None = None,
+) -> Any:
     """The value of the graph's result node; every node runs once, in dependency order."""
     params = parameters or {}
     results: dict[str, Any] = {}
     for nid in order or execution_order(graph):
         node = graph[nid]
-        args = {name: _resolve(value, results, params, call, nid)
-                for name, value in (node.get("arguments") or {}).items()}
+        args = {
+            name: _resolve(value, results, params, call, nid)
+            for name, value in (node.get("arguments") or {}).items()
+        }
         results[nid] = call(nid, node, args, keywords or {})
     return results[result_node(graph)]

@@ -23,56 +23,75 @@ def _property_filter(props: dict[str, Any]) -> Callable[[dict], bool]:
     """A predicate on STAC item properties from load_collection's `properties` callbacks."""
 
     def keep(item_props: dict[str, Any]) -> bool:
-        return all(name in item_props and bool(cond(named_parameters={"value": item_props[name]}))
-                   for name, cond in props.items())
+        return all(
+            name in item_props and bool(cond(named_parameters={"value": item_props[name]}))
+            for name, cond in props.items()
+        )
 
     return keep
 
 
-def load_collection(id: str, spatial_extent: Any = None, temporal_extent: Any = None,
-                    bands: list[str] | None = None, properties: Any = None, **_: Any):
+def load_collection(
+    id: str,
+    spatial_extent: Any = None,
+    temporal_extent: Any = None,
+    bands: list[str] | None = None,
+    properties: Any = None,
+    **_: Any,
+):
     """Lazy Sentinel-2 (or label) cube from the catalog; see sources.catalog.Catalog.load."""
     ctx = current.get()
     keep = _property_filter(properties) if isinstance(properties, dict) and properties else None
-    cube = ctx.catalog.load(id, spatial_extent, temporal_extent, bands, keep,
-                            max_values=ctx.max_values)
+    cube = ctx.catalog.load(
+        id, spatial_extent, temporal_extent, bands, keep, max_values=ctx.max_values
+    )
     if "t" in cube.dims:
         ctx.loaded_times.append(cube["t"].values)
     return cube
 
 
-def load_stac(url: str, spatial_extent: Any = None, temporal_extent: Any = None,
-              bands: list[str] | None = None, properties: Any = None, **_: Any):
+def load_stac(
+    url: str,
+    spatial_extent: Any = None,
+    temporal_extent: Any = None,
+    bands: list[str] | None = None,
+    properties: Any = None,
+    **_: Any,
+):
     """A cube from a STAC item, catalog or API collection at url, read as load_collection
     reads (odc-stac, scale and offset, no-data as NaN); our own job results read locally."""
     ctx = current.get()
     own = JOB_RESULTS_URL.search(url)
     if own:
         return _own_results(own.group(1), spatial_extent, temporal_extent, bands)
-    start, end = (parse_temporal_extent(temporal_extent, "load_stac") if temporal_extent
-                  else (None, None))
+    start, end = (
+        parse_temporal_extent(temporal_extent, "load_stac") if temporal_extent else (None, None)
+    )
     area = parse_spatial_extent(spatial_extent, "load_stac")
     bbox = area.lonlat_bounds() if area else (-180.0, -90.0, 180.0, 90.0)
     try:
         items = remote_items(url, ctx.url_policy, bbox, start, end)
     except (UrlRefused, NotStac) as exc:
-        raise ProcessParameterInvalid(process="load_stac", parameter="url",
-                                      reason=str(exc)) from None
+        raise ProcessParameterInvalid(
+            process="load_stac", parameter="url", reason=str(exc)
+        ) from None
     keep = _property_filter(properties) if isinstance(properties, dict) and properties else None
     if keep is not None:
         items = [i for i in items if keep(i.properties)]
     items = Collection.matching_items(items, bands)
     if not items:
-        raise NoDataAvailable(f"No STAC items at {url} for the requested extent, bands and "
-                              "filters.")
+        raise NoDataAvailable(
+            f"No STAC items at {url} for the requested extent, bands and filters."
+        )
     coll = Collection.from_items(items, "load_stac")
     cube = ctx.catalog.load_items(coll, items, area, bands, None, ctx.max_values)
     ctx.loaded_times.append(cube["t"].values)
     return cube
 
 
-def _own_results(job_id: str, spatial_extent: Any, temporal_extent: Any,
-                 bands: list[str] | None) -> Any:
+def _own_results(
+    job_id: str, spatial_extent: Any, temporal_extent: Any, bands: list[str] | None
+) -> Any:
     """The raster result of one of the user's finished jobs, filtered like load_collection."""
     ctx = current.get()
     try:
@@ -80,21 +99,26 @@ def _own_results(job_id: str, spatial_extent: Any, temporal_extent: Any,
             raise NotYours(f"no job '{job_id}' of yours")
         folder = ctx.job_folder(job_id)
     except NotYours as exc:
-        raise ProcessParameterInvalid(process="load_stac", parameter="url",
-                                      reason=str(exc)) from None
+        raise ProcessParameterInvalid(
+            process="load_stac", parameter="url", reason=str(exc)
+        ) from None
     files = sorted(p for p in folder.glob("result*") if p.suffix in RASTER_SUFFIXES)
     if not files:
-        raise ProcessParameterInvalid(process="load_stac", parameter="url",
-                                      reason=f"the results of job {job_id} hold no GeoTIFF or "
-                                             "netCDF raster")
+        raise ProcessParameterInvalid(
+            process="load_stac",
+            parameter="url",
+            reason=f"the results of job {job_id} hold no GeoTIFF or netCDF raster",
+        )
     cube = open_result(files[0])
     if bands is not None:
         missing = [b for b in bands if b not in cube["bands"].values]
         if missing:
             raise ProcessParameterInvalid(
-                process="load_stac", parameter="bands",
+                process="load_stac",
+                parameter="bands",
                 reason=f"no band {missing[0]!r} in the results of job {job_id}; bands are "
-                       f"{', '.join(map(str, cube['bands'].values))}")
+                f"{', '.join(map(str, cube['bands'].values))}",
+            )
         cube = cube.sel(bands=list(bands))
     if temporal_extent and "t" in cube.dims:
         start, end = parse_temporal_extent(temporal_extent, "load_stac")
@@ -110,15 +134,23 @@ def _own_results(job_id: str, spatial_extent: Any, temporal_extent: Any,
         west, south, east, north = area.to_crs(cube.attrs["crs"]).bounds
         cube = cube.sel(x=slice(west, east), y=slice(north, south))
     if 0 in cube.shape:
-        raise NoDataAvailable(f"No data in the results of job {job_id} for the requested "
-                              "extent.")
+        raise NoDataAvailable(f"No data in the results of job {job_id} for the requested extent.")
     if "t" in cube.dims:
         ctx.loaded_times.append(cube["t"].values)
     return cube
 
 
-GEOJSON_TYPES = {"FeatureCollection", "Feature", "Polygon", "MultiPolygon", "GeometryCollection",
-                 "Point", "MultiPoint", "LineString", "MultiLineString"}
+GEOJSON_TYPES = {
+    "FeatureCollection",
+    "Feature",
+    "Polygon",
+    "MultiPolygon",
+    "GeometryCollection",
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+}
 
 
 def load_url(url: str, format: str, options: dict[str, Any] | None = None, **_: Any) -> Any:
@@ -130,11 +162,11 @@ def load_url(url: str, format: str, options: dict[str, Any] | None = None, **_: 
         doc = json.loads(fetch(url, current.get().url_policy).content)
     except (UrlRefused, ValueError) as exc:
         reason = str(exc) if isinstance(exc, UrlRefused) else "the URL holds no JSON"
-        raise ProcessParameterInvalid(process="load_url", parameter="url",
-                                      reason=reason) from None
+        raise ProcessParameterInvalid(process="load_url", parameter="url", reason=reason) from None
     if not isinstance(doc, dict) or doc.get("type") not in GEOJSON_TYPES:
-        raise ProcessParameterInvalid(process="load_url", parameter="url",
-                                      reason="the document is not GeoJSON")
+        raise ProcessParameterInvalid(
+            process="load_url", parameter="url", reason="the document is not GeoJSON"
+        )
     return doc
 
 

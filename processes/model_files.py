@@ -50,8 +50,13 @@ def stac_fields(model: Any) -> dict[str, Any]:
     }
 
 
-def resolve(model: Any, cls: type, bundled: Callable[[str], Any], what: str,
-            invalid: Callable[[str, str], Exception]) -> Any:
+def resolve(
+    model: Any,
+    cls: type,
+    bundled: Callable[[str], Any],
+    what: str,
+    invalid: Callable[[str, str], Exception],
+) -> Any:
     """A process's `model` argument: a model of class `cls`, or the name of a bundled one;
     anything else raises invalid('model', why)."""
     if isinstance(model, cls):

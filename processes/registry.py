@@ -41,8 +41,12 @@ class Process:
             names = set(inspect.signature(implementation).parameters)
         except (TypeError, ValueError):
             names = set()
-        return cls(spec, implementation, frozenset(n for n in _CALL_KEYWORDS if n in names),
-                   boundary.passes_nodata(spec))
+        return cls(
+            spec,
+            implementation,
+            frozenset(n for n in _CALL_KEYWORDS if n in names),
+            boundary.passes_nodata(spec),
+        )
 
 
 @cache
@@ -64,8 +68,13 @@ def _standard() -> dict[str, Callable[..., Any]]:
     from openeo_processes_dask.process_implementations import dates, math
     from openeo_processes_dask.process_implementations.core import standard_processes
 
-    funcs = [*standard_processes, math.e, dates.date_between, dates.date_difference,
-             dates.date_shift]
+    funcs = [
+        *standard_processes,
+        math.e,
+        dates.date_between,
+        dates.date_difference,
+        dates.date_shift,
+    ]
     return {f.__name__.lstrip("_"): f for f in funcs if f.__name__.lstrip("_") not in _EXCLUDED}
 
 
@@ -73,10 +82,17 @@ def _standard() -> dict[str, Callable[..., Any]]:
 def registry() -> dict[str, Process]:
     """Every predefined process a graph may call."""
     official = official_specs()
-    reg = {pid: Process.of(official[pid], OVERRIDES.get(pid, func))
-           for pid, func in _standard().items() if pid in official}
-    for pid, func in (("load_collection", io.load_collection), ("save_result", io.save_result),
-                      ("load_url", io.load_url), ("load_stac", io.load_stac)):
+    reg = {
+        pid: Process.of(official[pid], OVERRIDES.get(pid, func))
+        for pid, func in _standard().items()
+        if pid in official
+    }
+    for pid, func in (
+        ("load_collection", io.load_collection),
+        ("save_result", io.save_result),
+        ("load_url", io.load_url),
+        ("load_stac", io.load_stac),
+    ):
         reg[pid] = Process.of(official[pid], func)
     for pid, (own, func) in sorted(OWN.items()):
         reg[pid] = Process.of(own, func)
@@ -97,8 +113,11 @@ def caller(user_processes: dict[str, dict] | None = None) -> Call:
     """The function a graph walk calls each node with: predefined ids first, then the user's
     processes; arguments checked and converted against the spec before the code runs."""
     predefined = registry()
-    user = {pid: Process.of(spec, _user_process(spec))
-            for pid, spec in (user_processes or {}).items() if pid not in predefined}
+    user = {
+        pid: Process.of(spec, _user_process(spec))
+        for pid, spec in (user_processes or {}).items()
+        if pid not in predefined
+    }
 
     def call(node_id: str, node: dict, args: dict[str, Any], keywords: dict[str, Any]) -> Any:
         pid, namespace = node["process_id"], node.get("namespace")
@@ -108,13 +127,15 @@ def caller(user_processes: dict[str, dict] | None = None) -> Call:
         if found is None and namespace in (None, "user"):
             found = user.get(pid)
         if found is None:
-            raise errors.ProcessUnsupported(process=pid, namespace=namespace or "backend",
-                                            node=node_id)
+            raise errors.ProcessUnsupported(
+                process=pid, namespace=namespace or "backend", node=node_id
+            )
         if found.passes_nodata and any(v is None for v in args.values()):
             return None
         try:
-            kwargs = boundary.prepare(pid, found.spec, args, node.get("arguments") or {},
-                                      own=pid in OWN)
+            kwargs = boundary.prepare(
+                pid, found.spec, args, node.get("arguments") or {}, own=pid in OWN
+            )
             kwargs.update({k: v for k, v in keywords.items() if k in found.keywords})
             stacked = [k for k, v in kwargs.items() if isinstance(v, boundary.Stacked)]
             for name in stacked:  # a list of arrays: reduced across the list, element-wise

@@ -15,23 +15,35 @@ _invalid = invalid("unet_segment")
 
 
 @declare("unet_segment")
-def unet_segment(data: Any, model: Any = "demo", output: list[str] | None = None,
-                 tile_size: int = 128, overlap: int = 32, **_: Any) -> xr.DataArray:
+def unet_segment(
+    data: Any,
+    model: Any = "demo",
+    output: list[str] | None = None,
+    tile_size: int = 128,
+    overlap: int = 32,
+    **_: Any,
+) -> xr.DataArray:
     """See specs/unet_segment.json (its schema has checked `output` and the integers)."""
     require_dims(data, "unet_segment", ("bands", "y", "x"))
-    found = model_files.resolve(model, us.UNetModel, us.bundled,
-                                "a segmentation model (fit_unet_segmenter)", _invalid)
+    found = model_files.resolve(
+        model, us.UNetModel, us.bundled, "a segmentation model (fit_unet_segmenter)", _invalid
+    )
     if found.meta.get("kind") == "backbone":
-        raise _invalid("model", "is a pre-trained backbone (train unet-ssl) without a "
-                       "trained decoder; fine-tune it first (train unet, fit_unet_segmenter)")
+        raise _invalid(
+            "model",
+            "is a pre-trained backbone (train unet-ssl) without a "
+            "trained decoder; fine-tune it first (train unet, fit_unet_segmenter)",
+        )
     outputs = tuple(output or ("class",))
     if "class" in outputs and found.multilabel:
-        raise _invalid("output", "a multi-label model gives probabilities and confidence, "
-                       "not a class")
+        raise _invalid(
+            "output", "a multi-label model gives probabilities and confidence, not a class"
+        )
     multiple = found.network.multiple
     if tile_size % multiple or not multiple <= tile_size <= 2048:
-        raise _invalid("tile_size", f"must be a multiple of {multiple} from {multiple} to "
-                       "2048 for this model")
+        raise _invalid(
+            "tile_size", f"must be a multiple of {multiple} from {multiple} to 2048 for this model"
+        )
     if not 0 <= overlap <= tile_size // 2:
         raise _invalid("overlap", f"must be from 0 to half the tile size ({tile_size // 2})")
     try:
@@ -39,4 +51,3 @@ def unet_segment(data: Any, model: Any = "demo", output: list[str] | None = None
     except ValueError as exc:
         raise _invalid("data", str(exc)) from None
     return us.segment(data, found, outputs, tile_size, overlap)
-

@@ -53,11 +53,11 @@ class Collection:
     process: str = "load_collection"  # named in errors
 
     @staticmethod
-    def matching_items(items: list[pystac.Item], bands: Sequence[str] | None
-                       ) -> list[pystac.Item]:
+    def matching_items(items: list[pystac.Item], bands: Sequence[str] | None) -> list[pystac.Item]:
         """Items of one kind for load_stac (a catalog may mix collections): those with every
         requested band (asset key, eo:bands name or common name), or without a band list
         the largest group of items that share one set of data assets."""
+
         def names(item: pystac.Item) -> set[str]:
             out = set()
             for key, asset in _data_assets(item):
@@ -82,26 +82,48 @@ class Collection:
         for item in items:
             for key, asset in _data_assets(item):
                 eo = asset.extra_fields.get("eo:bands") or [{}]
-                bands.setdefault(key, {"name": key, **({"common_name": eo[0]["common_name"]}
-                                                       if eo[0].get("common_name") else {})})
-                transform = asset.extra_fields.get("proj:transform") or \
-                    item.properties.get("proj:transform")
-                gsd = asset.extra_fields.get("gsd") or item.properties.get("gsd") or \
-                    (abs(transform[0]) if transform else None)
+                bands.setdefault(
+                    key,
+                    {
+                        "name": key,
+                        **(
+                            {"common_name": eo[0]["common_name"]}
+                            if eo[0].get("common_name")
+                            else {}
+                        ),
+                    },
+                )
+                transform = asset.extra_fields.get("proj:transform") or item.properties.get(
+                    "proj:transform"
+                )
+                gsd = (
+                    asset.extra_fields.get("gsd")
+                    or item.properties.get("gsd")
+                    or (abs(transform[0]) if transform else None)
+                )
                 if gsd:
                     steps.append(float(gsd))
         if not bands:
-            raise ProcessParameterInvalid(process="load_stac", parameter="url",
-                                          reason="the items have no GeoTIFF or JPEG 2000 data "
-                                                 "assets")
+            raise ProcessParameterInvalid(
+                process="load_stac",
+                parameter="url",
+                reason="the items have no GeoTIFF or JPEG 2000 data assets",
+            )
         if not steps:
-            raise ProcessParameterInvalid(process="load_stac", parameter="url",
-                                          reason="the items give no resolution (gsd or "
-                                                 "proj:transform)")
-        spec = {"id": name, "summaries": {"eo:bands": list(bands.values())},
-                "cube:dimensions": {"x": {"step": min(steps)}, "t": {}},
-                "extent": {"spatial": {"bbox": [_items_bbox(items)]},
-                           "temporal": {"interval": [_items_interval(items)]}}}
+            raise ProcessParameterInvalid(
+                process="load_stac",
+                parameter="url",
+                reason="the items give no resolution (gsd or proj:transform)",
+            )
+        spec = {
+            "id": name,
+            "summaries": {"eo:bands": list(bands.values())},
+            "cube:dimensions": {"x": {"step": min(steps)}, "t": {}},
+            "extent": {
+                "spatial": {"bbox": [_items_bbox(items)]},
+                "temporal": {"interval": [_items_interval(items)]},
+            },
+        }
         return cls(name, name, spec, process="load_stac")
 
     @property
@@ -130,18 +152,21 @@ class Collection:
         if requested is None:
             return names
         if isinstance(requested, str) or not isinstance(requested, Sequence) or not requested:
-            raise ProcessParameterInvalid(process=self.process, parameter="bands",
-                                          reason="expected a non-empty list of band names")
+            raise ProcessParameterInvalid(
+                process=self.process,
+                parameter="bands",
+                reason="expected a non-empty list of band names",
+            )
         out = []
         for req in requested:
-            match = [b["name"] for b in self.bands
-                     if req in (b["name"], b.get("common_name"))]
+            match = [b["name"] for b in self.bands if req in (b["name"], b.get("common_name"))]
             if len(match) != 1:
                 why = "ambiguous common name" if match else "no such band"
                 raise ProcessParameterInvalid(
-                    process=self.process, parameter="bands",
-                    reason=f"{why} '{req}' in collection '{self.id}'; bands are "
-                    f"{', '.join(names)}")
+                    process=self.process,
+                    parameter="bands",
+                    reason=f"{why} '{req}' in collection '{self.id}'; bands are {', '.join(names)}",
+                )
             out.append(match[0])
         return out
 
@@ -179,21 +204,28 @@ class Catalog:
     def items(self, collection_id: str) -> list[pystac.Item]:
         """Every item of a collection, for assets beside its bands (e.g. parcels)."""
         coll = self.get(collection_id)
-        return self.source.search(coll.stac_id, _collection_area(coll).lonlat_bounds(),
-                                  None, None)
+        return self.source.search(coll.stac_id, _collection_area(coll).lonlat_bounds(), None, None)
 
     def describe(self, collection_id: str, base_url: str) -> dict[str, Any]:
         """The STAC collection document openEO clients expect, with links."""
-        doc = {k: copy.deepcopy(v) for k, v in self.get(collection_id).spec.items()
-               if not k.startswith("cropcube:")}
+        doc = {
+            k: copy.deepcopy(v)
+            for k, v in self.get(collection_id).spec.items()
+            if not k.startswith("cropcube:")
+        }
         doc["links"] = [
-            {"rel": "self", "href": f"{base_url}/collections/{collection_id}",
-             "type": "application/json"},
+            {
+                "rel": "self",
+                "href": f"{base_url}/collections/{collection_id}",
+                "type": "application/json",
+            },
             {"rel": "root", "href": f"{base_url}/", "type": "application/json"},
             {"rel": "parent", "href": f"{base_url}/collections", "type": "application/json"},
-            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
-             "href": f"{base_url}/collections/{collection_id}/queryables",
-             "type": "application/schema+json"},
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "href": f"{base_url}/collections/{collection_id}/queryables",
+                "type": "application/schema+json",
+            },
         ]
         return doc
 
@@ -202,14 +234,21 @@ class Catalog:
         return {
             "$schema": "https://json-schema.org/draft/2019-09/schema",
             "$id": f"{base_url}/collections/{collection_id}/queryables",
-            "type": "object", "title": f"Queryables of {collection_id}",
-            "properties": props, "additionalProperties": False,
+            "type": "object",
+            "title": f"Queryables of {collection_id}",
+            "properties": props,
+            "additionalProperties": False,
         }
 
-    def load(self, collection_id: str, spatial_extent: Any = None, temporal_extent: Any = None,
-             bands: Sequence[str] | None = None,
-             keep_item: Callable[[dict[str, Any]], bool] | None = None,
-             max_values: int | None = None) -> xr.DataArray:
+    def load(
+        self,
+        collection_id: str,
+        spatial_extent: Any = None,
+        temporal_extent: Any = None,
+        bands: Sequence[str] | None = None,
+        keep_item: Callable[[dict[str, Any]], bool] | None = None,
+        max_values: int | None = None,
+    ) -> xr.DataArray:
         """A lazy (t, bands, y, x) float32 cube; see the module docstring."""
         coll = self.get(collection_id)
         start, end = parse_temporal_extent(temporal_extent) if temporal_extent else (None, None)
@@ -218,10 +257,15 @@ class Catalog:
         items = self.source.search(coll.stac_id, search.lonlat_bounds(), start, end)
         return self.load_items(coll, items, asked, bands, keep_item, max_values)
 
-    def load_items(self, coll: Collection, items: list[pystac.Item], asked: Area | None,
-                   bands: Sequence[str] | None = None,
-                   keep_item: Callable[[dict[str, Any]], bool] | None = None,
-                   max_values: int | None = None) -> xr.DataArray:
+    def load_items(
+        self,
+        coll: Collection,
+        items: list[pystac.Item],
+        asked: Area | None,
+        bands: Sequence[str] | None = None,
+        keep_item: Callable[[dict[str, Any]], bool] | None = None,
+        max_values: int | None = None,
+    ) -> xr.DataArray:
         """The cube of the items found for a collection (load_collection, load_stac), over
         the area asked for (a parsed spatial extent), or the items' own without one."""
         names = coll.resolve_bands(bands)
@@ -231,7 +275,8 @@ class Catalog:
         if not items:
             raise NoDataAvailable(
                 f"No data in collection '{coll.id}' for the requested extent and "
-                f"filters; the collection covers {_extent_text(coll)}.")
+                f"filters; the collection covers {_extent_text(coll)}."
+            )
         epsg = Counter(_item_epsg(i) for i in items).most_common(1)[0][0]
         if asked is None:
             area = _native_area(items, epsg) or area
@@ -244,20 +289,28 @@ class Catalog:
                 f"The request would load {values:,} values ({n_times} dates x {len(names)} "
                 f"bands x {geobox.shape[0]} x {geobox.shape[1]} pixels), more than the "
                 f"{max_values:,} allowed for synchronous processing. Use a batch job, or "
-                "a smaller extent, fewer dates or fewer bands.")
+                "a smaller extent, fewer dates or fewer bands."
+            )
         cube = self._read(coll, items, names, geobox)
         if area.polygons:
             inside = rasterize(footprint.to_crs(f"EPSG:{epsg}"), geobox)
             cube = cube.where(inside.rename({inside.dims[0]: "y", inside.dims[1]: "x"}).data)
         return cube
 
-    def _read(self, coll: Collection, items: list[pystac.Item], names: list[str],
-              geobox: GeoBox) -> xr.DataArray:
+    def _read(
+        self, coll: Collection, items: list[pystac.Item], names: list[str], geobox: GeoBox
+    ) -> xr.DataArray:
         keys = [_asset_key(items[0], coll, n) for n in names]
         n_times = len({item_time(i).date() for i in items}) if coll.has_time else 1
         chunk = _chunk_px(n_times, self.settings.dask_chunk_px)
-        ds = odc.stac.load(items, bands=keys, geobox=geobox, groupby="solar_day",
-                           resampling="nearest", chunks={"x": chunk, "y": chunk, "time": -1})
+        ds = odc.stac.load(
+            items,
+            bands=keys,
+            geobox=geobox,
+            groupby="solar_day",
+            resampling="nearest",
+            chunks={"x": chunk, "y": chunk, "time": -1},
+        )
         times = ds["time"].values
         layers = []
         for name, key in zip(names, keys, strict=True):
@@ -271,8 +324,7 @@ class Catalog:
                 layer = raw.astype(np.float32) * scale[:, None, None] + offset[:, None, None]
                 layer = layer.where(valid)
             layers.append(layer.astype(np.float32))
-        cube = xr.concat(layers, dim="bands", coords="minimal", compat="override",
-                         join="override")
+        cube = xr.concat(layers, dim="bands", coords="minimal", compat="override", join="override")
         common = {b["name"]: b.get("common_name", "") for b in coll.bands}
         cube = cube.assign_coords(bands=names).rename({"time": "t"})
         cube = cube.assign_coords(common_name=("bands", [common[n] for n in names]))
@@ -296,8 +348,9 @@ def _chunk_px(n_times: int, max_px: int) -> int:
     return int(min(max_px, max(CHUNK_STEP_PX, round(side / CHUNK_STEP_PX) * CHUNK_STEP_PX)))
 
 
-def _scale_offset(items: list[pystac.Item], key: str, times: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _scale_offset(
+    items: list[pystac.Item], key: str, times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Scale and offset per output time, from the item nearest in time (same solar day)."""
     stamps = np.array([np.datetime64(item_time(i).replace(tzinfo=None), "ns") for i in items])
     scale = np.ones(len(times), np.float32)
@@ -317,8 +370,11 @@ def _asset_key(item: pystac.Item, coll: Collection, name: str) -> str:
         eo = (asset.extra_fields.get("eo:bands") or [{}])[0]
         if key.lower() in wanted or eo.get("name") == name:
             return key
-    raise ProcessParameterInvalid(process=coll.process, parameter="bands",
-                                  reason=f"band '{name}' has no asset in item {item.id}")
+    raise ProcessParameterInvalid(
+        process=coll.process,
+        parameter="bands",
+        reason=f"band '{name}' has no asset in item {item.id}",
+    )
 
 
 def _item_epsg(item: pystac.Item) -> int:
@@ -336,23 +392,33 @@ def _native_area(items: list[pystac.Item], epsg: int) -> Area | None:
 
 def _data_assets(item: pystac.Item) -> list[tuple[str, pystac.Asset]]:
     """Raster data assets: role data (or none) and a GeoTIFF or JPEG 2000 media type."""
-    return [(k, a) for k, a in item.assets.items()
-            if "data" in (a.roles or ["data"])
-            and any(t in (a.media_type or "image/tiff") for t in ("tiff", "jp2"))]
+    return [
+        (k, a)
+        for k, a in item.assets.items()
+        if "data" in (a.roles or ["data"])
+        and any(t in (a.media_type or "image/tiff") for t in ("tiff", "jp2"))
+    ]
 
 
 def _items_bbox(items: list[pystac.Item]) -> list[float]:
     boxes = [i.bbox for i in items if i.bbox]
     if not boxes:
         return [-180.0, -90.0, 180.0, 90.0]
-    return [min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes)]
+    return [
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    ]
 
 
 def _items_interval(items: list[pystac.Item]) -> list[str | None]:
     times = sorted(item_time(i) for i in items)
-    return [f"{times[0]:%Y-%m-%dT%H:%M:%SZ}", f"{times[-1]:%Y-%m-%dT%H:%M:%SZ}"] if times \
+    return (
+        [f"{times[0]:%Y-%m-%dT%H:%M:%SZ}", f"{times[-1]:%Y-%m-%dT%H:%M:%SZ}"]
+        if times
         else [None, None]
+    )
 
 
 def _collection_area(coll: Collection) -> Area:
@@ -363,7 +429,7 @@ def _collection_area(coll: Collection) -> Area:
 def _extent_text(coll: Collection) -> str:
     bbox = coll.spec["extent"]["spatial"]["bbox"][0]
     interval = coll.spec["extent"]["temporal"]["interval"][0]
-    return (f"lon {bbox[0]:.4f} to {bbox[2]:.4f}, lat {bbox[1]:.4f} to {bbox[3]:.4f}, "
-            f"time {interval[0]} to {interval[1]}")
-
-
+    return (
+        f"lon {bbox[0]:.4f} to {bbox[2]:.4f}, lat {bbox[1]:.4f} to {bbox[3]:.4f}, "
+        f"time {interval[0]} to {interval[1]}"
+    )

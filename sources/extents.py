@@ -53,8 +53,9 @@ def _geojson_geometry(doc: dict) -> BaseGeometry:
     return shape(doc)
 
 
-def parse_spatial_extent(value: Any, process: str = "load_collection",
-                         parameter: str = "spatial_extent") -> Area | None:
+def parse_spatial_extent(
+    value: Any, process: str = "load_collection", parameter: str = "spatial_extent"
+) -> Area | None:
     """A bounding box (with optional crs, default EPSG:4326) or GeoJSON polygons, or None."""
     value = plain(value)
     if value is None:
@@ -73,8 +74,9 @@ def parse_spatial_extent(value: Any, process: str = "load_collection",
         west, east = float(value["west"]), float(value["east"])
         south, north = float(value["south"]), float(value["north"])
     except (KeyError, TypeError, ValueError):
-        raise _invalid(process, parameter,
-                       "a bounding box needs numeric west, east, south and north") from None
+        raise _invalid(
+            process, parameter, "a bounding box needs numeric west, east, south and north"
+        ) from None
     crs_value = value.get("crs", 4326)
     try:
         crs = pyproj.CRS.from_user_input(4326 if crs_value in (None, "") else crs_value)
@@ -84,8 +86,9 @@ def parse_spatial_extent(value: Any, process: str = "load_collection",
         raise _invalid(process, parameter, f"west ({west}) must be less than east ({east})")
     if south >= north:
         raise _invalid(process, parameter, f"south ({south}) must be less than north ({north})")
-    if crs.is_geographic and not (-180 <= west <= 180 and -180 <= east <= 180
-                                  and -90 <= south <= 90 and -90 <= north <= 90):
+    if crs.is_geographic and not (
+        -180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90
+    ):
         raise _invalid(process, parameter, "longitude/latitude out of range for a geographic crs")
     return Area(box(west, south, east, north), crs)
 
@@ -101,9 +104,9 @@ def _instant(value: Any, process: str, parameter: str) -> dt.datetime | None:
     return ts.to_pydatetime()
 
 
-def parse_temporal_extent(value: Any, process: str = "load_collection",
-                          parameter: str = "temporal_extent"
-                          ) -> tuple[dt.datetime | None, dt.datetime | None]:
+def parse_temporal_extent(
+    value: Any, process: str = "load_collection", parameter: str = "temporal_extent"
+) -> tuple[dt.datetime | None, dt.datetime | None]:
     """[start, end) with open ends as None; the end is exclusive as in openEO."""
     value = plain(value)
     if value is None:

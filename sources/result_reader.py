@@ -25,8 +25,7 @@ def _split(description: str) -> tuple[np.datetime64 | None, str]:
 
 
 def _from_gtiff(path: Path, chunk_px: int) -> xr.DataArray:
-    da = rioxarray.open_rasterio(path, chunks={"x": chunk_px, "y": chunk_px},
-                                 mask_and_scale=True)
+    da = rioxarray.open_rasterio(path, chunks={"x": chunk_px, "y": chunk_px}, mask_and_scale=True)
     crs = da.rio.crs
     names = da.attrs.get("long_name")
     names = [names] if isinstance(names, str) else list(names or [])
@@ -42,8 +41,7 @@ def _from_gtiff(path: Path, chunk_px: int) -> xr.DataArray:
         cube = xr.concat(layers, dim="t").assign_coords(t=times)
         cube = cube.rename(band="bands").assign_coords(bands=bands)
     else:
-        cube = da.drop_vars("band").rename(band="bands").assign_coords(
-            bands=[b for _, b in parsed])
+        cube = da.drop_vars("band").rename(band="bands").assign_coords(bands=[b for _, b in parsed])
     cube.attrs = {"crs": crs.to_wkt() if crs else None}
     return cube
 

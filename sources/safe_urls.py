@@ -100,13 +100,13 @@ def fetch(url: str, policy: UrlPolicy) -> requests.Response:
         for _ in range(MAX_REDIRECTS + 1):
             check_url(url, policy)
             try:
-                r = session.get(url, timeout=policy.timeout_s, allow_redirects=False,
-                                stream=True)
+                r = session.get(url, timeout=policy.timeout_s, allow_redirects=False, stream=True)
             except UrlRefused:
                 raise UrlRefused(f"the URL {url} is not allowed here") from None
             except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-                if isinstance(getattr(exc, "__context__", None), UrlRefused) or \
-                        "not allowed" in str(exc):
+                if isinstance(
+                    getattr(exc, "__context__", None), UrlRefused
+                ) or "not allowed" in str(exc):
                     raise UrlRefused(f"the URL {url} is not allowed here") from None
                 raise UrlRefused(f"could not fetch {url}: {type(exc).__name__}") from None
             if r.is_redirect and r.headers.get("Location"):

@@ -55,18 +55,27 @@ class StacSource:
                 self._items[collection_id] = items
             return self._items[collection_id]
 
-    def search(self, collection_id: str, bbox_ll: tuple[float, float, float, float],
-               start: dt.datetime | None, end: dt.datetime | None) -> list[pystac.Item]:
+    def search(
+        self,
+        collection_id: str,
+        bbox_ll: tuple[float, float, float, float],
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+    ) -> list[pystac.Item]:
         """Items intersecting a lon/lat box whose time lies in [start, end)."""
         if isinstance(self._root, pystac_client.Client):
             interval = f"{iso(start) if start else '..'}/{iso(end) if end else '..'}"
-            found = self._root.search(collections=[collection_id], bbox=list(bbox_ll),
-                                      datetime=interval)
+            found = self._root.search(
+                collections=[collection_id], bbox=list(bbox_ll), datetime=interval
+            )
             items = list(found.items())
         else:
             area = box(*bbox_ll)
-            items = [i for i in self._static_items(collection_id)
-                     if i.geometry is None or shape(i.geometry).intersects(area)]
+            items = [
+                i
+                for i in self._static_items(collection_id)
+                if i.geometry is None or shape(i.geometry).intersects(area)
+            ]
         return [i for i in items if in_interval(i, start, end)]
 
 

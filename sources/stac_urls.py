@@ -36,8 +36,11 @@ def _json(url: str, policy: UrlPolicy) -> dict[str, Any]:
 
 
 def _links(doc: dict[str, Any], base: str, rel: str) -> list[str]:
-    return [urljoin(base, link["href"]) for link in doc.get("links") or []
-            if isinstance(link, dict) and link.get("rel") == rel and link.get("href")]
+    return [
+        urljoin(base, link["href"])
+        for link in doc.get("links") or []
+        if isinstance(link, dict) and link.get("rel") == rel and link.get("href")
+    ]
 
 
 def _item(doc: dict[str, Any], url: str) -> pystac.Item:
@@ -56,12 +59,18 @@ def _with_query(url: str, query: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
 
 
-def _api_items(items_url: str, policy: UrlPolicy, bbox: tuple[float, ...],
-               start: dt.datetime | None, end: dt.datetime | None) -> list[pystac.Item]:
+def _api_items(
+    items_url: str,
+    policy: UrlPolicy,
+    bbox: tuple[float, ...],
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> list[pystac.Item]:
     """An OGC API Features `items` endpoint, filtered by the API and paged by `next` links."""
     span = f"{iso(start) if start else '..'}/{iso(end) if end else '..'}"
-    url: str | None = _with_query(items_url, {"bbox": ",".join(map(str, bbox)),
-                                              "datetime": span, "limit": str(PAGE_LIMIT)})
+    url: str | None = _with_query(
+        items_url, {"bbox": ",".join(map(str, bbox)), "datetime": span, "limit": str(PAGE_LIMIT)}
+    )
     out: list[pystac.Item] = []
     for _ in range(MAX_PAGES):
         if url is None:
@@ -70,8 +79,10 @@ def _api_items(items_url: str, policy: UrlPolicy, bbox: tuple[float, ...],
         out += [_item(f, url) for f in page.get("features") or []]
         nxt = _links(page, url, "next")
         url = nxt[0] if nxt else None
-    raise NotStac(f"{items_url} has more than {MAX_PAGES * PAGE_LIMIT} matching items; "
-                  "narrow the spatial or temporal extent")
+    raise NotStac(
+        f"{items_url} has more than {MAX_PAGES * PAGE_LIMIT} matching items; "
+        "narrow the spatial or temporal extent"
+    )
 
 
 def _static_items(root: dict[str, Any], url: str, policy: UrlPolicy) -> list[pystac.Item]:
@@ -93,8 +104,13 @@ def _static_items(root: dict[str, Any], url: str, policy: UrlPolicy) -> list[pys
     return out
 
 
-def remote_items(url: str, policy: UrlPolicy, bbox_ll: tuple[float, float, float, float],
-                 start: dt.datetime | None, end: dt.datetime | None) -> list[pystac.Item]:
+def remote_items(
+    url: str,
+    policy: UrlPolicy,
+    bbox_ll: tuple[float, float, float, float],
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> list[pystac.Item]:
     """The items of the STAC document at url that meet the box and [start, end); raises
     UrlRefused or NotStac with a message fit for the user."""
     doc = _json(url, policy)
@@ -105,19 +121,25 @@ def remote_items(url: str, policy: UrlPolicy, bbox_ll: tuple[float, float, float
         items = [_item(f, url) for f in doc.get("features") or []]
     elif kind in ("Collection", "Catalog"):
         api = _links(doc, url, "items")
-        items = _api_items(api[0], policy, bbox_ll, start, end) if api else \
-            _static_items(doc, url, policy)
+        items = (
+            _api_items(api[0], policy, bbox_ll, start, end)
+            if api
+            else _static_items(doc, url, policy)
+        )
     else:
         raise NotStac(f"{url} is not a STAC item, collection or catalog")
     area = box(*bbox_ll)
-    items = [i for i in items if in_interval(i, start, end)
-             and (i.geometry is None or shape(i.geometry).intersects(area))]
+    items = [
+        i
+        for i in items
+        if in_interval(i, start, end) and (i.geometry is None or shape(i.geometry).intersects(area))
+    ]
     for item in items:
         for asset in item.assets.values():
             try:
                 check_url(asset.href, policy)
             except UrlRefused:
-                raise UrlRefused(f"item {item.id} has an asset at a URL that is not allowed "
-                                 "here") from None
+                raise UrlRefused(
+                    f"item {item.id} has an asset at a URL that is not allowed here"
+                ) from None
     return items
-

@@ -26,10 +26,13 @@ def demo_catalog() -> Path:
 
 @pytest.fixture(scope="session")
 def server(demo_catalog: Path, tmp_path_factory: pytest.TempPathFactory):
-    srv = start_server(tmp_path_factory.mktemp("server"), {
-        "CROPCUBE_STAC_URL": str(demo_catalog),
-        "CROPCUBE_SYNC_MAX_VALUES": "20000000",
-    })
+    srv = start_server(
+        tmp_path_factory.mktemp("server"),
+        {
+            "CROPCUBE_STAC_URL": str(demo_catalog),
+            "CROPCUBE_SYNC_MAX_VALUES": "20000000",
+        },
+    )
     yield srv
     stop_server(srv)
 

@@ -27,8 +27,11 @@ def test_official_test_suite():
         print(f"{part}: {summary['passed']} of {summary['total']} passed")
         assert summary["total"] == TOTALS[part], part
         by_pattern = {p: {k for k, v in summary["failed"].items() if p in v} for p in patterns}
-        unexpected = {k: v for k, v in summary["failed"].items()
-                      if k not in known[part] and not any(k in c for c in by_pattern.values())}
+        unexpected = {
+            k: v
+            for k, v in summary["failed"].items()
+            if k not in known[part] and not any(k in c for c in by_pattern.values())
+        }
         assert not unexpected, (part, unexpected)
         passing_now = set(known[part]) - set(summary["failed"])
         assert not passing_now, (part, "known failures that pass now", passing_now)

@@ -15,32 +15,36 @@ from demo.build import build_demo_data
 
 
 def _items(catalog):
-    return sorted((json.loads(p.read_text()) for p in
-                   (catalog.parent / "SENTINEL2_L2A").glob("*/*.json")),
-                  key=lambda i: i["properties"]["datetime"])
+    return sorted(
+        (json.loads(p.read_text()) for p in (catalog.parent / "SENTINEL2_L2A").glob("*/*.json")),
+        key=lambda i: i["properties"]["datetime"],
+    )
 
 
 def test_acquisitions_follow_sentinel_2a_and_2b_over_two_tracks(demo_catalog):
     items = _items(demo_catalog)
-    times = [dt.datetime.fromisoformat(i["properties"]["datetime"].replace("Z", "+00:00"))
-             for i in items]
+    times = [
+        dt.datetime.fromisoformat(i["properties"]["datetime"].replace("Z", "+00:00")) for i in items
+    ]
     assert times == sorted(times) and len({t.date() for t in times}) == len(times)
     assert times[0].date() == dt.date(2021, 9, 1) and times[-1].date() >= dt.date(2022, 12, 28)
     gaps = [(b.date() - a.date()).days for a, b in zip(times, times[1:], strict=False)]
     assert set(gaps) == {2, 3} and gaps[::2] == [3] * len(gaps[::2])
     props = [i["properties"] for i in items]
     for track in (22, 65):  # each track every 5 days, 2A and 2B in turn (10-day repeat each)
-        own = [(t, p) for t, p in zip(times, props, strict=True)
-               if p["sat:relative_orbit"] == track]
-        assert {(b[0].date() - a[0].date()).days for a, b in zip(own, own[1:], strict=False)} \
-            == {5}
+        own = [
+            (t, p) for t, p in zip(times, props, strict=True) if p["sat:relative_orbit"] == track
+        ]
+        assert {(b[0].date() - a[0].date()).days for a, b in zip(own, own[1:], strict=False)} == {5}
         assert [p["platform"] for _, p in own[:4]] == ["sentinel-2a", "sentinel-2b"] * 2
         minutes = {t.hour * 60 + t.minute for t, _ in own}
         assert minutes <= (set(range(608, 613)) if track == 22 else set(range(618, 623)))
     june = {t.date() for t in times if t.year == 2022 and t.month == 6}
     assert dt.date(2022, 6, 1) in june and len({d.isocalendar().week for d in june}) == 5
-    assert all(i["id"].startswith("S2" + p["platform"][-1].upper())
-               for i, p in zip(items, props, strict=True))
+    assert all(
+        i["id"].startswith("S2" + p["platform"][-1].upper())
+        for i, p in zip(items, props, strict=True)
+    )
     for item, t in zip(items, times, strict=True):
         new = t.date() >= dt.date(2022, 1, 25)
         assert item["properties"]["s2:processing_baseline"] == ("04.00" if new else "03.01")
@@ -49,8 +53,19 @@ def test_acquisitions_follow_sentinel_2a_and_2b_over_two_tracks(demo_catalog):
         assert raster["nodata"] == 0 and raster["data_type"] == "uint16"
         assert 0 <= item["properties"]["eo:cloud_cover"] <= 100
         assert item["properties"]["proj:epsg"] == 32632
-        assert set(item["assets"]) == {"B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A",
-                                       "B11", "B12", "SCL"}
+        assert set(item["assets"]) == {
+            "B02",
+            "B03",
+            "B04",
+            "B05",
+            "B06",
+            "B07",
+            "B08",
+            "B8A",
+            "B11",
+            "B12",
+            "SCL",
+        }
 
 
 def test_band_files_are_cogs_at_their_resolution(demo_catalog):
@@ -149,8 +164,12 @@ def test_a_data_dir_keeps_the_scene_it_was_built_with(tmp_path):
     data = tmp_path / "data"
     cli = [sys.executable, "-m", "backend.cli"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROPCUBE_")}
-    subprocess.run([*cli, "demo-data", "--size", "100", "--seed", "5", "--data-dir", str(data)],
-                   check=True, capture_output=True, env=env)
+    subprocess.run(
+        [*cli, "demo-data", "--size", "100", "--seed", "5", "--data-dir", str(data)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     manifest = data / "stac" / "demo-manifest.json"
     built = manifest.read_text()
     catalog_mtime = (data / "stac" / "catalog.json").stat().st_mtime_ns
@@ -165,7 +184,12 @@ def test_a_data_dir_keeps_the_scene_it_was_built_with(tmp_path):
     west, _, east, _ = coll["extent"]["spatial"]["bbox"][0]
     assert 0.01 < east - west < 0.02  # 1 km (100 px of 10 m) at 46.5 N, not the default 5 km
     # Asking for another seed rebuilds, keeping the size it holds.
-    out = subprocess.run([*cli, "demo-data", "--seed", "6", "--data-dir", str(data)],
-                         check=True, capture_output=True, text=True, env=env).stdout
+    out = subprocess.run(
+        [*cli, "demo-data", "--seed", "6", "--data-dir", str(data)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
     assert "building the demo data (100 x 100 px" in out and "seed 6" in out
     assert json.loads(manifest.read_text())["seed"] == 6

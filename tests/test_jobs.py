@@ -19,14 +19,19 @@ from helpers.reference import ndvi_stack
 from helpers.scene import TEST_BOX
 from helpers.serverctl import USERS, start_server, stop_server
 
-JOB_ENV = {"CROPCUBE_WORKERS": "2", "CROPCUBE_JOB_HEARTBEAT_S": "0.5",
-           "CROPCUBE_JOB_STALE_S": "5", "CROPCUBE_JOB_POLL_S": "0.2"}
+JOB_ENV = {
+    "CROPCUBE_WORKERS": "2",
+    "CROPCUBE_JOB_HEARTBEAT_S": "0.5",
+    "CROPCUBE_JOB_STALE_S": "5",
+    "CROPCUBE_JOB_POLL_S": "0.2",
+}
 
 
 @pytest.fixture(scope="module")
 def job_server(demo_catalog, tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("jobs"),
-                       {"CROPCUBE_STAC_URL": str(demo_catalog), **JOB_ENV})
+    srv = start_server(
+        tmp_path_factory.mktemp("jobs"), {"CROPCUBE_STAC_URL": str(demo_catalog), **JOB_ENV}
+    )
     yield srv
     stop_server(srv)
 
@@ -43,8 +48,12 @@ def bob(job_server) -> Api:
 
 def test_client_batch_job_end_to_end(job_server, demo_catalog, tmp_path):
     con = openeo.connect(job_server.url).authenticate_basic("alice", USERS["alice"])
-    cube = con.load_collection("SENTINEL2_L2A", spatial_extent=TEST_BOX,
-                               temporal_extent=["2022-06-01", "2022-07-01"], bands=["B04", "B08"])
+    cube = con.load_collection(
+        "SENTINEL2_L2A",
+        spatial_extent=TEST_BOX,
+        temporal_extent=["2022-06-01", "2022-07-01"],
+        bands=["B04", "B08"],
+    )
     result = cube.ndvi(nir="B08", red="B04").reduce_dimension(dimension="t", reducer="max")
     job = con.create_job(result.save_result("GTiff"), title="NDVI June")
     assert job.status() == "created"
@@ -75,8 +84,9 @@ def test_tampered_and_expired_links_are_refused(alice, job_server):
     job_id = alice.create(ndvi_graph())
     alice.start(job_id)
     assert alice.wait(job_id, {"finished", "error"}) == "finished"
-    href = next(iter(alice.request("GET", f"/jobs/{job_id}/results").json()["assets"].values())
-                )["href"]
+    href = next(iter(alice.request("GET", f"/jobs/{job_id}/results").json()["assets"].values()))[
+        "href"
+    ]
     tampered = href.replace("result.tif", "result.nc")
     r = requests.get(tampered, timeout=30)
     assert r.status_code == 403 and r.json()["code"] == "PermissionsInsufficient"
@@ -93,8 +103,12 @@ def test_tampered_and_expired_links_are_refused(alice, job_server):
 
 def test_failing_graph_ends_in_error_with_a_log_entry(job_server):
     con = openeo.connect(job_server.url).authenticate_basic("alice", USERS["alice"])
-    cube = con.load_collection("SENTINEL2_L2A", spatial_extent=TEST_BOX,
-                               temporal_extent=["2015-01-01", "2015-02-01"], bands=["B04"])
+    cube = con.load_collection(
+        "SENTINEL2_L2A",
+        spatial_extent=TEST_BOX,
+        temporal_extent=["2015-01-01", "2015-02-01"],
+        bands=["B04"],
+    )
     job = con.create_job(cube.save_result("GTiff"))
     with pytest.raises(openeo.rest.JobFailedException):
         job.start_and_wait(max_poll_interval=1)
@@ -102,8 +116,11 @@ def test_failing_graph_ends_in_error_with_a_log_entry(job_server):
     errors = [e for e in job.logs() if e["level"] == "error"]
     assert errors[0]["code"] == "NoDataAvailable"
     assert "covers" in errors[0]["message"]
-    r = requests.get(f"{job_server.url}/jobs/{job.job_id}/results", headers={
-        "Authorization": con.auth.bearer and f"Bearer {con.auth.bearer}"}, timeout=30)
+    r = requests.get(
+        f"{job_server.url}/jobs/{job.job_id}/results",
+        headers={"Authorization": con.auth.bearer and f"Bearer {con.auth.bearer}"},
+        timeout=30,
+    )
     assert r.status_code == 400 and r.json()["code"] == "JobNotFinished"
 
 
@@ -129,13 +146,18 @@ def test_logs_level_and_offset_paging(alice):
     assert after_first == everything[1:]
     page = alice.request("GET", f"/jobs/{job_id}/logs", params={"limit": 2}).json()
     assert len(page["logs"]) == 2 and page["links"][0]["rel"] == "next"
-    assert requests.get(page["links"][0]["href"], headers=alice.headers,
-                        timeout=30).json()["logs"] == everything[2:4]
+    assert (
+        requests.get(page["links"][0]["href"], headers=alice.headers, timeout=30).json()["logs"]
+        == everything[2:4]
+    )
 
 
 def _job_processes(server) -> list[psutil.Process]:
-    return [p for p in psutil.Process(server.process.pid).children(recursive=True)
-            if "cropcube-job" in " ".join(p.cmdline()) or p.name().startswith("cropcube-job")]
+    return [
+        p
+        for p in psutil.Process(server.process.pid).children(recursive=True)
+        if "cropcube-job" in " ".join(p.cmdline()) or p.name().startswith("cropcube-job")
+    ]
 
 
 def test_cancel_stops_the_computation_and_delete_removes_files(alice, job_server):
@@ -165,8 +187,10 @@ def test_cancel_stops_the_computation_and_delete_removes_files(alice, job_server
 
 
 def test_results_expire_after_the_retention_period(demo_catalog, tmp_path):
-    srv = start_server(tmp_path / "retention", {"CROPCUBE_STAC_URL": str(demo_catalog),
-                                                **JOB_ENV, "CROPCUBE_RESULTS_DAYS": "0.00003"})
+    srv = start_server(
+        tmp_path / "retention",
+        {"CROPCUBE_STAC_URL": str(demo_catalog), **JOB_ENV, "CROPCUBE_RESULTS_DAYS": "0.00003"},
+    )
     try:
         alice = Api(srv.url, "alice", USERS["alice"])
         job_id = alice.create(ndvi_graph())
@@ -188,15 +212,18 @@ def test_tokens_and_signatures_stay_out_of_the_logs(alice, job_server):
     job_id = alice.create(ndvi_graph())
     alice.start(job_id)
     alice.wait(job_id, {"finished"})
-    href = next(iter(alice.request("GET", f"/jobs/{job_id}/results").json()["assets"]
-                     .values()))["href"]
+    href = next(iter(alice.request("GET", f"/jobs/{job_id}/results").json()["assets"].values()))[
+        "href"
+    ]
     assert requests.get(href, timeout=30).status_code == 200
     token = alice.headers["Authorization"].rsplit("//", 1)[1]
     signature = href.split("signature=")[1]
     # gunicorn writes the access line after the response went out: give it a moment.
     deadline = time.monotonic() + 10
-    while f"/download/{job_id}/result.tif" not in job_server.log.read_text() and \
-            time.monotonic() < deadline:
+    while (
+        f"/download/{job_id}/result.tif" not in job_server.log.read_text()
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
     text = job_server.log.read_text()
     assert f"/download/{job_id}/result.tif" in text  # the download was logged ...

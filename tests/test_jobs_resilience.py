@@ -92,11 +92,27 @@ def test_killed_worker_marks_its_job_error_within_the_bound(demo_catalog, tmp_pa
 def test_thirty_jobs_from_three_users_with_two_workers(demo_catalog, tmp_path):
     srv = start_server(tmp_path / "load", _env(demo_catalog))
     try:
-        users = {name: Api(srv.url, name, pw) for name, pw in
-                 [("alice", USERS["alice"]), ("bob", USERS["bob"]), ("carol", "carol-pw")]}
-        months = ["2022-03-01", "2022-04-01", "2022-05-01", "2022-06-01", "2022-07-01",
-                  "2022-08-01", "2022-09-01", "2022-10-01", "2022-11-01", "2022-12-01",
-                  "2022-12-31"]
+        users = {
+            name: Api(srv.url, name, pw)
+            for name, pw in [
+                ("alice", USERS["alice"]),
+                ("bob", USERS["bob"]),
+                ("carol", "carol-pw"),
+            ]
+        }
+        months = [
+            "2022-03-01",
+            "2022-04-01",
+            "2022-05-01",
+            "2022-06-01",
+            "2022-07-01",
+            "2022-08-01",
+            "2022-09-01",
+            "2022-10-01",
+            "2022-11-01",
+            "2022-12-01",
+            "2022-12-31",
+        ]
         submitted = {}
         for name, api in users.items():
             for i in range(10):
@@ -107,8 +123,9 @@ def test_thirty_jobs_from_three_users_with_two_workers(demo_catalog, tmp_path):
         for job_id, (name, start, end) in submitted.items():
             api = users[name]
             assert api.wait(job_id, {"finished", "error"}, timeout=300) == "finished"
-            href = api.request("GET", f"/jobs/{job_id}/results").json()["assets"][
-                "result.tif"]["href"]
+            href = api.request("GET", f"/jobs/{job_id}/results").json()["assets"]["result.tif"][
+                "href"
+            ]
             path = tmp_path / f"{job_id}.tif"
             path.write_bytes(requests.get(href, timeout=60).content)
             with rasterio.open(path) as src:
@@ -118,8 +135,12 @@ def test_thirty_jobs_from_three_users_with_two_workers(demo_catalog, tmp_path):
         for name, api in users.items():
             listed = {j["id"] for j in api.request("GET", "/jobs").json()["jobs"]}
             assert listed == {j for j, (n, _, _) in submitted.items() if n == name}
-        workers = {e["message"].rsplit(" ", 1)[-1] for j, (n, _, _) in submitted.items()
-                   for e in users[n].logs(j) if e["message"].startswith("Job started")}
+        workers = {
+            e["message"].rsplit(" ", 1)[-1]
+            for j, (n, _, _) in submitted.items()
+            for e in users[n].logs(j)
+            if e["message"].startswith("Job started")
+        }
         assert len(workers) == 2  # both workers took jobs
     finally:
         stop_server(srv)
@@ -129,12 +150,33 @@ def test_job_on_a_separate_dask_scheduler(demo_catalog, tmp_path):
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     bin_dir = os.path.dirname(sys.executable)
-    scheduler = subprocess.Popen([os.path.join(bin_dir, "dask"), "scheduler", "--host",
-                                  "127.0.0.1", "--port", str(port), "--no-dashboard"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = subprocess.Popen([os.path.join(bin_dir, "dask"), "worker", address, "--nthreads",
-                               "2", "--no-dashboard", "--host", "127.0.0.1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scheduler = subprocess.Popen(
+        [
+            os.path.join(bin_dir, "dask"),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-dashboard",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker = subprocess.Popen(
+        [
+            os.path.join(bin_dir, "dask"),
+            "worker",
+            address,
+            "--nthreads",
+            "2",
+            "--no-dashboard",
+            "--host",
+            "127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     srv = None
     try:
         from dask.distributed import Client
@@ -143,25 +185,28 @@ def test_job_on_a_separate_dask_scheduler(demo_catalog, tmp_path):
             client.wait_for_workers(1, timeout=60)
 
             def transitions() -> int:
-                return client.run_on_scheduler(lambda dask_scheduler:
-                                               dask_scheduler.transition_counter)
+                return client.run_on_scheduler(
+                    lambda dask_scheduler: dask_scheduler.transition_counter
+                )
 
             before = transitions()
-            srv = start_server(tmp_path / "dask", _env(demo_catalog,
-                                                       CROPCUBE_DASK_SCHEDULER=address))
+            srv = start_server(
+                tmp_path / "dask", _env(demo_catalog, CROPCUBE_DASK_SCHEDULER=address)
+            )
             alice = Api(srv.url, "alice", USERS["alice"])
             job_id = alice.create(ndvi_graph())
             alice.start(job_id)
             assert alice.wait(job_id, {"finished", "error"}) == "finished", alice.logs(job_id)
             assert transitions() > before + 10  # the tasks ran on that scheduler
-        href = alice.request("GET", f"/jobs/{job_id}/results").json()["assets"][
-            "result.tif"]["href"]
+        href = alice.request("GET", f"/jobs/{job_id}/results").json()["assets"]["result.tif"][
+            "href"
+        ]
         (tmp_path / "r.tif").write_bytes(requests.get(href, timeout=60).content)
         with rasterio.open(tmp_path / "r.tif") as src:
-            expected = np.nanmax(ndvi_stack(demo_catalog, "2022-06-01", "2022-07-01",
-                                            TEST_BOX), axis=0)
-            np.testing.assert_allclose(src.read(1), expected, rtol=1e-5, atol=1e-6,
-                                       equal_nan=True)
+            expected = np.nanmax(
+                ndvi_stack(demo_catalog, "2022-06-01", "2022-07-01", TEST_BOX), axis=0
+            )
+            np.testing.assert_allclose(src.read(1), expected, rtol=1e-5, atol=1e-6, equal_nan=True)
     finally:
         if srv is not None:
             stop_server(srv)

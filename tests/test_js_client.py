@@ -19,12 +19,16 @@ JS_DIR = Path(__file__).resolve().parent / "js"
 
 def test_js_client_end_to_end(server, demo_catalog, tmp_path):
     assert shutil.which("node"), "Node.js is required (the README's test command installs it)"
-    assert (JS_DIR / "node_modules" / "@openeo" / "js-client").is_dir(), \
+    assert (JS_DIR / "node_modules" / "@openeo" / "js-client").is_dir(), (
         "run `npm ci --prefix tests/js` (the README's test command does)"
+    )
     out = tmp_path / "js.tif"
     proc = subprocess.run(
         ["node", str(JS_DIR / "client_smoke.mjs"), server.root, "alice", USERS["alice"], str(out)],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["apiVersion"] == "1.2.0"

@@ -18,10 +18,16 @@ def _lonlat_polygon(points_utm):
 def test_geojson_polygon_masks_outside_pixels(connection, tmp_path):
     w, e, s, n = TEST_BOX["west"], TEST_BOX["east"], TEST_BOX["south"], TEST_BOX["north"]
     triangle = _lonlat_polygon([(w, s), (e, s), (w, n)])
-    feature = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": triangle}]}
-    cube = connection.load_collection("SENTINEL2_L2A", spatial_extent=feature,
-                                      temporal_extent=["2022-06-01", "2022-06-05"], bands=["B08"])
+    feature = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": {}, "geometry": triangle}],
+    }
+    cube = connection.load_collection(
+        "SENTINEL2_L2A",
+        spatial_extent=feature,
+        temporal_extent=["2022-06-01", "2022-06-05"],
+        bands=["B08"],
+    )
     out = tmp_path / "tri.tif"
     cube.download(out, format="GTiff")
     with rasterio.open(out) as src:
@@ -39,23 +45,44 @@ def test_geojson_polygon_masks_outside_pixels(connection, tmp_path):
 
 
 def test_open_ended_temporal_extent(connection):
-    cube = connection.load_collection("SENTINEL2_L2A", spatial_extent=TEST_BOX,
-                                      temporal_extent=[None, "2021-09-12"], bands=["B04"])
+    cube = connection.load_collection(
+        "SENTINEL2_L2A",
+        spatial_extent=TEST_BOX,
+        temporal_extent=[None, "2021-09-12"],
+        bands=["B04"],
+    )
     labels = cube.process("dimension_labels", data=cube, dimension="t").execute()
-    assert [label[:10] for label in labels] == ["2021-09-01", "2021-09-04", "2021-09-06",
-                                                "2021-09-09", "2021-09-11"]
-    cube = connection.load_collection("SENTINEL2_L2A", spatial_extent=TEST_BOX,
-                                      temporal_extent=["2022-12-20", None], bands=["B04"])
+    assert [label[:10] for label in labels] == [
+        "2021-09-01",
+        "2021-09-04",
+        "2021-09-06",
+        "2021-09-09",
+        "2021-09-11",
+    ]
+    cube = connection.load_collection(
+        "SENTINEL2_L2A",
+        spatial_extent=TEST_BOX,
+        temporal_extent=["2022-12-20", None],
+        bands=["B04"],
+    )
     labels = cube.process("dimension_labels", data=cube, dimension="t").execute()
-    assert [label[:10] for label in labels] == ["2022-12-20", "2022-12-23", "2022-12-25",
-                                                "2022-12-28", "2022-12-30"]
+    assert [label[:10] for label in labels] == [
+        "2022-12-20",
+        "2022-12-23",
+        "2022-12-25",
+        "2022-12-28",
+        "2022-12-30",
+    ]
 
 
 def test_json_output_of_a_small_cube(connection):
     box = {**TEST_BOX, "east": TEST_BOX["west"] + 30, "south": TEST_BOX["north"] - 20}
-    cube = connection.load_collection("SENTINEL2_L2A", spatial_extent=box,
-                                      temporal_extent=["2022-06-01", "2022-06-05"],
-                                      bands=["B04", "SCL"])
+    cube = connection.load_collection(
+        "SENTINEL2_L2A",
+        spatial_extent=box,
+        temporal_extent=["2022-06-01", "2022-06-05"],
+        bands=["B04", "SCL"],
+    )
     doc = connection.execute(cube.save_result(format="JSON"))
     assert doc["dims"] == ["t", "bands", "y", "x"]
     assert doc["coords"]["bands"] == ["B04", "SCL"]

@@ -39,20 +39,29 @@ class _Handler(RangeHandler):
         self.hits.append(self.path)
         parts = urlsplit(self.path)
         if parts.path == "/api/collections/SENTINEL2_L2A":
-            return self._json({"type": "Collection", "id": "SENTINEL2_L2A", "links": [
-                {"rel": "items", "href": "/api/collections/SENTINEL2_L2A/items"}]})
+            return self._json(
+                {
+                    "type": "Collection",
+                    "id": "SENTINEL2_L2A",
+                    "links": [{"rel": "items", "href": "/api/collections/SENTINEL2_L2A/items"}],
+                }
+            )
         if parts.path == "/api/collections/SENTINEL2_L2A/items":
             return self._items(parse_qs(parts.query))
         return super().do_GET()
 
     def _items(self, query: dict[str, list[str]]) -> None:
         start, end = query["datetime"][0].split("/")
-        found = [i for i in self.items if (start == ".." or start <= i.properties["datetime"])
-                 and (end == ".." or i.properties["datetime"] < end)]
+        found = [
+            i
+            for i in self.items
+            if (start == ".." or start <= i.properties["datetime"])
+            and (end == ".." or i.properties["datetime"] < end)
+        ]
         limit, page = int(query["limit"][0]), int(query.get("page", ["0"])[0])
         base = f"http://{self.headers['Host']}"
         features = []
-        for item in found[page * limit:(page + 1) * limit]:
+        for item in found[page * limit : (page + 1) * limit]:
             doc = item.to_dict()
             for asset in doc["assets"].values():
                 asset["href"] = f"{base}/SENTINEL2_L2A/{item.id}/{Path(asset['href']).name}"
@@ -74,10 +83,12 @@ class _Handler(RangeHandler):
 
 @pytest.fixture(scope="module")
 def stac_http(demo_catalog: Path):
-    _Handler.items = list(pystac.Catalog.from_file(str(demo_catalog))
-                          .get_child("SENTINEL2_L2A").get_items())
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0),
-                                partial(_Handler, directory=str(demo_catalog.parent)))
+    _Handler.items = list(
+        pystac.Catalog.from_file(str(demo_catalog)).get_child("SENTINEL2_L2A").get_items()
+    )
+    httpd = ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(_Handler, directory=str(demo_catalog.parent))
+    )
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
@@ -96,8 +107,9 @@ def _run(catalog: Catalog, process: str, policy: UrlPolicy, **arguments):
 TRUSTED = UrlPolicy(trusted_hosts=("127.0.0.1",))
 
 
-@pytest.mark.parametrize("path", ["/SENTINEL2_L2A/collection.json", "/catalog.json",
-                                  "/api/collections/SENTINEL2_L2A"])
+@pytest.mark.parametrize(
+    "path", ["/SENTINEL2_L2A/collection.json", "/catalog.json", "/api/collections/SENTINEL2_L2A"]
+)
 def test_load_stac_equals_load_collection(catalog, stac_http, path):
     _Handler.hits.clear()
     args = {"spatial_extent": BOX, "temporal_extent": JUNE, "bands": ["B04", "B8A", "SCL"]}
@@ -113,8 +125,14 @@ def test_load_stac_equals_load_collection(catalog, stac_http, path):
 
 def test_load_stac_item_and_common_names(catalog, stac_http):
     item = "S2A_32TPS_20220601_0_L2A"
-    cube = _run(catalog, "load_stac", TRUSTED, spatial_extent=BOX, bands=["red", "nir08"],
-                url=f"{stac_http}/SENTINEL2_L2A/{item}/{item}.json").compute()
+    cube = _run(
+        catalog,
+        "load_stac",
+        TRUSTED,
+        spatial_extent=BOX,
+        bands=["red", "nir08"],
+        url=f"{stac_http}/SENTINEL2_L2A/{item}/{item}.json",
+    ).compute()
     assert cube.sizes["t"] == 1 and str(cube["t"].values[0])[:10] == "2022-06-01"
     assert list(cube["bands"].values) == ["B04", "B8A"]
     assert 0 < float(cube.sel(bands="B04").mean()) < 0.5  # reflectance, scale and offset applied
@@ -122,17 +140,28 @@ def test_load_stac_item_and_common_names(catalog, stac_http):
 
 def test_load_stac_no_items_in_the_extent(catalog, stac_http):
     with pytest.raises(errors.NoDataAvailable):
-        _run(catalog, "load_stac", TRUSTED, url=f"{stac_http}/SENTINEL2_L2A/collection.json",
-             temporal_extent=["2030-01-01", "2030-02-01"])
+        _run(
+            catalog,
+            "load_stac",
+            TRUSTED,
+            url=f"{stac_http}/SENTINEL2_L2A/collection.json",
+            temporal_extent=["2030-01-01", "2030-02-01"],
+        )
 
 
-@pytest.mark.parametrize("why, url, policy", [
-    ("loopback by default", "/SENTINEL2_L2A/collection.json", UrlPolicy()),
-    ("host not in the allowed list", "/catalog.json",
-     UrlPolicy(allowed_hosts=("stac.example.org",))),
-    ("not STAC", "/SENTINEL2_L2A/S2A_32TPS_20220601_0_L2A/B04.tif", TRUSTED),
-    ("missing document", "/nothing.json", TRUSTED),
-])
+@pytest.mark.parametrize(
+    "why, url, policy",
+    [
+        ("loopback by default", "/SENTINEL2_L2A/collection.json", UrlPolicy()),
+        (
+            "host not in the allowed list",
+            "/catalog.json",
+            UrlPolicy(allowed_hosts=("stac.example.org",)),
+        ),
+        ("not STAC", "/SENTINEL2_L2A/S2A_32TPS_20220601_0_L2A/B04.tif", TRUSTED),
+        ("missing document", "/nothing.json", TRUSTED),
+    ],
+)
 def test_load_stac_refuses_urls(catalog, stac_http, why, url, policy):
     with pytest.raises(errors.ProcessParameterInvalid) as caught:
         _run(catalog, "load_stac", policy, url=stac_http + url)
@@ -146,8 +175,12 @@ def test_load_stac_refuses_assets_on_private_hosts(catalog, stac_http):
     not point its assets at a private address."""
     item = _Handler.items[0].id
     with pytest.raises(errors.ProcessParameterInvalid) as caught:
-        _run(catalog, "load_stac", UrlPolicy(trusted_hosts=("127.0.0.1",)),
-             url=f"{stac_http}/api/collections/SENTINEL2_L2A".replace("127.0.0.1", "localhost"))
+        _run(
+            catalog,
+            "load_stac",
+            UrlPolicy(trusted_hosts=("127.0.0.1",)),
+            url=f"{stac_http}/api/collections/SENTINEL2_L2A".replace("127.0.0.1", "localhost"),
+        )
     assert "not allowed" in caught.value.message
     doc = json.loads((Path(_Handler.items[0].get_self_href())).read_text())
     doc["assets"]["B04"]["href"] = "http://10.1.2.3/B04.tif"

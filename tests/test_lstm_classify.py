@@ -74,11 +74,13 @@ def test_readme_chain_scores_against_the_label_raster(crop_map):
 
 def test_confidence_and_probabilities(connection, tmp_path):
     box = {"west": 679720, "east": 680120, "south": 5151520, "north": 5151920, "crs": 32632}
-    cube = connection.load_collection("SENTINEL2_L2A", temporal_extent=YEAR, bands=BANDS,
-                                      spatial_extent=box)
+    cube = connection.load_collection(
+        "SENTINEL2_L2A", temporal_extent=YEAR, bands=BANDS, spatial_extent=box
+    )
     composites = cube.process("monthly_composite", data=cube)
-    result = composites.process("lstm_classify", data=composites,
-                                output=["class", "confidence", "probabilities"])
+    result = composites.process(
+        "lstm_classify", data=composites, output=["class", "confidence", "probabilities"]
+    )
     result.download(tmp_path / "p.nc", format="netCDF")
     with xr.open_dataset(tmp_path / "p.nc") as ds:
         names = [v for v in ds.data_vars if v != "spatial_ref"]
@@ -92,8 +94,9 @@ def test_confidence_and_probabilities(connection, tmp_path):
 
 def test_png_class_map_with_legend(connection, tmp_path):
     box = {"west": 679720, "east": 680120, "south": 5151520, "north": 5151920, "crs": 32632}
-    cube = connection.load_collection("SENTINEL2_L2A", temporal_extent=YEAR, bands=BANDS,
-                                      spatial_extent=box)
+    cube = connection.load_collection(
+        "SENTINEL2_L2A", temporal_extent=YEAR, bands=BANDS, spatial_extent=box
+    )
     composites = cube.process("monthly_composite", data=cube)
     classes = composites.process("lstm_classify", data=composites)
     classes.download(tmp_path / "m.png", format="PNG")
@@ -104,8 +107,8 @@ def test_png_class_map_with_legend(connection, tmp_path):
     assert image.shape[0] >= ids.shape[0] and image.shape[1] > ids.shape[1] + 40  # legend
     table = {c["value"]: c["color_hint"] for c in class_table(lc.bundled("demo").classes)}
     for value in np.unique(ids):
-        colour = tuple(int(table[int(value)][i:i + 2], 16) for i in (0, 2, 4))
-        assert (image[:ids.shape[0], :ids.shape[1]][ids == value] == colour).all()
+        colour = tuple(int(table[int(value)][i : i + 2], 16) for i in (0, 2, 4))
+        assert (image[: ids.shape[0], : ids.shape[1]][ids == value] == colour).all()
 
 
 def test_job_result_carries_the_classes(crop_map):
@@ -117,40 +120,69 @@ def test_job_result_carries_the_classes(crop_map):
     assert len(classes) == 16
 
 
-@pytest.mark.parametrize(("change", "parameter", "words"), [
-    ({"temporal_extent": ["2022-06-01", "2022-06-20"], "composite": False}, "data",
-     "time steps"),
-    ({"bands": ["B04", "B08", "SCL"]}, "data", "lacks the band"),
-    ({"model": "timesen2crop"}, "model", "is not one of ['demo']"),
-    ({"output": ["class", "colour"]}, "output", "'colour' is not one of"),
-    ({"engine": "tensorflow"}, "engine", "is not one of ['torch', 'onnxruntime']"),
-])
+@pytest.mark.parametrize(
+    ("change", "parameter", "words"),
+    [
+        (
+            {"temporal_extent": ["2022-06-01", "2022-06-20"], "composite": False},
+            "data",
+            "time steps",
+        ),
+        ({"bands": ["B04", "B08", "SCL"]}, "data", "lacks the band"),
+        ({"model": "timesen2crop"}, "model", "is not one of ['demo']"),
+        ({"output": ["class", "colour"]}, "output", "'colour' is not one of"),
+        ({"engine": "tensorflow"}, "engine", "is not one of ['torch', 'onnxruntime']"),
+    ],
+)
 def test_bad_inputs_get_openeo_errors(server, auth_headers, change, parameter, words):
     box = {"west": 679720, "east": 679920, "south": 5151720, "north": 5151920, "crs": 32632}
     graph = {
-        "load": {"process_id": "load_collection", "arguments": {
-            "id": "SENTINEL2_L2A", "spatial_extent": box,
-            "temporal_extent": change.get("temporal_extent", YEAR),
-            "bands": change.get("bands", BANDS)}},
+        "load": {
+            "process_id": "load_collection",
+            "arguments": {
+                "id": "SENTINEL2_L2A",
+                "spatial_extent": box,
+                "temporal_extent": change.get("temporal_extent", YEAR),
+                "bands": change.get("bands", BANDS),
+            },
+        },
         "mc": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "load"}}},
-        "lc": {"process_id": "lstm_classify", "arguments": {
-            "data": {"from_node": "mc" if change.get("composite", True) else "load"},
-            **{k: change[k] for k in ("model", "output", "engine") if k in change}},
-            "result": True},
+        "lc": {
+            "process_id": "lstm_classify",
+            "arguments": {
+                "data": {"from_node": "mc" if change.get("composite", True) else "load"},
+                **{k: change[k] for k in ("model", "output", "engine") if k in change},
+            },
+            "result": True,
+        },
     }
     assert_parameter_invalid(server.url, auth_headers, graph, parameter, words)
 
 
 def test_png_refuses_many_bands(server, auth_headers):
     box = {"west": 679720, "east": 679920, "south": 5151720, "north": 5151920, "crs": 32632}
-    graph = {"load": {"process_id": "load_collection", "arguments": {
-        "id": "SENTINEL2_L2A", "spatial_extent": box, "temporal_extent": ["2022-06-01",
-                                                                          "2022-06-06"],
-        "bands": ["B02", "B03", "B04", "B08"]}},
-             "save": {"process_id": "save_result", "arguments": {
-                 "data": {"from_node": "load"}, "format": "PNG"}, "result": True}}
-    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
-                      headers=auth_headers, timeout=120)
+    graph = {
+        "load": {
+            "process_id": "load_collection",
+            "arguments": {
+                "id": "SENTINEL2_L2A",
+                "spatial_extent": box,
+                "temporal_extent": ["2022-06-01", "2022-06-06"],
+                "bands": ["B02", "B03", "B04", "B08"],
+            },
+        },
+        "save": {
+            "process_id": "save_result",
+            "arguments": {"data": {"from_node": "load"}, "format": "PNG"},
+            "result": True,
+        },
+    }
+    r = requests.post(
+        f"{server.url}/result",
+        json={"process": {"process_graph": graph}},
+        headers=auth_headers,
+        timeout=120,
+    )
     assert r.status_code == 400 and r.json()["code"] == "FormatUnsupported", r.text
 
 
@@ -158,10 +190,16 @@ def _composite_cube(seed: int = 0) -> xr.DataArray:
     rng = np.random.default_rng(seed)
     data = rng.uniform(0.01, 0.5, size=(12, 9, 20, 30)).astype(np.float32)
     data[:, :, 0, 0] = np.nan
-    return xr.DataArray(data, dims=("t", "bands", "y", "x"),
-                        coords={"t": np.arange("2021-09", "2022-09", dtype="datetime64[M]")
-                                .astype("datetime64[ns]"), "bands": list(lc.BANDS),
-                                "y": np.arange(20.0), "x": np.arange(30.0)})
+    return xr.DataArray(
+        data,
+        dims=("t", "bands", "y", "x"),
+        coords={
+            "t": np.arange("2021-09", "2022-09", dtype="datetime64[M]").astype("datetime64[ns]"),
+            "bands": list(lc.BANDS),
+            "y": np.arange(20.0),
+            "x": np.arange(30.0),
+        },
+    )
 
 
 def test_udf_file_runs_in_the_client_local_runner():
@@ -186,8 +224,9 @@ def test_chunked_equals_whole():
 def test_onnxruntime_engine_equals_torch():
     cube = _composite_cube(2)
     torch_out = lc.classify(cube, "demo", ("probabilities",)).values
-    onnx_out = lc.classify(cube.chunk({"y": 10}), "demo", ("probabilities",),
-                           engine="onnxruntime").values
+    onnx_out = lc.classify(
+        cube.chunk({"y": 10}), "demo", ("probabilities",), engine="onnxruntime"
+    ).values
     np.testing.assert_allclose(onnx_out, torch_out, atol=1e-5, equal_nan=True)
 
 
@@ -203,8 +242,14 @@ def test_timesen2crop_loader_reads_the_layout(tmp_path):
     dates = [line for line in (tile / "dates.csv").read_text().split()[1:]]
     times = np.array([np.datetime64(f"{d[:4]}-{d[4:6]}-{d[6:]}") for d in dates])
     rows = np.loadtxt(tile / "1" / "3.csv", delimiter=",", skiprows=1)
-    expected = monthly_median(rows[:, 2][:, None, None], (rows[:, 9] == 0)[:, None, None],
-                              list(times), "2017-09", 12, fill=True)[:, 0, 0]
+    expected = monthly_median(
+        rows[:, 2][:, None, None],
+        (rows[:, 9] == 0)[:, None, None],
+        list(times),
+        "2017-09",
+        12,
+        fill=True,
+    )[:, 0, 0]
     got = samples.features[(samples.groups == "33UWP") & (samples.labels == 1)][3, :, 2]
     np.testing.assert_allclose(got, expected, rtol=1e-5)
     assert samples.labels.tolist().count(2) == 15
@@ -221,11 +266,35 @@ def test_timesen2crop_loader_names_a_broken_file(tmp_path):
 def test_train_command_writes_model_card_metrics_and_figure(tmp_path):
     root = make_timesen2crop(tmp_path / "ts2c", classes=3, per_class=40)
     out = tmp_path / "model"
-    run = subprocess.run([sys.executable, "-m", "backend.cli", "train", "lstm", "--dataset",
-                          f"timesen2crop:{root}", "--out", str(out), "--epochs", "30",
-                          "--batch-size", "8", "--lr", "0.01", "--hidden", "16",
-                          "--layers", "1", "--seed", "3"],
-                         capture_output=True, text=True, cwd=REPO, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "train",
+            "lstm",
+            "--dataset",
+            f"timesen2crop:{root}",
+            "--out",
+            str(out),
+            "--epochs",
+            "30",
+            "--batch-size",
+            "8",
+            "--lr",
+            "0.01",
+            "--hidden",
+            "16",
+            "--layers",
+            "1",
+            "--seed",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     assert "LSTM" in run.stdout and "random forest" in run.stdout
     metrics = json.loads((out / "metrics.json").read_text())
@@ -246,12 +315,23 @@ def test_train_through_openeo_then_classify_with_the_job_model(connection, tmp_p
     from openeo.internal.graph_building import PGNode
     from openeo.rest.mlmodel import MlModel
 
-    cube = connection.load_collection("SENTINEL2_L2A", temporal_extent=YEAR, bands=BANDS,
-                                      spatial_extent=TRAIN_BOX)
+    cube = connection.load_collection(
+        "SENTINEL2_L2A", temporal_extent=YEAR, bands=BANDS, spatial_extent=TRAIN_BOX
+    )
     composites = cube.process("monthly_composite", data=cube)
     labels = connection.load_collection("CROP_LABELS", spatial_extent=TRAIN_BOX)
-    fitted = MlModel(PGNode("fit_lstm_classifier", predictors=composites, target=labels,
-                            epochs=80, hidden=32, layers=1, seed=1), connection=connection)
+    fitted = MlModel(
+        PGNode(
+            "fit_lstm_classifier",
+            predictors=composites,
+            target=labels,
+            epochs=80,
+            hidden=32,
+            layers=1,
+            seed=1,
+        ),
+        connection=connection,
+    )
     job = fitted.create_job(title="fit")
     job.start_and_wait(max_poll_interval=1)
     results = job.get_results().get_metadata()
@@ -261,8 +341,9 @@ def test_train_through_openeo_then_classify_with_the_job_model(connection, tmp_p
     assert any("mlm" in e for e in results["stac_extensions"])
 
     for ref in (job.job_id, asset["href"]):  # by job id, and by the signed asset URL
-        classified = composites.process("lstm_classify", data=composites,
-                                        model=connection.load_ml_model(ref))
+        classified = composites.process(
+            "lstm_classify", data=composites, model=connection.load_ml_model(ref)
+        )
         classified.download(tmp_path / "own.tif", format="GTiff")
         with rasterio.open(tmp_path / "own.tif") as src:
             classes = src.read(1)
@@ -276,12 +357,18 @@ def test_train_through_openeo_then_classify_with_the_job_model(connection, tmp_p
 def test_load_ml_model_bad_references(server, auth_headers, connection):
     other = openeo.connect(server.url).authenticate_basic("bob", "bob-pw")
     job = other.load_collection("CROP_LABELS").create_job(out_format="GTiff")
-    for ref, words in ((job.job_id, "no job"), ("j-doesnotexist", "no job"),
-                       (f"{server.url}/nothing.pt", "is not allowed here")):
-        graph = {"m": {"process_id": "load_ml_model", "arguments": {"id": ref},
-                       "result": True}}
-        r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
-                          headers=auth_headers, timeout=60)
+    for ref, words in (
+        (job.job_id, "no job"),
+        ("j-doesnotexist", "no job"),
+        (f"{server.url}/nothing.pt", "is not allowed here"),
+    ):
+        graph = {"m": {"process_id": "load_ml_model", "arguments": {"id": ref}, "result": True}}
+        r = requests.post(
+            f"{server.url}/result",
+            json={"process": {"process_graph": graph}},
+            headers=auth_headers,
+            timeout=60,
+        )
         assert r.status_code == 400 and r.json()["code"] == "ProcessParameterInvalid", r.text
         assert words in r.json()["message"]
 
@@ -289,18 +376,36 @@ def test_load_ml_model_bad_references(server, auth_headers, connection):
 def test_fit_refuses_a_target_off_the_grid(server, auth_headers):
     small = {**TRAIN_BOX, "east": TRAIN_BOX["west"] + 200}
     graph = {
-        "s2": {"process_id": "load_collection", "arguments": {
-            "id": "SENTINEL2_L2A", "spatial_extent": small, "temporal_extent": YEAR,
-            "bands": BANDS}},
+        "s2": {
+            "process_id": "load_collection",
+            "arguments": {
+                "id": "SENTINEL2_L2A",
+                "spatial_extent": small,
+                "temporal_extent": YEAR,
+                "bands": BANDS,
+            },
+        },
         "mc": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "s2"}}},
-        "lab": {"process_id": "load_collection", "arguments": {
-            "id": "CROP_LABELS", "spatial_extent": TRAIN_BOX, "temporal_extent": None}},
-        "fit": {"process_id": "fit_lstm_classifier", "arguments": {
-            "predictors": {"from_node": "mc"}, "target": {"from_node": "lab"}},
-            "result": True},
+        "lab": {
+            "process_id": "load_collection",
+            "arguments": {
+                "id": "CROP_LABELS",
+                "spatial_extent": TRAIN_BOX,
+                "temporal_extent": None,
+            },
+        },
+        "fit": {
+            "process_id": "fit_lstm_classifier",
+            "arguments": {"predictors": {"from_node": "mc"}, "target": {"from_node": "lab"}},
+            "result": True,
+        },
     }
-    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
-                      headers=auth_headers, timeout=120)
+    r = requests.post(
+        f"{server.url}/result",
+        json={"process": {"process_graph": graph}},
+        headers=auth_headers,
+        timeout=120,
+    )
     assert r.status_code == 400 and "predictors' grid" in r.json()["message"], r.text
 
 
@@ -310,25 +415,47 @@ def test_fit_on_geojson_parcels_synchronously(server, auth_headers, demo_catalog
 
     import torch
 
-    parcels = json.loads((demo_catalog.parent / "CROP_LABELS" / "labels" / "parcels.geojson")
-                         .read_text())
+    parcels = json.loads(
+        (demo_catalog.parent / "CROP_LABELS" / "labels" / "parcels.geojson").read_text()
+    )
     graph = {
-        "s2": {"process_id": "load_collection", "arguments": {
-            "id": "SENTINEL2_L2A", "spatial_extent": TRAIN_BOX, "temporal_extent": YEAR,
-            "bands": BANDS}},
+        "s2": {
+            "process_id": "load_collection",
+            "arguments": {
+                "id": "SENTINEL2_L2A",
+                "spatial_extent": TRAIN_BOX,
+                "temporal_extent": YEAR,
+                "bands": BANDS,
+            },
+        },
         "mc": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "s2"}}},
-        "fit": {"process_id": "fit_lstm_classifier", "arguments": {
-            "predictors": {"from_node": "mc"}, "target": parcels, "epochs": 3, "hidden": 8,
-            "layers": 1}, "result": True},
+        "fit": {
+            "process_id": "fit_lstm_classifier",
+            "arguments": {
+                "predictors": {"from_node": "mc"},
+                "target": parcels,
+                "epochs": 3,
+                "hidden": 8,
+                "layers": 1,
+            },
+            "result": True,
+        },
     }
-    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
-                      headers=auth_headers, timeout=300)
+    r = requests.post(
+        f"{server.url}/result",
+        json={"process": {"process_graph": graph}},
+        headers=auth_headers,
+        timeout=300,
+    )
     assert r.status_code == 200, r.text
     model = lc.LSTMModel.from_dict(torch.load(io.BytesIO(r.content), weights_only=True))
     assert model.network.config["hidden"] == 8 and model.classes[12] == "Winter wheat"
     assert model.meta["source"] == "fit_lstm_classifier (openEO)"
     bad = {**graph["fit"]["arguments"], "target_property": "crop"}
-    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": {
-        **graph, "fit": {**graph["fit"], "arguments": bad}}}}, headers=auth_headers,
-        timeout=300)
+    r = requests.post(
+        f"{server.url}/result",
+        json={"process": {"process_graph": {**graph, "fit": {**graph["fit"], "arguments": bad}}}},
+        headers=auth_headers,
+        timeout=300,
+    )
     assert r.status_code == 400 and "no property 'crop'" in r.json()["message"], r.text

@@ -27,19 +27,28 @@ MASK = (0, 1, 3, 8, 9, 10, 11)
 SMALL = {"west": 679720, "east": 680120, "south": 5151520, "north": 5151920, "crs": 32632}
 
 
-def _monthly_truth(catalog: Path, start: str, end: str, box: dict, max_cloud: float = 100,
-                   track: int | None = None) -> np.ndarray:
+def _monthly_truth(
+    catalog: Path, start: str, end: str, box: dict, max_cloud: float = 100, track: int | None = None
+) -> np.ndarray:
     """Monthly mean NDVI of clear observations, by hand from the COGs: (months, y, x);
     only scenes with eo:cloud_cover <= max_cloud (and of one relative orbit)."""
     times, stack = read_stack(catalog, start, end, box, ["B04", "B08", "SCL"])
-    props = {p["datetime"][:19]: p for p in (
-        json.loads(f.read_text())["properties"]
-        for f in (catalog.parent / "SENTINEL2_L2A").glob("*/*.json"))}
+    props = {
+        p["datetime"][:19]: p
+        for p in (
+            json.loads(f.read_text())["properties"]
+            for f in (catalog.parent / "SENTINEL2_L2A").glob("*/*.json")
+        )
+    }
     ndvi = (stack["B08"] - stack["B04"]) / (stack["B08"] + stack["B04"])
     ndvi[np.isin(stack["SCL"], MASK)] = np.nan
     item = [props[t.strftime("%Y-%m-%dT%H:%M:%S")] for t in times]
-    ndvi[[p["eo:cloud_cover"] > max_cloud or track not in (None, p["sat:relative_orbit"])
-          for p in item]] = np.nan
+    ndvi[
+        [
+            p["eo:cloud_cover"] > max_cloud or track not in (None, p["sat:relative_orbit"])
+            for p in item
+        ]
+    ] = np.nan
     month = np.array([(t.year - int(start[:4])) * 12 + t.month - int(start[5:7]) for t in times])
     out = np.full((month.max() + 1,) + ndvi.shape[1:], np.nan)
     for m in range(month.max() + 1):
@@ -59,11 +68,15 @@ def _persistence(series: np.ndarray) -> np.ndarray:
 
 def test_forecast_beats_persistence_on_an_unseen_scene(connection, demo_catalog, tmp_path):
     """A year of the test scene (another seed than the demo model's) -> September 2022."""
-    cube = connection.load_collection("SENTINEL2_L2A", temporal_extent=["2021-09-01",
-                                      "2022-09-01"], bands=["B04", "B08", "SCL"],
-                                      spatial_extent=TEST_BOX)
-    cube.process("ndvi_forecast", data=cube, horizon=2, model="demo", uncertainty=True
-                  ).download(tmp_path / "f.nc", format="netCDF")
+    cube = connection.load_collection(
+        "SENTINEL2_L2A",
+        temporal_extent=["2021-09-01", "2022-09-01"],
+        bands=["B04", "B08", "SCL"],
+        spatial_extent=TEST_BOX,
+    )
+    cube.process("ndvi_forecast", data=cube, horizon=2, model="demo", uncertainty=True).download(
+        tmp_path / "f.nc", format="netCDF"
+    )
     with xr.open_dataset(tmp_path / "f.nc") as ds:
         assert [str(t)[:10] for t in ds["t"].values] == ["2022-09-01", "2022-10-01"]
         assert {"NDVI", "NDVI_q10", "NDVI_q90"} <= set(ds.data_vars)
@@ -88,15 +101,20 @@ def test_gapfill_keeps_clear_months_and_fills_the_rest(connection, demo_catalog,
     months lose pixels; the gaps are filled and scored against all clear observations of
     those months (both tracks)."""
     period = ["2021-09-01", "2022-09-01"]
-    cube = connection.load_collection("SENTINEL2_L2A", temporal_extent=period,
-                                      bands=["B04", "B08", "SCL"], spatial_extent=SMALL,
-                                      properties={"eo:cloud_cover": lambda v: v <= 20,
-                                                  "sat:relative_orbit": lambda v: v == 22})
+    cube = connection.load_collection(
+        "SENTINEL2_L2A",
+        temporal_extent=period,
+        bands=["B04", "B08", "SCL"],
+        spatial_extent=SMALL,
+        properties={"eo:cloud_cover": lambda v: v <= 20, "sat:relative_orbit": lambda v: v == 22},
+    )
     cube.process("ndvi_forecast", data=cube, mode="gapfill", model="demo").download(
-        tmp_path / "g.nc", format="netCDF")
+        tmp_path / "g.nc", format="netCDF"
+    )
     with xr.open_dataset(tmp_path / "g.nc") as ds:
         assert [str(t)[:7] for t in ds["t"].values] == [
-            str(m) for m in np.arange("2021-09", "2022-09", dtype="datetime64[M]")]
+            str(m) for m in np.arange("2021-09", "2022-09", dtype="datetime64[M]")
+        ]
         filled = ds["NDVI"].values
     seen = _monthly_truth(demo_catalog, *period, SMALL, max_cloud=20, track=22)
     truth = _monthly_truth(demo_catalog, *period, SMALL)
@@ -105,8 +123,10 @@ def test_gapfill_keeps_clear_months_and_fills_the_rest(connection, demo_catalog,
     np.testing.assert_allclose(filled[kept], seen[kept], atol=1e-5)
     assert np.isfinite(filled).all() and (np.abs(filled) <= 1).all()
     gap = ~kept & np.isfinite(truth)
-    days = (np.arange("2021-09", "2022-09", dtype="datetime64[M]").astype("datetime64[D]")
-            - np.datetime64("2021-09-01")).astype(float)
+    days = (
+        np.arange("2021-09", "2022-09", dtype="datetime64[M]").astype("datetime64[D]")
+        - np.datetime64("2021-09-01")
+    ).astype(float)
     linear = np.full(seen.shape, np.nan)
     for yy, xx in np.ndindex(*seen.shape[1:]):
         ok = kept[:, yy, xx]
@@ -121,18 +141,24 @@ def test_gapfill_keeps_clear_months_and_fills_the_rest(connection, demo_catalog,
 
 def test_ndvi_band_red_nir_and_scl_masking_agree():
     rng = np.random.default_rng(0)
-    times = np.array(["2022-01-03", "2022-01-20", "2022-02-11", "2022-03-02", "2022-03-30"],
-                     dtype="datetime64[ns]")
+    times = np.array(
+        ["2022-01-03", "2022-01-20", "2022-02-11", "2022-03-02", "2022-03-30"],
+        dtype="datetime64[ns]",
+    )
     red = rng.uniform(0.02, 0.1, (5, 4, 6)).astype(np.float32)
     nir = rng.uniform(0.2, 0.5, (5, 4, 6)).astype(np.float32)
     scl = np.full((5, 4, 6), 4.0, np.float32)
     scl[1] = 9  # a cloudy date: its NDVI must not count
     coords = {"t": times, "y": np.arange(4.0), "x": np.arange(6.0)}
-    raw = xr.DataArray(np.stack([red, nir, scl], 1), dims=("t", "bands", "y", "x"),
-                       coords={**coords, "bands": ["B04", "B08", "SCL"]})
+    raw = xr.DataArray(
+        np.stack([red, nir, scl], 1),
+        dims=("t", "bands", "y", "x"),
+        coords={**coords, "bands": ["B04", "B08", "SCL"]},
+    )
     ndvi = (nir - red) / (nir + red)
-    with_ndvi = xr.DataArray(ndvi[:, None], dims=("t", "bands", "y", "x"),
-                             coords={**coords, "bands": ["NDVI"]})
+    with_ndvi = xr.DataArray(
+        ndvi[:, None], dims=("t", "bands", "y", "x"), coords={**coords, "bands": ["NDVI"]}
+    )
     series = nf.monthly(nf.ndvi_of(raw))
     np.testing.assert_allclose(series.values[0], ndvi[0], rtol=1e-6)  # January: date 0 only
     np.testing.assert_allclose(series.values[2], (ndvi[3] + ndvi[4]) / 2, rtol=1e-6)
@@ -144,14 +170,23 @@ def test_ndvi_band_red_nir_and_scl_masking_agree():
 def _ndvi_cube(months: int = 20, seed: int = 0) -> xr.DataArray:
     rng = np.random.default_rng(seed)
     t = np.arange(months)
-    data = 0.5 + 0.3 * np.sin(2 * np.pi * t / 12)[:, None, None] + \
-        rng.normal(0, 0.03, (months, 12, 17))
+    data = (
+        0.5
+        + 0.3 * np.sin(2 * np.pi * t / 12)[:, None, None]
+        + rng.normal(0, 0.03, (months, 12, 17))
+    )
     data[rng.random(data.shape) < 0.3] = np.nan
     data[:, 0, 0] = np.nan  # never clear
-    return xr.DataArray(data[:, None].astype(np.float32), dims=("t", "bands", "y", "x"),
-                        coords={"t": (np.datetime64("2020-03", "M") + t).astype("datetime64[ns]"),
-                                "bands": ["NDVI"],
-                                "y": np.arange(12.0), "x": np.arange(17.0)})
+    return xr.DataArray(
+        data[:, None].astype(np.float32),
+        dims=("t", "bands", "y", "x"),
+        coords={
+            "t": (np.datetime64("2020-03", "M") + t).astype("datetime64[ns]"),
+            "bands": ["NDVI"],
+            "y": np.arange(12.0),
+            "x": np.arange(17.0),
+        },
+    )
 
 
 @pytest.mark.parametrize("mode", ["forecast", "gapfill"])
@@ -159,8 +194,7 @@ def test_chunked_equals_whole(mode):
     cube = _ndvi_cube()
     whole = nf.forecast(cube, "eolearn", 4, mode, uncertainty=True)
     chunked = nf.forecast(cube.chunk({"y": 5, "x": 6}), "eolearn", 4, mode, uncertainty=True)
-    np.testing.assert_allclose(chunked.values, whole.values, rtol=1e-5, atol=1e-6,
-                               equal_nan=True)
+    np.testing.assert_allclose(chunked.values, whole.values, rtol=1e-5, atol=1e-6, equal_nan=True)
     assert np.isnan(whole.values[:, :, 0, 0]).all()  # no clear month: no prediction
     assert np.isfinite(whole.values[:, :, 1:, 1:]).all()
 
@@ -185,8 +219,7 @@ def test_udf_file_runs_in_the_client_local_runner():
 
 
 def test_interpolation_input_by_hand():
-    values = np.array([[np.nan, 0.2, np.nan, np.nan, 0.5, np.nan],
-                       [np.nan] * 6])
+    values = np.array([[np.nan, 0.2, np.nan, np.nan, 0.5, np.nan], [np.nan] * 6])
     got = nf.interpolate(values)
     np.testing.assert_allclose(got[0], [0.2, 0.2, 0.3, 0.4, 0.5, 0.5])
     np.testing.assert_array_equal(got[1], np.zeros(6))
@@ -207,34 +240,66 @@ def test_training_windows_hide_only_clear_months():
     assert set(np.unique(calendar)) == set(range(12))
 
 
-@pytest.mark.parametrize(("change", "parameter", "words"), [
-    ({"horizon": 0}, "horizon", "less than the minimum of 1"),
-    ({"horizon": 7}, "horizon", "greater than the maximum of 6"),
-    ({"horizon": "3"}, "horizon", "is not of type integer"),
-    ({"mode": "hindcast"}, "mode", "is not one of ['forecast', 'gapfill']"),
-    ({"model": "timesen2crop"}, "model", "is not one of ['eolearn', 'demo']"),
-    ({"uncertainty": "yes"}, "uncertainty", "is not of type boolean"),
-    ({"bands": ["B02", "SCL"]}, "data", "red (B04) and near-infrared"),
-])
+@pytest.mark.parametrize(
+    ("change", "parameter", "words"),
+    [
+        ({"horizon": 0}, "horizon", "less than the minimum of 1"),
+        ({"horizon": 7}, "horizon", "greater than the maximum of 6"),
+        ({"horizon": "3"}, "horizon", "is not of type integer"),
+        ({"mode": "hindcast"}, "mode", "is not one of ['forecast', 'gapfill']"),
+        ({"model": "timesen2crop"}, "model", "is not one of ['eolearn', 'demo']"),
+        ({"uncertainty": "yes"}, "uncertainty", "is not of type boolean"),
+        ({"bands": ["B02", "SCL"]}, "data", "red (B04) and near-infrared"),
+    ],
+)
 def test_bad_inputs_get_openeo_errors(server, auth_headers, change, parameter, words):
     graph = {
-        "load": {"process_id": "load_collection", "arguments": {
-            "id": "SENTINEL2_L2A", "spatial_extent": SMALL,
-            "temporal_extent": ["2022-01-01", "2022-06-01"],
-            "bands": change.get("bands", ["B04", "B08", "SCL"])}},
-        "nf": {"process_id": "ndvi_forecast", "arguments": {
-            "data": {"from_node": "load"},
-            **{k: v for k, v in change.items() if k != "bands"}}, "result": True},
+        "load": {
+            "process_id": "load_collection",
+            "arguments": {
+                "id": "SENTINEL2_L2A",
+                "spatial_extent": SMALL,
+                "temporal_extent": ["2022-01-01", "2022-06-01"],
+                "bands": change.get("bands", ["B04", "B08", "SCL"]),
+            },
+        },
+        "nf": {
+            "process_id": "ndvi_forecast",
+            "arguments": {
+                "data": {"from_node": "load"},
+                **{k: v for k, v in change.items() if k != "bands"},
+            },
+            "result": True,
+        },
     }
     assert_parameter_invalid(server.url, auth_headers, graph, parameter, words)
 
 
 def test_train_command_writes_model_card_and_evaluation(tmp_path):
     out = tmp_path / "model"
-    run = subprocess.run([sys.executable, "-m", "backend.cli", "train", "ndvi", "--dataset",
-                          "eolearn", "--out", str(out), "--epochs", "2", "--steps", "20",
-                          "--hidden", "8"], capture_output=True, text=True, cwd=REPO,
-                         timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "train",
+            "ndvi",
+            "--dataset",
+            "eolearn",
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--steps",
+            "20",
+            "--hidden",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     for split in ("pixel-disjoint", "time-disjoint"):
@@ -247,46 +312,82 @@ def test_train_command_writes_model_card_and_evaluation(tmp_path):
     assert model.network.config["hidden"] == 8 and model.meta["data"]["months"]
 
 
-def test_train_through_openeo_then_forecast_with_the_job_model(connection, server,
-                                                              auth_headers, tmp_path):
+def test_train_through_openeo_then_forecast_with_the_job_model(
+    connection, server, auth_headers, tmp_path
+):
     """fit_ndvi_forecaster (batch job) -> model.pt with MLM -> load_ml_model -> forecast."""
     from openeo.internal.graph_building import PGNode
     from openeo.rest.mlmodel import MlModel
 
-    cube = connection.load_collection("SENTINEL2_L2A", temporal_extent=["2021-09-01",
-                                      "2022-12-31"], bands=["B04", "B08", "SCL"],
-                                      spatial_extent=SMALL)
-    fitted = MlModel(PGNode("fit_ndvi_forecaster", data=cube, epochs=2, hidden=8, seed=1),
-                     connection=connection)
+    cube = connection.load_collection(
+        "SENTINEL2_L2A",
+        temporal_extent=["2021-09-01", "2022-12-31"],
+        bands=["B04", "B08", "SCL"],
+        spatial_extent=SMALL,
+    )
+    fitted = MlModel(
+        PGNode("fit_ndvi_forecaster", data=cube, epochs=2, hidden=8, seed=1), connection=connection
+    )
     job = fitted.create_job(title="fit ndvi")
     job.start_and_wait(max_poll_interval=1)
     asset = job.get_results().get_metadata()["assets"]["model.pt"]
     assert asset["mlm:tasks"] == ["regression"] and asset["mlm:input"][0]["bands"] == ["NDVI"]
-    forecast = cube.process("ndvi_forecast", data=cube, horizon=1,
-                            model=connection.load_ml_model(job.job_id))
+    forecast = cube.process(
+        "ndvi_forecast", data=cube, horizon=1, model=connection.load_ml_model(job.job_id)
+    )
     forecast.download(tmp_path / "own.nc", format="netCDF")
     with xr.open_dataset(tmp_path / "own.nc") as ds:
         assert str(ds["t"].values[0])[:7] == "2023-01"
         assert np.isfinite(ds["NDVI"].values).mean() > 0.9
     # An NDVI model in lstm_classify is refused, not crashed on.
-    graph = {"m": {"process_id": "load_ml_model", "arguments": {"id": job.job_id}},
-             "s2": {"process_id": "load_collection", "arguments": {
-                 "id": "SENTINEL2_L2A", "spatial_extent": SMALL,
-                 "temporal_extent": ["2021-09-01", "2022-09-01"], "bands": ["B04", "SCL"]}},
-             "c": {"process_id": "lstm_classify", "arguments": {
-                 "data": {"from_node": "s2"}, "model": {"from_node": "m"}}, "result": True}}
-    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
-                      headers=auth_headers, timeout=120)
+    graph = {
+        "m": {"process_id": "load_ml_model", "arguments": {"id": job.job_id}},
+        "s2": {
+            "process_id": "load_collection",
+            "arguments": {
+                "id": "SENTINEL2_L2A",
+                "spatial_extent": SMALL,
+                "temporal_extent": ["2021-09-01", "2022-09-01"],
+                "bands": ["B04", "SCL"],
+            },
+        },
+        "c": {
+            "process_id": "lstm_classify",
+            "arguments": {"data": {"from_node": "s2"}, "model": {"from_node": "m"}},
+            "result": True,
+        },
+    }
+    r = requests.post(
+        f"{server.url}/result",
+        json={"process": {"process_graph": graph}},
+        headers=auth_headers,
+        timeout=120,
+    )
     assert r.status_code == 400 and r.json()["code"] == "ProcessParameterInvalid", r.text
     assert "NDVIModel, not a crop classifier (fit_lstm_classifier)" in r.json()["message"]
 
 
 def test_fit_refuses_a_short_cube(server, auth_headers):
-    graph = {"s2": {"process_id": "load_collection", "arguments": {
-        "id": "SENTINEL2_L2A", "spatial_extent": SMALL,
-        "temporal_extent": ["2022-01-01", "2022-06-01"], "bands": ["B04", "B08", "SCL"]}},
-             "fit": {"process_id": "fit_ndvi_forecaster", "arguments": {
-                 "data": {"from_node": "s2"}}, "result": True}}
-    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
-                      headers=auth_headers, timeout=120)
+    graph = {
+        "s2": {
+            "process_id": "load_collection",
+            "arguments": {
+                "id": "SENTINEL2_L2A",
+                "spatial_extent": SMALL,
+                "temporal_extent": ["2022-01-01", "2022-06-01"],
+                "bands": ["B04", "B08", "SCL"],
+            },
+        },
+        "fit": {
+            "process_id": "fit_ndvi_forecaster",
+            "arguments": {"data": {"from_node": "s2"}},
+            "result": True,
+        },
+    }
+    r = requests.post(
+        f"{server.url}/result",
+        json={"process": {"process_graph": graph}},
+        headers=auth_headers,
+        timeout=120,
+    )
     assert r.status_code == 400 and "at least 12 are needed" in r.json()["message"], r.text

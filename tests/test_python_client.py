@@ -21,14 +21,22 @@ def test_connect_and_discover(connection):
     assert bands["B08"]["common_name"] == "nir" and bands["B04"]["center_wavelength"] == 0.665
     assert "SCL" in bands and len(bands) == 11
     processes = {p["id"] for p in connection.list_processes()}
-    assert {"load_collection", "save_result", "ndvi", "reduce_dimension", "filter_bbox",
-            "filter_temporal", "aggregate_temporal_period"} <= processes
+    assert {
+        "load_collection",
+        "save_result",
+        "ndvi",
+        "reduce_dimension",
+        "filter_bbox",
+        "filter_temporal",
+        "aggregate_temporal_period",
+    } <= processes
     assert "load_stac" in processes and "run_udf" not in processes
 
 
 def _ndvi_max_cube(connection):
-    cube = connection.load_collection("SENTINEL2_L2A", bands=["B04", "B08"],
-                                      temporal_extent=["2022-05-01", "2022-08-01"])
+    cube = connection.load_collection(
+        "SENTINEL2_L2A", bands=["B04", "B08"], temporal_extent=["2022-05-01", "2022-08-01"]
+    )
     cube = cube.filter_bbox(**TEST_BOX).filter_temporal("2022-06-01", "2022-07-01")
     return cube.ndvi(nir="B08", red="B04").reduce_dimension(dimension="t", reducer="max")
 
@@ -48,9 +56,12 @@ def test_ndvi_gtiff_matches_cogs(connection, demo_catalog, tmp_path):
 
 
 def test_ndvi_netcdf_matches_cogs(connection, demo_catalog, tmp_path):
-    cube = connection.load_collection("SENTINEL2_L2A", spatial_extent=TEST_BOX,
-                                      temporal_extent=["2022-06-01", "2022-07-01"],
-                                      bands=["red", "nir"])
+    cube = connection.load_collection(
+        "SENTINEL2_L2A",
+        spatial_extent=TEST_BOX,
+        temporal_extent=["2022-06-01", "2022-07-01"],
+        bands=["red", "nir"],
+    )
     cube = cube.ndvi(nir="B08", red="B04")
     out = tmp_path / "ndvi.nc"
     cube.download(out, format="netCDF")
@@ -66,40 +77,72 @@ def test_ndvi_netcdf_matches_cogs(connection, demo_catalog, tmp_path):
 
 
 def test_gtiff_band_descriptions_name_band_and_date(connection, tmp_path):
-    cube = connection.load_collection("SENTINEL2_L2A", spatial_extent=TEST_BOX,
-                                      temporal_extent=["2022-06-01", "2022-06-07"],
-                                      bands=["B04", "SCL"])
+    cube = connection.load_collection(
+        "SENTINEL2_L2A",
+        spatial_extent=TEST_BOX,
+        temporal_extent=["2022-06-01", "2022-06-07"],
+        bands=["B04", "SCL"],
+    )
     out = tmp_path / "stack.tif"
     cube.download(out, format="GTiff")
     with rasterio.open(out) as src:
-        assert src.descriptions == ("2022-06-01T10:20:18 B04", "2022-06-01T10:20:18 SCL",
-                                    "2022-06-03T10:10:55 B04", "2022-06-03T10:10:55 SCL",
-                                    "2022-06-06T10:20:55 B04", "2022-06-06T10:20:55 SCL")
+        assert src.descriptions == (
+            "2022-06-01T10:20:18 B04",
+            "2022-06-01T10:20:18 SCL",
+            "2022-06-03T10:10:55 B04",
+            "2022-06-03T10:10:55 SCL",
+            "2022-06-06T10:20:55 B04",
+            "2022-06-06T10:20:55 SCL",
+        )
         scl = src.read(2)
     assert set(np.unique(scl)) <= set(range(12))
 
 
 def test_scalar_result_is_json(connection):
-    assert connection.execute({"add": {"process_id": "add", "arguments": {"x": 2, "y": 3},
-                                       "result": True}}) == 5
-    cube = connection.load_collection("SENTINEL2_L2A", spatial_extent=TEST_BOX,
-                                      temporal_extent=["2022-06-01", "2022-06-10"], bands=["B04"])
+    assert (
+        connection.execute(
+            {"add": {"process_id": "add", "arguments": {"x": 2, "y": 3}, "result": True}}
+        )
+        == 5
+    )
+    cube = connection.load_collection(
+        "SENTINEL2_L2A",
+        spatial_extent=TEST_BOX,
+        temporal_extent=["2022-06-01", "2022-06-10"],
+        bands=["B04"],
+    )
     dims = cube.process("dimension_labels", data=cube, dimension="t")
     labels = [np.datetime64(label.rstrip("Z")) for label in dims.execute()]
-    assert labels == [np.datetime64(t) for t in ("2022-06-01T10:20:18", "2022-06-03T10:10:55",
-                                                 "2022-06-06T10:20:55", "2022-06-08T10:09:32")]
+    assert labels == [
+        np.datetime64(t)
+        for t in (
+            "2022-06-01T10:20:18",
+            "2022-06-03T10:10:55",
+            "2022-06-06T10:20:55",
+            "2022-06-08T10:09:32",
+        )
+    ]
 
 
 def test_cloud_cover_filter(connection, demo_catalog):
     import json
 
     cube = connection.load_collection(
-        "SENTINEL2_L2A", spatial_extent=TEST_BOX, temporal_extent=["2021-09-01", "2022-01-01"],
-        bands=["B04"], max_cloud_cover=20)
+        "SENTINEL2_L2A",
+        spatial_extent=TEST_BOX,
+        temporal_extent=["2021-09-01", "2022-01-01"],
+        bands=["B04"],
+        max_cloud_cover=20,
+    )
     labels = cube.process("dimension_labels", data=cube, dimension="t").execute()
-    items = [json.loads(p.read_text())["properties"]
-             for p in (demo_catalog.parent / "SENTINEL2_L2A").glob("*/*.json")]
-    expected = sorted(p["datetime"][:19] for p in items
-                      if p["eo:cloud_cover"] <= 20 and p["datetime"] < "2022-01-01")
+    items = [
+        json.loads(p.read_text())["properties"]
+        for p in (demo_catalog.parent / "SENTINEL2_L2A").glob("*/*.json")
+    ]
+    expected = sorted(
+        p["datetime"][:19]
+        for p in items
+        if p["eo:cloud_cover"] <= 20 and p["datetime"] < "2022-01-01"
+    )
     assert [label[:19] for label in labels] == expected
     assert 0 < len(expected) < 48  # of 49 dates

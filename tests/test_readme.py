@@ -18,7 +18,8 @@ def test_readme_ndvi_example(server, tmp_path, monkeypatch):
     block = re.search(r"<!-- ndvi-example.*?-->\n```python\n(.*?)```", text, re.S).group(1)
     assert 'con = openeo.connect("http://127.0.0.1:8080")' in block
     code = block.replace("http://127.0.0.1:8080", server.root).replace(
-        'authenticate_basic("demo", "demo")', f'authenticate_basic("alice", "{USERS["alice"]}")')
+        'authenticate_basic("demo", "demo")', f'authenticate_basic("alice", "{USERS["alice"]}")'
+    )
     assert len(block.strip().splitlines()) <= 12
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})

@@ -15,8 +15,9 @@ from helpers.serverctl import USERS, start_server, stop_server
 @pytest.fixture(scope="module")
 def http_server(demo_catalog, tmp_path_factory):
     files, base = serve_directory(demo_catalog.parent)
-    srv = start_server(tmp_path_factory.mktemp("http-server"),
-                       {"CROPCUBE_STAC_URL": f"{base}/catalog.json"})
+    srv = start_server(
+        tmp_path_factory.mktemp("http-server"), {"CROPCUBE_STAC_URL": f"{base}/catalog.json"}
+    )
     yield srv
     stop_server(srv)
     files.shutdown()
@@ -24,8 +25,12 @@ def http_server(demo_catalog, tmp_path_factory):
 
 def _ndvi(url: str, path):
     con = openeo.connect(url).authenticate_basic("alice", USERS["alice"])
-    cube = con.load_collection("SENTINEL2_L2A", spatial_extent=TEST_BOX,
-                               temporal_extent=["2022-03-01", "2022-04-01"], bands=["B04", "B08"])
+    cube = con.load_collection(
+        "SENTINEL2_L2A",
+        spatial_extent=TEST_BOX,
+        temporal_extent=["2022-03-01", "2022-04-01"],
+        bands=["B04", "B08"],
+    )
     cube.ndvi().reduce_dimension(dimension="t", reducer="median").download(path, format="GTiff")
     with rasterio.open(path) as src:
         return src.read(1), src.transform

@@ -103,9 +103,15 @@ def test_tokens_expire(db_url, tmp_path):
 
 
 def test_server_and_workers_on_postgresql(pg_server, demo_catalog, tmp_path):
-    srv = start_server(tmp_path / "pg", {
-        "CROPCUBE_STAC_URL": str(demo_catalog), "CROPCUBE_DATABASE_URL": fresh_database(pg_server),
-        "CROPCUBE_WORKERS": "2", "CROPCUBE_JOB_POLL_S": "0.2"})
+    srv = start_server(
+        tmp_path / "pg",
+        {
+            "CROPCUBE_STAC_URL": str(demo_catalog),
+            "CROPCUBE_DATABASE_URL": fresh_database(pg_server),
+            "CROPCUBE_WORKERS": "2",
+            "CROPCUBE_JOB_POLL_S": "0.2",
+        },
+    )
     try:
         alice = Api(srv.url, "alice", USERS["alice"])
         ids = [alice.create(ndvi_graph()) for _ in range(3)]

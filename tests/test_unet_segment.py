@@ -42,7 +42,8 @@ def _cube(ny: int = 300, nx: int = 260, times: int | None = None, seed: int = 0)
     coords = {"bands": list(us.BANDS), "y": np.arange(ny) * -10.0, "x": np.arange(nx) * 10.0}
     if times:
         coords["t"] = np.arange("2022-01", "2023-01", dtype="datetime64[M]")[:times].astype(
-            "datetime64[ns]")
+            "datetime64[ns]"
+        )
     return xr.DataArray(data, dims=dims, coords=coords)
 
 
@@ -52,8 +53,9 @@ def test_one_chunk_equals_many_no_seams(tile, overlap):
     whole = us.segment(cube, model, ("class", "probabilities"), tile, overlap).values
     chunks = cube.chunk({"y": 37, "x": 100})
     for block_px in (None, 64):  # the cube's 9 x 3 odd chunks; 64 px blocks
-        chunked = us.segment(chunks, model, ("class", "probabilities"), tile, overlap,
-                             block_px).values
+        chunked = us.segment(
+            chunks, model, ("class", "probabilities"), tile, overlap, block_px
+        ).values
         np.testing.assert_allclose(chunked, whole, atol=1e-6, equal_nan=True)
     assert whole[0, 5, 7] == us.CLASS_NODATA and np.isnan(whole[1:, 5, 7]).all()
     probs = whole[1:]
@@ -79,8 +81,7 @@ def test_tile_grid_and_weights_by_hand():
     assert us.tile_origins(300, 64, 16) == [0, 48, 96, 144, 192, 236]
     assert us.tile_origins(64, 64, 16) == [0] and us.tile_origins(20, 64, 16) == [0]
     w = us.blend_weights(8, 2)
-    np.testing.assert_allclose(w[0, :], [0.0625, 0.1875, 0.25, 0.25, 0.25, 0.25, 0.1875,
-                                         0.0625])
+    np.testing.assert_allclose(w[0, :], [0.0625, 0.1875, 0.25, 0.25, 0.25, 0.25, 0.1875, 0.0625])
     assert w[4, 4] == 1.0
 
 
@@ -111,9 +112,15 @@ def test_udf_file_runs_in_the_client_local_runner(tmp_path):
     model = _model()
     model.save(tmp_path / "m.pt")
     cube = _cube(100, 90)
-    udf = openeo.UDF(UDF_FILE.read_text(), context={
-        "model": str(tmp_path / "m.pt"), "output": ["class", "confidence"], "tile_size": 32,
-        "overlap": 8})
+    udf = openeo.UDF(
+        UDF_FILE.read_text(),
+        context={
+            "model": str(tmp_path / "m.pt"),
+            "output": ["class", "confidence"],
+            "tile_size": 32,
+            "overlap": 8,
+        },
+    )
     result = execute_local_udf(udf, cube).get_datacube_list()[0].get_array()
     direct = us.segment(cube, model, ("class", "confidence"), 32, 8)
     assert list(result.bands.values) == ["class", "confidence"]
@@ -131,14 +138,18 @@ def test_label_thinning_scores_and_simsiam_by_hand():
     assert scores["iou_per_class"] == {"a": 0.5, "b": 0.5} and scores["miou"] == 0.5
     assert scores["overall_accuracy"] == 2 / 3
     rng = np.random.default_rng(0)
-    scene = Scene(rng.uniform(0, 0.5, (20, 120, 64)).astype(np.float32),
-                  rng.integers(0, 3, (120, 64)), ["a", "b", "c"], bands=tuple("abcdefghij"),
-                  times=2)
-    net, history = tu.fit_simsiam(scene, SSLConfig(widths="4,8", patch=16, batch_size=8,
-                                                   steps=3, epochs=2))
+    scene = Scene(
+        rng.uniform(0, 0.5, (20, 120, 64)).astype(np.float32),
+        rng.integers(0, 3, (120, 64)),
+        ["a", "b", "c"],
+        bands=tuple("abcdefghij"),
+        times=2,
+    )
+    net, history = tu.fit_simsiam(
+        scene, SSLConfig(widths="4,8", patch=16, batch_size=8, steps=3, epochs=2)
+    )
     assert len(history) == 2 and -1 <= history[-1]["loss"] <= 1
     assert net.config["in_channels"] == 20 and float(net.std.min()) > 0
-
 
 
 def test_simsiam_views_shift_the_season_and_fine_tuning_takes_the_encoder():
@@ -162,13 +173,15 @@ def test_simsiam_views_shift_the_season_and_fine_tuning_takes_the_encoder():
     assert {"mean", "std"} <= set(part) and any(k.startswith("encoder.") for k in part)
     assert not any(k.startswith(("up.", "decode.", "head.")) for k in part)
 
+
 YEAR = ["2021-09-01", "2022-09-01"]
 S2 = [*us.BANDS, "SCL"]
 
 
 def _composites(connection, box=None):
-    cube = connection.load_collection("SENTINEL2_L2A", temporal_extent=YEAR, bands=S2,
-                                      spatial_extent=box)
+    cube = connection.load_collection(
+        "SENTINEL2_L2A", temporal_extent=YEAR, bands=S2, spatial_extent=box
+    )
     return cube.process("monthly_composite", data=cube)
 
 
@@ -177,40 +190,52 @@ def test_readme_chain_scores_against_the_label_raster(connection, tmp_path):
     import rasterio
 
     composites = _composites(connection, TEST_BOX)
-    composites.process("unet_segment", data=composites).download(tmp_path / "s.tif",
-                                                                 format="GTiff")
+    composites.process("unet_segment", data=composites).download(tmp_path / "s.tif", format="GTiff")
     connection.load_collection("CROP_LABELS", spatial_extent=TEST_BOX).download(
-        tmp_path / "labels.tif", format="GTiff")
+        tmp_path / "labels.tif", format="GTiff"
+    )
     with rasterio.open(tmp_path / "s.tif") as src, rasterio.open(tmp_path / "labels.tif") as lab:
         assert src.dtypes[0] == "uint8" and src.descriptions[0] == "class"
         pred, truth = src.read(1), lab.read(1)
-    scores = tu.iou_scores(np.where(truth > 20, 255, truth), pred,
-                           us.bundled("demo").classes)
+    scores = tu.iou_scores(np.where(truth > 20, 255, truth), pred, us.bundled("demo").classes)
     print(f"test scene: mIoU {scores['miou']:.4f}, OA {scores['overall_accuracy']:.4f}")
     # measured: mIoU 0.8849, OA 0.9530 (the held-out area of its own scene: 0.8621, 0.8933)
     assert scores["overall_accuracy"] > 0.9 and scores["miou"] > 0.75, scores
 
 
-@pytest.mark.parametrize(("change", "parameter", "words"), [
-    ({"tile_size": 30}, "tile_size", "multiple of 4"),
-    ({"overlap": 100}, "overlap", "half the tile size"),
-    ({"output": ["class", "edges"]}, "output", "'edges' is not one of"),
-    ({"model": "sentinel"}, "model", "is not one of ['demo']"),
-    ({"model": "ssl_demo"}, "model", "is not one of ['demo']"),
-    ({"composite": False}, "data", "time step"),
-    ({"bands": ["B02", "B03", "B04", "SCL"]}, "data", "lacks the band"),
-])
+@pytest.mark.parametrize(
+    ("change", "parameter", "words"),
+    [
+        ({"tile_size": 30}, "tile_size", "multiple of 4"),
+        ({"overlap": 100}, "overlap", "half the tile size"),
+        ({"output": ["class", "edges"]}, "output", "'edges' is not one of"),
+        ({"model": "sentinel"}, "model", "is not one of ['demo']"),
+        ({"model": "ssl_demo"}, "model", "is not one of ['demo']"),
+        ({"composite": False}, "data", "time step"),
+        ({"bands": ["B02", "B03", "B04", "SCL"]}, "data", "lacks the band"),
+    ],
+)
 def test_bad_inputs_get_openeo_errors(server, auth_headers, change, parameter, words):
     box = {"west": 679720, "east": 679920, "south": 5151720, "north": 5151920, "crs": 32632}
     graph = {
-        "load": {"process_id": "load_collection", "arguments": {
-            "id": "SENTINEL2_L2A", "spatial_extent": box, "temporal_extent": YEAR,
-            "bands": change.get("bands", S2)}},
+        "load": {
+            "process_id": "load_collection",
+            "arguments": {
+                "id": "SENTINEL2_L2A",
+                "spatial_extent": box,
+                "temporal_extent": YEAR,
+                "bands": change.get("bands", S2),
+            },
+        },
         "mc": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "load"}}},
-        "seg": {"process_id": "unet_segment", "arguments": {
-            "data": {"from_node": "mc" if change.get("composite", True) else "load"},
-            **{k: v for k, v in change.items() if k not in ("bands", "composite")}},
-            "result": True},
+        "seg": {
+            "process_id": "unet_segment",
+            "arguments": {
+                "data": {"from_node": "mc" if change.get("composite", True) else "load"},
+                **{k: v for k, v in change.items() if k not in ("bands", "composite")},
+            },
+            "result": True,
+        },
     }
     assert_parameter_invalid(server.url, auth_headers, graph, parameter, words)
 
@@ -225,15 +250,18 @@ def test_train_through_openeo_then_segment_with_the_job_model(connection, tmp_pa
     box = {"west": 679720, "east": 680680, "south": 5151080, "north": 5151920, "crs": 32632}
     composites = _composites(connection, box)
     labels = connection.load_collection("CROP_LABELS", spatial_extent=box)
-    fitted = MlModel(PGNode("fit_unet_segmenter", predictors=composites, target=labels,
-                            epochs=3, seed=1), connection=connection)
+    fitted = MlModel(
+        PGNode("fit_unet_segmenter", predictors=composites, target=labels, epochs=3, seed=1),
+        connection=connection,
+    )
     job = fitted.create_job(title="fit unet")
     job.start_and_wait(max_poll_interval=1)
     asset = job.get_results().get_metadata()["assets"]["model.pt"]
     assert asset["mlm:architecture"] == "U-Net"
     assert asset["mlm:tasks"] == ["semantic-segmentation"]
-    segmented = composites.process("unet_segment", data=composites,
-                                   model=connection.load_ml_model(job.job_id))
+    segmented = composites.process(
+        "unet_segment", data=composites, model=connection.load_ml_model(job.job_id)
+    )
     segmented.download(tmp_path / "own.tif", format="GTiff")
     labels.download(tmp_path / "l.tif", format="GTiff")
     with rasterio.open(tmp_path / "own.tif") as a, rasterio.open(tmp_path / "l.tif") as b:
@@ -255,18 +283,50 @@ def test_train_commands_pretrain_then_fine_tune(demo_catalog, tmp_path):
 
     env = {**os.environ, "CROPCUBE_STAC_URL": str(demo_catalog)}
     base = [sys.executable, "-m", "backend.cli", "train"]
-    small = ["--widths", "4,8", "--patch", "16", "--batch-size", "4", "--steps", "2",
-             "--epochs", "2", "--threads", "1"]
-    run = subprocess.run([*base, "unet-ssl", "--out", str(tmp_path / "ssl"), *small],
-                         capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+    small = [
+        "--widths",
+        "4,8",
+        "--patch",
+        "16",
+        "--batch-size",
+        "4",
+        "--steps",
+        "2",
+        "--epochs",
+        "2",
+        "--threads",
+        "1",
+    ]
+    run = subprocess.run(
+        [*base, "unet-ssl", "--out", str(tmp_path / "ssl"), *small],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
     backbone = us.UNetModel.load(tmp_path / "ssl" / "model.pt")
     assert backbone.meta["kind"] == "backbone" and backbone.network.config["in_channels"] == 120
     assert "SimSiam" in (tmp_path / "ssl" / "MODEL_CARD.md").read_text()
-    run = subprocess.run([*base, "unet", "--out", str(tmp_path / "seg"), "--backbone",
-                          str(tmp_path / "ssl" / "model.pt"), "--label-fraction", "0.05",
-                          *small], capture_output=True, text=True, cwd=REPO, env=env,
-                         timeout=600)
+    run = subprocess.run(
+        [
+            *base,
+            "unet",
+            "--out",
+            str(tmp_path / "seg"),
+            "--backbone",
+            str(tmp_path / "ssl" / "model.pt"),
+            "--label-fraction",
+            "0.05",
+            *small,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
     assert "test mIoU" in run.stdout
     metrics = json.loads((tmp_path / "seg" / "metrics.json").read_text())
@@ -285,25 +345,45 @@ def test_fit_on_geojson_parcels_from_the_bundled_backbone(server, auth_headers, 
 
     import requests
 
-    parcels = json.loads((demo_catalog.parent / "CROP_LABELS" / "labels" / "parcels.geojson")
-                         .read_text())
+    parcels = json.loads(
+        (demo_catalog.parent / "CROP_LABELS" / "labels" / "parcels.geojson").read_text()
+    )
     box = {"west": 679720, "east": 680360, "south": 5151280, "north": 5151920, "crs": 32632}
-    fit = {"predictors": {"from_node": "mc"}, "target": parcels, "epochs": 1,
-           "backbone": "ssl_demo", "label_fraction": 0.5}
+    fit = {
+        "predictors": {"from_node": "mc"},
+        "target": parcels,
+        "epochs": 1,
+        "backbone": "ssl_demo",
+        "label_fraction": 0.5,
+    }
     graph = {
-        "s2": {"process_id": "load_collection", "arguments": {
-            "id": "SENTINEL2_L2A", "spatial_extent": box, "temporal_extent": YEAR,
-            "bands": S2}},
+        "s2": {
+            "process_id": "load_collection",
+            "arguments": {
+                "id": "SENTINEL2_L2A",
+                "spatial_extent": box,
+                "temporal_extent": YEAR,
+                "bands": S2,
+            },
+        },
         "mc": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "s2"}}},
         "fit": {"process_id": "fit_unet_segmenter", "arguments": fit, "result": True},
     }
-    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
-                      headers=auth_headers, timeout=300)
+    r = requests.post(
+        f"{server.url}/result",
+        json={"process": {"process_graph": graph}},
+        headers=auth_headers,
+        timeout=300,
+    )
     assert r.status_code == 200, r.text
     model = us.UNetModel.from_dict(torch.load(io.BytesIO(r.content), weights_only=True))
     assert model.meta["pretrained"] and model.classes[2] == "Maize"
     assert model.meta["config"]["label_fraction"] == 0.5
     graph["fit"]["arguments"] = {**fit, "widths": "8,16"}
-    r = requests.post(f"{server.url}/result", json={"process": {"process_graph": graph}},
-                      headers=auth_headers, timeout=300)
+    r = requests.post(
+        f"{server.url}/result",
+        json={"process": {"process_graph": graph}},
+        headers=auth_headers,
+        timeout=300,
+    )
     assert r.status_code == 400 and "'backbone'" in r.json()["message"], r.text

@@ -19,8 +19,11 @@ class EarlyStopping:
     def update(self, score: float, network: nn.Module) -> bool:
         """Record an epoch's score; True when training should stop."""
         if self.best_score is None or self.sign * (score - self.best_score) > 0:
-            self.best_score, self.best_state, self.waited = \
-                score, copy.deepcopy(network.state_dict()), 0
+            self.best_score, self.best_state, self.waited = (
+                score,
+                copy.deepcopy(network.state_dict()),
+                0,
+            )
             return False
         self.waited += 1
         return self.waited >= self.patience

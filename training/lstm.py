@@ -36,25 +36,31 @@ def _epoch_indices(groups: np.ndarray, cap: int, rng: np.random.Generator) -> np
     return rng.permutation(chosen)
 
 
-def fit(samples: Samples, config: LSTMConfig | None = None, progress: bool = True
-        ) -> tuple[LSTMModel, list[dict]]:
+def fit(
+    samples: Samples, config: LSTMConfig | None = None, progress: bool = True
+) -> tuple[LSTMModel, list[dict]]:
     """Train on the 'train' part, stop early on the 'val' part's macro F1; returns the best."""
     config = config or LSTMConfig()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     n_classes = len(samples.classes)
     keep = samples.split == "train"
-    x_train, y_train, g_train = (samples.features[keep], samples.labels[keep],
-                                 samples.groups[keep])
+    x_train, y_train, g_train = (samples.features[keep], samples.labels[keep], samples.groups[keep])
     x_val, y_val = samples.part("val")
-    network = CropLSTM(n_bands=x_train.shape[2], n_classes=n_classes, hidden=config.hidden,
-                       layers=config.layers, dropout=config.dropout)
+    network = CropLSTM(
+        n_bands=x_train.shape[2],
+        n_classes=n_classes,
+        hidden=config.hidden,
+        layers=config.layers,
+        dropout=config.dropout,
+    )
     flat = x_train.reshape(-1, x_train.shape[2])
     network.mean.copy_(torch.from_numpy(flat.mean(axis=0)))
     network.std.copy_(torch.from_numpy(flat.std(axis=0) + 1e-3))
     loss_fn = nn.CrossEntropyLoss(weight=_balanced_weights(y_train, n_classes))
-    optimiser = torch.optim.AdamW(network.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
+    optimiser = torch.optim.AdamW(
+        network.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs)
     model = LSTMModel(network, samples.classes)
     stopper, history = EarlyStopping(config.patience), []
@@ -64,13 +70,12 @@ def fit(samples: Samples, config: LSTMConfig | None = None, progress: bool = Tru
         idx = _epoch_indices(g_train, config.max_per_group, rng)
         total = 0.0
         for start in range(0, len(idx), config.batch_size):
-            batch = idx[start:start + config.batch_size]
+            batch = idx[start : start + config.batch_size]
             optimiser.zero_grad()
             inputs = torch.from_numpy(x_train[batch])
             if config.augment:
                 # A gain per pixel and band: fields differ in brightness, not in timing.
-                inputs = inputs * (1 + config.augment * torch.randn(len(batch), 1,
-                                                                     inputs.shape[2]))
+                inputs = inputs * (1 + config.augment * torch.randn(len(batch), 1, inputs.shape[2]))
             loss = loss_fn(network(inputs), torch.from_numpy(y_train[batch]))
             loss.backward()
             optimiser.step()
@@ -79,23 +84,31 @@ def fit(samples: Samples, config: LSTMConfig | None = None, progress: bool = Tru
         network.eval()
         pred = model.predict_proba(x_val).argmax(axis=1) if len(x_val) else np.array([])
         val_f1 = float(f1_score(y_val, pred, average="macro")) if len(x_val) else 0.0
-        history.append({"epoch": epoch + 1, "train_loss": total / max(len(idx), 1),
-                        "val_macro_f1": val_f1})
-        bar.set_postfix(loss=f"{total / max(len(idx), 1):.3f}",
-                        **({"val_f1": f"{val_f1:.3f}"} if len(x_val) else {}))
+        history.append(
+            {"epoch": epoch + 1, "train_loss": total / max(len(idx), 1), "val_macro_f1": val_f1}
+        )
+        bar.set_postfix(
+            loss=f"{total / max(len(idx), 1):.3f}",
+            **({"val_f1": f"{val_f1:.3f}"} if len(x_val) else {}),
+        )
         if not len(x_val):
             continue  # nothing to stop on: every epoch, the last weights
         if stopper.update(val_f1, network):
             break
     stopper.restore(network)
     network.eval()
-    model.meta = {"config": asdict(config), "epochs_run": len(history),
-                  "best_val_macro_f1": stopper.best_score or -1.0, **samples.description}
+    model.meta = {
+        "config": asdict(config),
+        "epochs_run": len(history),
+        "best_val_macro_f1": stopper.best_score or -1.0,
+        **samples.description,
+    }
     return model, history
 
 
-def fit_and_refit(samples: Samples, config: LSTMConfig, progress: bool = True
-                  ) -> tuple[LSTMModel, list[dict], Samples]:
+def fit_and_refit(
+    samples: Samples, config: LSTMConfig, progress: bool = True
+) -> tuple[LSTMModel, list[dict], Samples]:
     """Early-stop on 'val', then (config.refit) train afresh on train + val for the epochs
     that validation chose. Returns the model, the validated run's history, and the samples
     as the final model saw them (val merged into train when refitted)."""
@@ -103,13 +116,22 @@ def fit_and_refit(samples: Samples, config: LSTMConfig, progress: bool = True
     if not config.refit or not (samples.split == "val").any():
         return model, history, samples
     epochs = int(np.argmax([h["val_macro_f1"] for h in history])) + 1
-    merged = Samples(samples.features, samples.labels, samples.groups,
-                     np.where(samples.split == "val", "train", samples.split).astype(object),
-                     samples.classes, dict(samples.description))
+    merged = Samples(
+        samples.features,
+        samples.labels,
+        samples.groups,
+        np.where(samples.split == "val", "train", samples.split).astype(object),
+        samples.classes,
+        dict(samples.description),
+    )
     refitted, _ = fit(merged, replace(config, epochs=epochs), progress=progress)
     refitted.meta.update(model.meta)
-    refitted.meta.update({"refit": f"train + validation, {epochs} epochs (the best on "
-                                   "validation)", "epochs_run": epochs})
+    refitted.meta.update(
+        {
+            "refit": f"train + validation, {epochs} epochs (the best on validation)",
+            "epochs_run": epochs,
+        }
+    )
     return refitted, history, merged
 
 
@@ -122,6 +144,7 @@ def random_forest(samples: Samples, seed: int = 0, max_per_group: int = 400):
     rng = np.random.default_rng(seed)
     idx = _epoch_indices(samples.groups[keep], max_per_group, rng)
     x = samples.features[keep][idx].reshape(len(idx), -1)
-    forest = RandomForestClassifier(n_estimators=200, n_jobs=-1, random_state=seed,
-                                    class_weight="balanced")
+    forest = RandomForestClassifier(
+        n_estimators=200, n_jobs=-1, random_state=seed, class_weight="balanced"
+    )
     return forest.fit(x, samples.labels[keep][idx])

@@ -64,13 +64,17 @@ def scores(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """MAE, RMSE and R2 of predictions against clear targets."""
     err = pred - truth
     ss_tot = float(((truth - truth.mean()) ** 2).sum())
-    return {"n": int(len(truth)), "mae": float(np.abs(err).mean()),
-            "rmse": float(np.sqrt((err ** 2).mean())),
-            "r2": 1 - float((err ** 2).sum()) / ss_tot if ss_tot else float("nan")}
+    return {
+        "n": int(len(truth)),
+        "mae": float(np.abs(err).mean()),
+        "rmse": float(np.sqrt((err**2).mean())),
+        "r2": 1 - float((err**2).sum()) / ss_tot if ss_tot else float("nan"),
+    }
 
 
-def forecast_baselines(values: np.ndarray, months: np.ndarray, horizon: int,
-                       train: np.ndarray, test: np.ndarray) -> dict[str, dict[str, float]]:
+def forecast_baselines(
+    values: np.ndarray, months: np.ndarray, horizon: int, train: np.ndarray, test: np.ndarray
+) -> dict[str, dict[str, float]]:
     """Scores of persistence, climatology and the blend (fitted on `train`) on `test`.
 
     `train` and `test` are boolean masks over (months, y, x), e.g. left/right half of the
@@ -82,13 +86,16 @@ def forecast_baselines(values: np.ndarray, months: np.ndarray, horizon: int,
     fit_on, score_on = usable & train, usable & test
     weights = fit_blend(pers[fit_on], clim[fit_on], values[fit_on])
     truth = values[score_on]
-    return {"persistence": scores(truth, pers[score_on]),
-            "climatology": scores(truth, clim[score_on]),
-            "blend": scores(truth, blend(pers[score_on], clim[score_on], weights))}
+    return {
+        "persistence": scores(truth, pers[score_on]),
+        "climatology": scores(truth, clim[score_on]),
+        "blend": scores(truth, blend(pers[score_on], clim[score_on], weights)),
+    }
 
 
-def hide_months(values: np.ndarray, fraction: float = 0.2, seed: int = 0
-                ) -> tuple[np.ndarray, np.ndarray]:
+def hide_months(
+    values: np.ndarray, fraction: float = 0.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Clear monthly values hidden at random: (values with NaN there, the hidden mask)."""
     rng = np.random.default_rng(seed)
     hidden = np.isfinite(values) & (rng.random(values.shape) < fraction)
@@ -98,8 +105,9 @@ def hide_months(values: np.ndarray, fraction: float = 0.2, seed: int = 0
 def linear_gapfill(values: np.ndarray, months: np.ndarray) -> np.ndarray:
     """Every month of every pixel, interpolated linearly in time (month starts) from its
     finite months; before the first and after the last the nearest value."""
-    days = (np.asarray(months, "datetime64[D]") - np.asarray(months, "datetime64[D]")[0]
-            ).astype(np.float64)
+    days = (np.asarray(months, "datetime64[D]") - np.asarray(months, "datetime64[D]")[0]).astype(
+        np.float64
+    )
     flat = values.reshape(values.shape[0], -1)
     out = np.full_like(flat, np.nan)
     for p in range(flat.shape[1]):

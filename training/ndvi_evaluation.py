@@ -44,9 +44,16 @@ def load_eolearn(path: Path) -> xr.DataArray:
     is_data = np.load(path / "mask" / "IS_DATA.npy")[..., 0]
     times = pd.to_datetime(json.loads((path / "timestamps.json").read_text()))
     scl = np.where(is_data == 0, 0, np.where(clm == 1, 9, 4)).astype(np.float32)
-    return xr.DataArray(np.stack([ndvi, scl], axis=1), dims=("t", "bands", "y", "x"),
-                        coords={"t": times.tz_localize(None).values, "bands": ["NDVI", "SCL"],
-                                "y": np.arange(ndvi.shape[1]), "x": np.arange(ndvi.shape[2])})
+    return xr.DataArray(
+        np.stack([ndvi, scl], axis=1),
+        dims=("t", "bands", "y", "x"),
+        coords={
+            "t": times.tz_localize(None).values,
+            "bands": ["NDVI", "SCL"],
+            "y": np.arange(ndvi.shape[1]),
+            "x": np.arange(ndvi.shape[2]),
+        },
+    )
 
 
 def demo_ndvi(data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray, DemoScene]:
@@ -64,8 +71,9 @@ def calendar_of(months: np.ndarray) -> int:
     return int(np.asarray(months, "datetime64[M]").astype(np.int64)[0] % 12)
 
 
-def model_forecasts(model: NDVIModel, values: np.ndarray, first_month: int,
-                    targets: np.ndarray) -> np.ndarray:
+def model_forecasts(
+    model: NDVIModel, values: np.ndarray, first_month: int, targets: np.ndarray
+) -> np.ndarray:
     """(horizons, months, y, x) forecasts of every target month from origin m - h."""
     n, ny, nx = values.shape
     series = values.reshape(n, -1).T.astype(np.float32)
@@ -73,17 +81,18 @@ def model_forecasts(model: NDVIModel, values: np.ndarray, first_month: int,
     flat = out.reshape(MAX_HORIZON, n, -1)
     wanted = targets.reshape(n, -1)
     for origin in range(n - 1):
-        pixels = np.flatnonzero(wanted[origin + 1:origin + 1 + MAX_HORIZON].any(axis=0))
+        pixels = np.flatnonzero(wanted[origin + 1 : origin + 1 + MAX_HORIZON].any(axis=0))
         if len(pixels) == 0:
             continue
-        q = model.forecast(series[pixels, :origin + 1], first_month, MAX_HORIZON)
+        q = model.forecast(series[pixels, : origin + 1], first_month, MAX_HORIZON)
         for h in range(1, min(MAX_HORIZON, n - 1 - origin) + 1):
             flat[h - 1, origin + h, pixels] = q[:, h - 1, 1]
     return out
 
 
-def forecast_scores(model: NDVIModel, values: np.ndarray, months: np.ndarray,
-                    test: np.ndarray, train: np.ndarray) -> dict[int, dict]:
+def forecast_scores(
+    model: NDVIModel, values: np.ndarray, months: np.ndarray, test: np.ndarray, train: np.ndarray
+) -> dict[int, dict]:
     """Per horizon: the model and the baselines on clear test targets where persistence
     and climatology both exist; the blend fitted on `train` (masks over values)."""
     clim = nb.climatology(values, months)
@@ -93,23 +102,30 @@ def forecast_scores(model: NDVIModel, values: np.ndarray, months: np.ndarray,
         pers = nb.persistence(values, h)
         usable = np.isfinite(values) & np.isfinite(pers) & np.isfinite(clim)
         fit_on = usable & train  # empty where the training part has no earlier year
-        weights = nb.fit_blend(pers[fit_on], clim[fit_on], values[fit_on]) \
-            if fit_on.sum() >= 100 else None
+        weights = (
+            nb.fit_blend(pers[fit_on], clim[fit_on], values[fit_on])
+            if fit_on.sum() >= 100
+            else None
+        )
         scorable[h] = (usable & test, pers, weights)
     wanted = np.any([s[0] for s in scorable.values()], axis=0)
     pred = model_forecasts(model, values, calendar_of(months), wanted)
     for h, (ok, pers, weights) in scorable.items():
         truth = values[ok]
-        per_h[h] = {"lstm": nb.scores(truth, pred[h - 1][ok]),
-                    "persistence": nb.scores(truth, pers[ok]),
-                    "climatology": nb.scores(truth, clim[ok]),
-                    "blend": None if weights is None else
-                    nb.scores(truth, nb.blend(pers[ok], clim[ok], weights))}
+        per_h[h] = {
+            "lstm": nb.scores(truth, pred[h - 1][ok]),
+            "persistence": nb.scores(truth, pers[ok]),
+            "climatology": nb.scores(truth, clim[ok]),
+            "blend": None
+            if weights is None
+            else nb.scores(truth, nb.blend(pers[ok], clim[ok], weights)),
+        }
     return per_h
 
 
-def gapfill_scores(model: NDVIModel, values: np.ndarray, months: np.ndarray,
-                   test: np.ndarray, seed: int = 0) -> dict[str, dict]:
+def gapfill_scores(
+    model: NDVIModel, values: np.ndarray, months: np.ndarray, test: np.ndarray, seed: int = 0
+) -> dict[str, dict]:
     """20 % of the clear test months hidden: the model vs linear interpolation."""
     hidden_values, hidden = nb.hide_months(values, 0.2, seed=seed)
     hidden &= test
@@ -121,8 +137,10 @@ def gapfill_scores(model: NDVIModel, values: np.ndarray, months: np.ndarray,
     filled = np.full((values.shape[1] * values.shape[2], n), np.nan, np.float32)
     filled[pixels] = model.gapfill(series, calendar_of(months))[..., 1]
     filled = filled.T.reshape(values.shape)
-    return {"lstm": nb.scores(values[hidden], filled[hidden]),
-            "linear": nb.scores(values[hidden], linear[hidden])}
+    return {
+        "lstm": nb.scores(values[hidden], filled[hidden]),
+        "linear": nb.scores(values[hidden], linear[hidden]),
+    }
 
 
 def _series(values: np.ndarray, months: slice, columns: np.ndarray) -> np.ndarray:
@@ -131,8 +149,9 @@ def _series(values: np.ndarray, months: slice, columns: np.ndarray) -> np.ndarra
     return part.reshape(part.shape[0], -1).T.astype(np.float32)
 
 
-def evaluate(values: np.ndarray, months: np.ndarray, time_split: np.datetime64,
-             config: NDVIConfig, name: str) -> dict:
+def evaluate(
+    values: np.ndarray, months: np.ndarray, time_split: np.datetime64, config: NDVIConfig, name: str
+) -> dict:
     """Pixel-disjoint (left half trains) and time-disjoint (months before `time_split`
     train) results of one data set."""
     _, _, width = values.shape
@@ -142,20 +161,29 @@ def evaluate(values: np.ndarray, months: np.ndarray, time_split: np.datetime64,
     results = {}
     left = np.zeros(values.shape, bool)
     left[:, :, :half] = True
-    model, _ = fit(_series(values, slice(None), column[:val_from]),
-                   _series(values, slice(None), column[val_from:half]), first, config)
+    model, _ = fit(
+        _series(values, slice(None), column[:val_from]),
+        _series(values, slice(None), column[val_from:half]),
+        first,
+        config,
+    )
     results["pixel-disjoint"] = {
         "forecast": forecast_scores(model, values, months, ~left, left),
-        "gapfill": gapfill_scores(model, values, months, ~left)}
+        "gapfill": gapfill_scores(model, values, months, ~left),
+    }
     early = np.asarray(months) < time_split
     n_early = int(early.sum())
-    model, _ = fit(_series(values, slice(0, n_early), column[:int(width * 0.9)]),
-                   _series(values, slice(0, n_early), column[int(width * 0.9):]), first,
-                   config)
+    model, _ = fit(
+        _series(values, slice(0, n_early), column[: int(width * 0.9)]),
+        _series(values, slice(0, n_early), column[int(width * 0.9) :]),
+        first,
+        config,
+    )
     before = np.broadcast_to(early[:, None, None], values.shape)
     results["time-disjoint"] = {
         "forecast": forecast_scores(model, values, months, ~before, before),
-        "gapfill": gapfill_scores(model, values, months, ~before)}
+        "gapfill": gapfill_scores(model, values, months, ~before),
+    }
     _print(name, results)
     return results
 
@@ -169,11 +197,15 @@ def _print(name: str, results: dict) -> None:
     for split, res in results.items():
         print(f"{name} {split}: MAE per horizon (targets)")
         for h, row in res["forecast"].items():
-            print(f"  h{h} n={row['lstm']['n']:6d} " +
-                  "  ".join(f"{k} {mae_text(v)}" for k, v in row.items()))
+            print(
+                f"  h{h} n={row['lstm']['n']:6d} "
+                + "  ".join(f"{k} {mae_text(v)}" for k, v in row.items())
+            )
         g = res["gapfill"]
-        print(f"  gapfill n={g['lstm']['n']} lstm {g['lstm']['mae']:.4f} "
-              f"linear {g['linear']['mae']:.4f}")
+        print(
+            f"  gapfill n={g['lstm']['n']} lstm {g['lstm']['mae']:.4f} "
+            f"linear {g['linear']['mae']:.4f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -187,8 +219,7 @@ def main(argv: list[str] | None = None) -> dict:
     config = NDVIConfig(epochs=args.epochs)
     results = {}
     values, months = nb.monthly_ndvi(load_eolearn(args.eolearn))
-    results["eolearn"] = evaluate(values, months, np.datetime64("2017-01-01"), config,
-                                  "eolearn")
+    results["eolearn"] = evaluate(values, months, np.datetime64("2017-01-01"), config, "eolearn")
     if not args.skip_demo:
         values, months, _ = demo_ndvi(args.demo_dir)
         results["demo"] = evaluate(values, months, np.datetime64("2022-09-01"), config, "demo")

@@ -21,16 +21,22 @@ from training.early_stopping import EarlyStopping
 from udfs.ndvi_forecast import MAX_HORIZON, QUANTILES, NDVIModel, NDVINet, encode
 
 
-def sample_windows(series: np.ndarray, first_month: int, rng: np.random.Generator, n: int,
-                   history: int, forecast_share: float = 0.5, gap_fraction: float = 0.2
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_windows(
+    series: np.ndarray,
+    first_month: int,
+    rng: np.random.Generator,
+    n: int,
+    history: int,
+    forecast_share: float = 0.5,
+    gap_fraction: float = 0.2,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pixels, months) -> inputs (n, window) with NaN gaps, targets (n, window) NaN but
     at hidden clear months, calendar months (n, window)."""
     pixels, months = series.shape
     size = history + MAX_HORIZON
     pad = size
     padded = np.full((pixels, months + 2 * pad), np.nan, np.float32)
-    padded[:, pad:pad + months] = series
+    padded[:, pad : pad + months] = series
     is_forecast = rng.random(n) < forecast_share
     # forecast: >= 3 months of history in the series and >= 1 target; gap filling: >= 3
     low = np.where(is_forecast, 3 - history, 3 - size)
@@ -44,8 +50,11 @@ def sample_windows(series: np.ndarray, first_month: int, rng: np.random.Generato
     run_start = rng.integers(0, size - 1, n)
     run_len = rng.integers(2, 5, n)
     position = np.arange(size)
-    hide |= runs[:, None] & (position >= run_start[:, None]) & \
-        (position < (run_start + run_len)[:, None])
+    hide |= (
+        runs[:, None]
+        & (position >= run_start[:, None])
+        & (position < (run_start + run_len)[:, None])
+    )
     hide[is_forecast] = position >= history
     hide &= clear
     inputs = np.where(hide, np.nan, values)
@@ -64,24 +73,40 @@ def _loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def _tensors(inputs, targets, calendar) -> tuple[torch.Tensor, torch.Tensor]:
-    return (torch.from_numpy(encode(inputs, calendar)),
-            torch.from_numpy(targets.astype(np.float32)))
+    return (
+        torch.from_numpy(encode(inputs, calendar)),
+        torch.from_numpy(targets.astype(np.float32)),
+    )
 
 
-def fit(train: np.ndarray, val: np.ndarray, first_month: int, config: NDVIConfig,
-        meta: dict | None = None, progress: bool = False) -> tuple[NDVIModel, list[dict]]:
+def fit(
+    train: np.ndarray,
+    val: np.ndarray,
+    first_month: int,
+    config: NDVIConfig,
+    meta: dict | None = None,
+    progress: bool = False,
+) -> tuple[NDVIModel, list[dict]]:
     """Train on the series of `train` pixels (pixels, months), stop early on `val`'s."""
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
-    net = NDVINet(hidden=config.hidden, layers=config.layers, dropout=config.dropout,
-                  history=config.history, calendar=config.calendar)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
-    kw = {"history": config.history, "forecast_share": config.forecast_share,
-          "gap_fraction": config.gap_fraction}
-    xv, yv = _tensors(*sample_windows(val, first_month, np.random.default_rng(config.seed + 1),
-                                      20000, **kw))
+    net = NDVINet(
+        hidden=config.hidden,
+        layers=config.layers,
+        dropout=config.dropout,
+        history=config.history,
+        calendar=config.calendar,
+    )
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    kw = {
+        "history": config.history,
+        "forecast_share": config.forecast_share,
+        "gap_fraction": config.gap_fraction,
+    }
+    xv, yv = _tensors(
+        *sample_windows(val, first_month, np.random.default_rng(config.seed + 1), 20000, **kw)
+    )
     known = torch.isfinite(yv)
     stopper, history = EarlyStopping(config.patience, higher_is_better=False), []
     for epoch in tqdm(range(config.epochs), desc="ndvi", unit="epoch", disable=not progress):
@@ -101,14 +126,23 @@ def fit(train: np.ndarray, val: np.ndarray, first_month: int, config: NDVIConfig
         if stopper.update(mae, net):
             break
     stopper.restore(net)
-    info = {"config": asdict(config), "epochs_run": len(history),
-            "best_val_mae": stopper.best_score, **(meta or {})}
+    info = {
+        "config": asdict(config),
+        "epochs_run": len(history),
+        "best_val_mae": stopper.best_score,
+        **(meta or {}),
+    }
     return NDVIModel(net, info), history
 
 
-def fit_cube(values: np.ndarray, first_month: int, config: NDVIConfig,
-             meta: dict | None = None, progress: bool = False, block_px: int = 32
-             ) -> tuple[NDVIModel, list[dict]]:
+def fit_cube(
+    values: np.ndarray,
+    first_month: int,
+    config: NDVIConfig,
+    meta: dict | None = None,
+    progress: bool = False,
+    block_px: int = 32,
+) -> tuple[NDVIModel, list[dict]]:
     """Train on every pixel of (months, y, x) monthly NDVI with 3 or more clear months;
     blocks of block_px go to training (80 %) or validation (20 %), so neighbours of a
     training pixel do not validate it."""
@@ -122,7 +156,12 @@ def fit_cube(values: np.ndarray, first_month: int, config: NDVIConfig,
     is_val = np.isin(blocks, unique[rng.random(len(unique)) < 0.2])
     if not (is_val & seen).any() or is_val[seen].all():  # too few blocks: split pixels
         is_val = rng.random(len(blocks)) < 0.2
-    info = {"pixels": int(seen.sum()), "months": months,
-            "split": f"{block_px} px blocks, 80/20 train/validation", **(meta or {})}
-    return fit(flat[seen & ~is_val], flat[seen & is_val], first_month, config, meta=info,
-               progress=progress)
+    info = {
+        "pixels": int(seen.sum()),
+        "months": months,
+        "split": f"{block_px} px blocks, 80/20 train/validation",
+        **(meta or {}),
+    }
+    return fit(
+        flat[seen & ~is_val], flat[seen & is_val], first_month, config, meta=info, progress=progress
+    )

@@ -22,8 +22,10 @@ def scores(truth: np.ndarray, pred: np.ndarray, classes: list[str]) -> dict[str,
         "kappa": float(cohen_kappa_score(truth, pred)),
         # macro over the classes present in the test part (absent ones have no F1)
         "macro_f1": float(per_class[present].mean()) if present.any() else 0.0,
-        "f1_per_class": {name: (float(f) if p else None)
-                         for name, f, p in zip(classes, per_class, present, strict=True)},
+        "f1_per_class": {
+            name: (float(f) if p else None)
+            for name, f, p in zip(classes, per_class, present, strict=True)
+        },
         "confusion_matrix": confusion_matrix(truth, pred, labels=labels).tolist(),
     }
 
@@ -47,8 +49,15 @@ def confusion_png(matrix: list[list[int]], classes: list[str], path: Path, title
     for i in range(len(classes)):
         for j in range(len(classes)):
             if m[i, j]:
-                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=6,
-                        color="white" if recall[i, j] > 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    int(m[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if recall[i, j] > 0.6 else "black",
+                )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -57,21 +66,36 @@ def confusion_png(matrix: list[list[int]], classes: list[str], path: Path, title
 def _table(metrics: dict[str, dict], classes: list[str]) -> str:
     names = list(metrics)
     rows = [f"| | {' | '.join(names)} |", "|---" * (len(names) + 1) + "|"]
-    for key, label in (("overall_accuracy", "overall accuracy"), ("kappa", "Cohen's kappa"),
-                       ("macro_f1", "macro F1")):
+    for key, label in (
+        ("overall_accuracy", "overall accuracy"),
+        ("kappa", "Cohen's kappa"),
+        ("macro_f1", "macro F1"),
+    ):
         rows.append(f"| {label} | " + " | ".join(f"{metrics[n][key]:.4f}" for n in names) + " |")
     for c in classes:
         vals = [metrics[n]["f1_per_class"][c] for n in names]
-        rows.append(f"| F1 {c} | " + " | ".join("-" if v is None else f"{v:.3f}" for v in vals)
-                    + " |")
+        rows.append(
+            f"| F1 {c} | " + " | ".join("-" if v is None else f"{v:.3f}" for v in vals) + " |"
+        )
     return "\n".join(rows)
 
 
-def model_card(path: Path, *, title: str, model_file: str, data: dict, counts: dict,
-               config: dict, metrics: dict[str, dict], classes: list[str], notes: str) -> None:
+def model_card(
+    path: Path,
+    *,
+    title: str,
+    model_file: str,
+    data: dict,
+    counts: dict,
+    config: dict,
+    metrics: dict[str, dict],
+    classes: list[str],
+    notes: str,
+) -> None:
     """A markdown card: what the model was trained and evaluated on, and how well it did."""
-    split = "\n".join(f"| {name} | {c['pixels']:,} | {c['groups']:,} |"
-                      for name, c in counts.items())
+    split = "\n".join(
+        f"| {name} | {c['pixels']:,} | {c['groups']:,} |" for name, c in counts.items()
+    )
     text = f"""# {title}
 
 File: `{model_file}`. Written {dt.date.today().isoformat()} by `cropcube train lstm`.

@@ -15,11 +15,13 @@ DEMO_NOTES = (
     "Trained and evaluated on cropcube's simulated demo scene (`cropcube demo-data`), not "
     "on TimeSen2Crop: these weights know the simulator's phenology and spectra and are no "
     "evidence of accuracy on real Sentinel-2 data. Train on TimeSen2Crop with "
-    "`cropcube train lstm --dataset timesen2crop:PATH` for real-world use.")
+    "`cropcube train lstm --dataset timesen2crop:PATH` for real-world use."
+)
 TS2C_NOTES = (
     "Trained on TimeSen2Crop (Austria, 2017-2019) with tiles kept apart between training, "
     "validation and test; other regions and years may differ. Data acquired since 2022 are "
-    "harmonised for the -1000 offset by load_collection before they reach the model.")
+    "harmonised for the -1000 offset by load_collection before they reach the model."
+)
 
 
 def samples_for(dataset: str, catalog=None, seed: int = 0) -> Samples:
@@ -35,33 +37,60 @@ def samples_for(dataset: str, catalog=None, seed: int = 0) -> Samples:
     raise ValueError(f"unknown dataset {dataset!r}: use 'demo' or 'timesen2crop:PATH'")
 
 
-def train_lstm(samples: Samples, out_dir: Path, config: LSTMConfig, notes: str = DEMO_NOTES,
-               progress: bool = True) -> dict:
+def train_lstm(
+    samples: Samples,
+    out_dir: Path,
+    config: LSTMConfig,
+    notes: str = DEMO_NOTES,
+    progress: bool = True,
+) -> dict:
     """Train, evaluate beside a random forest on the test part, write everything to out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     model, history, final = fit_and_refit(samples, config, progress=progress)
     x_test, y_test = samples.part("test")
     forest = random_forest(final, seed=config.seed, max_per_group=config.max_per_group)
     metrics = {
-        "LSTM": report.scores(y_test, model.predict_proba(x_test).argmax(axis=1),
-                              samples.classes),
-        "random forest": report.scores(y_test, forest.predict(x_test.reshape(len(x_test), -1)),
-                                       samples.classes),
+        "LSTM": report.scores(y_test, model.predict_proba(x_test).argmax(axis=1), samples.classes),
+        "random forest": report.scores(
+            y_test, forest.predict(x_test.reshape(len(x_test), -1)), samples.classes
+        ),
     }
     model_file = "model.pt"
-    data = {**samples.description,
-            "final training": model.meta.get("refit", "the train part, early-stopped on "
-                                                       "validation")}
-    model.meta["test"] = {k: {m: v[m] for m in ("overall_accuracy", "kappa", "macro_f1")}
-                          for k, v in metrics.items()}
+    data = {
+        **samples.description,
+        "final training": model.meta.get("refit", "the train part, early-stopped on validation"),
+    }
+    model.meta["test"] = {
+        k: {m: v[m] for m in ("overall_accuracy", "kappa", "macro_f1")} for k, v in metrics.items()
+    }
     model.save(out_dir / model_file)
-    (out_dir / "metrics.json").write_text(json.dumps(
-        {"metrics": metrics, "history": history, "counts": samples.counts(),
-         "data": data, "config": asdict(config)}, indent=1))
-    report.confusion_png(metrics["LSTM"]["confusion_matrix"], samples.classes,
-                         out_dir / "confusion_matrix.png", "LSTM on the test part")
-    report.model_card(out_dir / "MODEL_CARD.md", title="cropcube LSTM crop classifier",
-                      model_file=model_file, data=data,
-                      counts=samples.counts(), config=asdict(config), metrics=metrics,
-                      classes=samples.classes, notes=notes)
+    (out_dir / "metrics.json").write_text(
+        json.dumps(
+            {
+                "metrics": metrics,
+                "history": history,
+                "counts": samples.counts(),
+                "data": data,
+                "config": asdict(config),
+            },
+            indent=1,
+        )
+    )
+    report.confusion_png(
+        metrics["LSTM"]["confusion_matrix"],
+        samples.classes,
+        out_dir / "confusion_matrix.png",
+        "LSTM on the test part",
+    )
+    report.model_card(
+        out_dir / "MODEL_CARD.md",
+        title="cropcube LSTM crop classifier",
+        model_file=model_file,
+        data=data,
+        counts=samples.counts(),
+        config=asdict(config),
+        metrics=metrics,
+        classes=samples.classes,
+        notes=notes,
+    )
     return metrics

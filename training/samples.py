@@ -34,9 +34,13 @@ class Samples:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Pixels and groups per split: what the model card reports."""
-        return {name: {"pixels": int((self.split == name).sum()),
-                       "groups": int(len(np.unique(self.groups[self.split == name])))}
-                for name in ("train", "val", "test")}
+        return {
+            name: {
+                "pixels": int((self.split == name).sum()),
+                "groups": int(len(np.unique(self.groups[self.split == name]))),
+            }
+            for name in ("train", "val", "test")
+        }
 
 
 def split_groups(groups: np.ndarray, seed: int, fractions=(0.6, 0.2, 0.2)) -> np.ndarray:
@@ -46,15 +50,23 @@ def split_groups(groups: np.ndarray, seed: int, fractions=(0.6, 0.2, 0.2)) -> np
     n_train = int(round(fractions[0] * len(order)))
     n_val = int(round(fractions[1] * len(order)))
     names = np.empty(len(order), dtype=object)
-    names[:n_train], names[n_train:n_train + n_val], names[n_train + n_val:] = (
-        "train", "val", "test")
+    names[:n_train], names[n_train : n_train + n_val], names[n_train + n_val :] = (
+        "train",
+        "val",
+        "test",
+    )
     lookup = dict(zip(order.tolist(), names.tolist(), strict=True))
     return np.array([lookup[g] for g in groups.tolist()], dtype=object)
 
 
-def demo_samples(catalog, seed: int = 0, year: tuple[str, str] = ("2021-09-01", "2022-09-01"),
-                 collection: str = "SENTINEL2_L2A", labels: str = "CROP_LABELS",
-                 n_classes: int = 16) -> Samples:
+def demo_samples(
+    catalog,
+    seed: int = 0,
+    year: tuple[str, str] = ("2021-09-01", "2022-09-01"),
+    collection: str = "SENTINEL2_L2A",
+    labels: str = "CROP_LABELS",
+    n_classes: int = 16,
+) -> Samples:
     """Every labelled crop pixel of a collection and its label collection, split by parcel.
 
     The labels collection carries a class raster (band "class") and parcels as GeoJSON
@@ -77,16 +89,27 @@ def demo_samples(catalog, seed: int = 0, year: tuple[str, str] = ("2021-09-01", 
     item = catalog.items(labels)[0]
     parcels = gpd.read_file(item.assets["parcels"].get_absolute_href())
     parcels = parcels.to_crs(composites.attrs["crs"])
-    parcel_raster = rasterize(zip(parcels.geometry, parcels["parcel_id"], strict=True),
-                              out_shape=label_raster.shape, transform=transform, fill=-1,
-                              dtype="int32")
+    parcel_raster = rasterize(
+        zip(parcels.geometry, parcels["parcel_id"], strict=True),
+        out_shape=label_raster.shape,
+        transform=transform,
+        fill=-1,
+        dtype="int32",
+    )
     keep = (parcel_raster >= 0) & (label_raster < n_classes)
     x, valid = lc.features(composites.values)
     keep = keep.ravel() & valid
     groups = parcel_raster.ravel()[keep]
-    return Samples(features=x[keep], labels=label_raster.ravel()[keep].astype(np.int64),
-                   groups=groups, split=split_groups(groups, seed),
-                   classes=CROP_CLASSES[:n_classes],
-                   description={"source": f"collections {collection} + {labels}",
-                                "period": list(year), "split": "by parcel, 60/20/20",
-                                "seed": seed})
+    return Samples(
+        features=x[keep],
+        labels=label_raster.ravel()[keep].astype(np.int64),
+        groups=groups,
+        split=split_groups(groups, seed),
+        classes=CROP_CLASSES[:n_classes],
+        description={
+            "source": f"collections {collection} + {labels}",
+            "period": list(year),
+            "split": "by parcel, 60/20/20",
+            "seed": seed,
+        },
+    )

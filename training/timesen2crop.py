@@ -50,8 +50,9 @@ def read_pixel(path: Path, n_dates: int) -> np.ndarray:
     flag = next((c for c in frame.columns if c.strip().lower() == "flag"), None)
     missing = [b for b in lc.BANDS if b not in bands]
     if missing or flag is None:
-        raise ValueError(f"{path}: expected columns {list(lc.BANDS)} and Flag, "
-                         f"found {list(frame.columns)}")
+        raise ValueError(
+            f"{path}: expected columns {list(lc.BANDS)} and Flag, found {list(frame.columns)}"
+        )
     if len(frame) != n_dates:
         raise ValueError(f"{path}: {len(frame)} rows, but dates.csv lists {n_dates} dates")
     values = frame[[bands[b] for b in lc.BANDS]].to_numpy(np.float32) / lc.SCALE
@@ -71,12 +72,15 @@ def tile_samples(tile_dir: Path) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((0, lc.N_MONTHS, len(lc.BANDS)), np.float32), np.zeros(0, np.int64)
     # (dates, bands, pixels, 1): the pixels stand in for y, one column for x.
     data = np.stack(pixels, axis=2)[..., None]
-    cube = xr.DataArray(data, dims=("t", "bands", "y", "x"),
-                        coords={"t": dates.values, "bands": [*lc.BANDS, "SCL"]})
+    cube = xr.DataArray(
+        data, dims=("t", "bands", "y", "x"), coords={"t": dates.values, "bands": [*lc.BANDS, "SCL"]}
+    )
     composites = mc.composite(cube, start_month=9).values
     if composites.shape[0] != lc.N_MONTHS:
-        raise ValueError(f"{tile_dir.name}: dates span {composites.shape[0] // 12} "
-                         "agricultural years; a tile holds one (September to August)")
+        raise ValueError(
+            f"{tile_dir.name}: dates span {composites.shape[0] // 12} "
+            "agricultural years; a tile holds one (September to August)"
+        )
     x, valid = lc.features(composites)
     return x[valid], np.asarray(labels, np.int64)[valid]
 
@@ -96,9 +100,15 @@ def load(root: Path | str, split: dict[str, tuple[str, ...]] | None = None) -> S
         labels.append(y)
         groups += [tile.name] * len(y)
         parts += [part] * len(y)
-    return Samples(features=np.concatenate(feats), labels=np.concatenate(labels),
-                   groups=np.asarray(groups, dtype=object), split=np.asarray(parts, dtype=object),
-                   classes=list(CROP_CLASSES),
-                   description={"source": f"TimeSen2Crop at {root}",
-                                "tiles": [t.name for t in tiles],
-                                "split": {k: list(v) for k, v in split.items()}})
+    return Samples(
+        features=np.concatenate(feats),
+        labels=np.concatenate(labels),
+        groups=np.asarray(groups, dtype=object),
+        split=np.asarray(parts, dtype=object),
+        classes=list(CROP_CLASSES),
+        description={
+            "source": f"TimeSen2Crop at {root}",
+            "tiles": [t.name for t in tiles],
+            "split": {k: list(v) for k, v in split.items()},
+        },
+    )

@@ -48,17 +48,18 @@ def _augment(x: np.ndarray, y: np.ndarray | None, rng: np.random.Generator):
     return np.ascontiguousarray(x), None if y is None else np.ascontiguousarray(y)
 
 
-def patches(channels: np.ndarray, labels: np.ndarray, rng: np.random.Generator, n: int,
-            size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def patches(
+    channels: np.ndarray, labels: np.ndarray, rng: np.random.Generator, n: int, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """n random (c, size, size) patches with their labels, rotated and flipped; only
     patches with a labelled pixel."""
     xs, ys = [], []
     _, h, w = channels.shape
     while len(xs) < n:
         r, c = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-        y = labels[r:r + size, c:c + size]
+        y = labels[r : r + size, c : c + size]
         if (y != 255).any():
-            x, y = _augment(channels[:, r:r + size, c:c + size], y, rng)
+            x, y = _augment(channels[:, r : r + size, c : c + size], y, rng)
             xs.append(x)
             ys.append(y)
     x = np.nan_to_num(np.stack(xs), nan=0.0).astype(np.float32)
@@ -88,20 +89,29 @@ def iou_scores(truth: np.ndarray, pred: np.ndarray, classes: list[str]) -> dict:
         union = np.sum((t == i) | (p == i))
         if np.any(t == i):
             per_class[name] = float(np.sum((t == i) & (p == i)) / union)
-    return {"miou": float(np.mean(list(per_class.values()))), "overall_accuracy":
-            float(np.mean(t == p)), "iou_per_class": per_class, "pixels": int(ok.sum())}
+    return {
+        "miou": float(np.mean(list(per_class.values()))),
+        "overall_accuracy": float(np.mean(t == p)),
+        "iou_per_class": per_class,
+        "pixels": int(ok.sum()),
+    }
 
 
-def evaluate(model: us.UNetModel, scene: Scene, part: str, tile: int = 128,
-             overlap: int = 32) -> dict:
+def evaluate(
+    model: us.UNetModel, scene: Scene, part: str, tile: int = 128, overlap: int = 32
+) -> dict:
     """Scores on one area, through the tiled inference of the process."""
     import xarray as xr
 
     channels, labels = scene.part(part)
-    cube = xr.DataArray(channels, dims=("bands", "y", "x"),
-                        coords={"bands": [f"c{i}" for i in range(len(channels))]})
-    flat = us.UNetModel(model.network, model.classes, tuple(f"c{i}" for i in
-                                                           range(len(channels))), 1)
+    cube = xr.DataArray(
+        channels,
+        dims=("bands", "y", "x"),
+        coords={"bands": [f"c{i}" for i in range(len(channels))]},
+    )
+    flat = us.UNetModel(
+        model.network, model.classes, tuple(f"c{i}" for i in range(len(channels))), 1
+    )
     pred = us.segment(cube, flat, ("class",), tile, overlap).values[0]
     return iou_scores(labels, pred, scene.classes)
 
@@ -117,12 +127,16 @@ def new_network(scene: Scene, widths: tuple, norm: str, dropout: float) -> us.UN
 def pretrained_part(backbone: us.UNetModel) -> dict:
     """What a fine-tuning takes from a backbone: the pre-trained encoder and the input
     normalisation its features were learnt with (its decoder was never trained)."""
-    return {k: v for k, v in backbone.network.state_dict().items()
-            if k.startswith("encoder.") or k in ("mean", "std")}
+    return {
+        k: v
+        for k, v in backbone.network.state_dict().items()
+        if k.startswith("encoder.") or k in ("mean", "std")
+    }
 
 
-def fit_segmenter(scene: Scene, config: UNetConfig, pretrained: dict | None = None,
-                  progress: bool = False) -> tuple[us.UNetModel, list[dict]]:
+def fit_segmenter(
+    scene: Scene, config: UNetConfig, pretrained: dict | None = None, progress: bool = False
+) -> tuple[us.UNetModel, list[dict]]:
     """Train on the training area (labels thinned to label_fraction), stop early on the
     validation area's mIoU; `pretrained` is part of a U-Net's state dict (a backbone's,
     see `pretrained_part`), whose weights learn at `encoder_lr` times the rate."""
@@ -136,9 +150,11 @@ def fit_segmenter(scene: Scene, config: UNetConfig, pretrained: dict | None = No
     labels = keep_fraction(labels, config.label_fraction, config.seed)
     loaded = [p for n, p in net.named_parameters() if n in start]
     others = [p for n, p in net.named_parameters() if n not in start]
-    optimiser = torch.optim.AdamW([{"params": loaded, "lr": config.lr * config.encoder_lr},
-                                   {"params": others}], lr=config.lr,
-                                  weight_decay=config.weight_decay)
+    optimiser = torch.optim.AdamW(
+        [{"params": loaded, "lr": config.lr * config.encoder_lr}, {"params": others}],
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+    )
     loss_fn = nn.CrossEntropyLoss(ignore_index=255)
     model = us.UNetModel(net, scene.classes, scene.bands, scene.times)
     stopper, history = EarlyStopping(config.patience), []
@@ -154,14 +170,18 @@ def fit_segmenter(scene: Scene, config: UNetConfig, pretrained: dict | None = No
             total += float(loss.detach())
         net.eval()
         val = evaluate(model, scene, "val")
-        history.append({"epoch": epoch + 1, "loss": total / config.steps,
-                        "val_miou": val["miou"]})
+        history.append({"epoch": epoch + 1, "loss": total / config.steps, "val_miou": val["miou"]})
         if stopper.update(val["miou"], net):
             break
     stopper.restore(net)
-    model.meta.update({"config": asdict(config), "epochs_run": len(history),
-                       "best_val_miou": stopper.best_score,
-                       "pretrained": pretrained is not None})
+    model.meta.update(
+        {
+            "config": asdict(config),
+            "epochs_run": len(history),
+            "best_val_miou": stopper.best_score,
+            "pretrained": pretrained is not None,
+        }
+    )
     return model, history
 
 
@@ -172,24 +192,34 @@ class DenseSimSiam(nn.Module):
     def __init__(self, encoder: us.Encoder, widths: tuple, channels: int, dim: int):
         super().__init__()
         self.encoder = encoder
-        self.projector = nn.Sequential(nn.Conv2d(sum(widths), dim, 1), nn.BatchNorm2d(dim),
-                                       nn.ReLU(inplace=True), nn.Conv2d(dim, dim, 1),
-                                       nn.BatchNorm2d(dim))
-        self.predictor = nn.Sequential(nn.Conv2d(dim, dim // 4, 1), nn.BatchNorm2d(dim // 4),
-                                       nn.ReLU(inplace=True), nn.Conv2d(dim // 4, dim, 1))
+        self.projector = nn.Sequential(
+            nn.Conv2d(sum(widths), dim, 1),
+            nn.BatchNorm2d(dim),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(dim, dim, 1),
+            nn.BatchNorm2d(dim),
+        )
+        self.predictor = nn.Sequential(
+            nn.Conv2d(dim, dim // 4, 1),
+            nn.BatchNorm2d(dim // 4),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(dim // 4, dim, 1),
+        )
         self.rebuild = nn.Conv2d(sum(widths), channels, 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         levels = self.encoder(x)
         size = levels[0].shape[-2:]
-        f = torch.cat([levels[0]] + [nn.functional.interpolate(t, size=size, mode="nearest")
-                                     for t in levels[1:]], dim=1)
+        f = torch.cat(
+            [levels[0]]
+            + [nn.functional.interpolate(t, size=size, mode="nearest") for t in levels[1:]],
+            dim=1,
+        )
         z = self.projector(f)
         return z, self.predictor(z), self.rebuild(f)
 
 
-def _view(raw: np.ndarray, times: int, config: SSLConfig, rng: np.random.Generator
-          ) -> np.ndarray:
+def _view(raw: np.ndarray, times: int, config: SSLConfig, rng: np.random.Generator) -> np.ndarray:
     """One view of a (c, y, x) reflectance crop, changed the way parcels of one crop
     differ in the simulator and on the ground: the season shifted by up to
     `time_shift` of a month (each month blended with its neighbour), one gain for all
@@ -210,15 +240,16 @@ def _pair(raw: np.ndarray, times: int, config: SSLConfig, rng: np.random.Generat
     _, h, w = raw.shape
     side = config.patch + config.shift
     r, c = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-    x, _ = _augment(raw[:, r:r + side, c:c + side], None, rng)
+    x, _ = _augment(raw[:, r : r + side, c : c + side], None, rng)
     (ya, xa), (yb, xb) = rng.integers(0, config.shift + 1, (2, 2))
-    a = x[:, ya:ya + config.patch, xa:xa + config.patch]
-    b = x[:, yb:yb + config.patch, xb:xb + config.patch]
+    a = x[:, ya : ya + config.patch, xa : xa + config.patch]
+    b = x[:, yb : yb + config.patch, xb : xb + config.patch]
     return _view(a, times, config, rng), _view(b, times, config, rng), a, b
 
 
-def fit_simsiam(scene: Scene, config: SSLConfig, parts: tuple = ("train", "val"),
-                progress: bool = False) -> tuple[us.UNet, list[dict]]:
+def fit_simsiam(
+    scene: Scene, config: SSLConfig, parts: tuple = ("train", "val"), progress: bool = False
+) -> tuple[us.UNet, list[dict]]:
     """Pre-train a U-Net's encoder on unlabelled patches of the given areas; returns the
     network (encoder trained, decoder untouched, normalisation set) and the history.
 
@@ -235,23 +266,27 @@ def fit_simsiam(scene: Scene, config: SSLConfig, parts: tuple = ("train", "val")
     raw = np.nan_to_num(scene.channels[:, rows], nan=0.0)
     mean, std = net.mean.numpy()[:, None, None], net.std.numpy()[:, None, None]
     siam = DenseSimSiam(net.encoder, widths, len(raw), config.projection)
-    optimiser = torch.optim.AdamW(siam.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
+    optimiser = torch.optim.AdamW(siam.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history = []
-    for epoch in tqdm(range(config.epochs), desc="simsiam", unit="epoch",
-                      disable=not progress):
+    for epoch in tqdm(range(config.epochs), desc="simsiam", unit="epoch", disable=not progress):
         siam.train()
         total = rebuilt = 0.0
         for _ in range(config.steps):
             pairs = [_pair(raw, scene.times, config, rng) for _ in range(config.batch_size)]
-            a, b, clean_a, clean_b = (torch.from_numpy(
-                ((np.stack(k) - mean) / std).astype(np.float32)) for k in zip(*pairs, strict=True))
+            a, b, clean_a, clean_b = (
+                torch.from_numpy(((np.stack(k) - mean) / std).astype(np.float32))
+                for k in zip(*pairs, strict=True)
+            )
             z1, p1, r1 = siam(a)
             z2, p2, r2 = siam(b)
-            similarity = -(nn.functional.cosine_similarity(p1, z2.detach()).mean() +
-                           nn.functional.cosine_similarity(p2, z1.detach()).mean()) / 2
-            error = (nn.functional.mse_loss(r1, clean_a) +
-                     nn.functional.mse_loss(r2, clean_b)) / 2
+            similarity = (
+                -(
+                    nn.functional.cosine_similarity(p1, z2.detach()).mean()
+                    + nn.functional.cosine_similarity(p2, z1.detach()).mean()
+                )
+                / 2
+            )
+            error = (nn.functional.mse_loss(r1, clean_a) + nn.functional.mse_loss(r2, clean_b)) / 2
             optimiser.zero_grad()
             (similarity + config.reconstruction * error).backward()
             optimiser.step()
@@ -260,6 +295,12 @@ def fit_simsiam(scene: Scene, config: SSLConfig, parts: tuple = ("train", "val")
         with torch.no_grad():  # collapse check: spread of the normalised projections
             z = nn.functional.normalize(z1, dim=1).movedim(1, -1).reshape(-1, z1.shape[1])
             spread = float(z.std(dim=0).mean())
-        history.append({"epoch": epoch + 1, "loss": total / config.steps,
-                        "reconstruction": rebuilt / config.steps, "z_std": spread})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": total / config.steps,
+                "reconstruction": rebuilt / config.steps,
+                "z_std": spread,
+            }
+        )
     return net.eval(), history

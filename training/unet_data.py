@@ -55,10 +55,14 @@ def demo_scene(catalog, year: tuple[str, str] = ("2021-09-01", "2022-09-01")) ->
     channels = channels.reshape(-1, *channels.shape[2:]).astype(np.float32)
     label_raster = np.nan_to_num(label_raster, nan=LABEL_NODATA).astype(np.int64)
     label_raster[(label_raster < 0) | (label_raster >= len(names))] = 255
-    return Scene(channels=channels, labels=label_raster,
-                 classes=[names[i] for i in range(len(names))],
-                 description={"source": "collections SENTINEL2_L2A (12 monthly composites, "
-                                        "monthly_composite) + CROP_LABELS",
-                              "period": list(year),
-                              "split": "by area: rows 0-60 % train, 60-70 % validation, "
-                                       "70-100 % test"})
+    return Scene(
+        channels=channels,
+        labels=label_raster,
+        classes=[names[i] for i in range(len(names))],
+        description={
+            "source": "collections SENTINEL2_L2A (12 monthly composites, "
+            "monthly_composite) + CROP_LABELS",
+            "period": list(year),
+            "split": "by area: rows 0-60 % train, 60-70 % validation, 70-100 % test",
+        },
+    )

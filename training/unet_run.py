@@ -16,18 +16,29 @@ from udfs import unet_segment as us
 DEMO_NOTES = (
     "Trained and evaluated on cropcube's simulated demo scene (`cropcube demo-data`): it "
     "knows the simulator's fields, phenology and spectra and is no evidence of accuracy on "
-    "real Sentinel-2 data.")
+    "real Sentinel-2 data."
+)
 
 
-def train_backbone(scene: Scene, out_dir: Path, config: SSLConfig, progress: bool = True
-                   ) -> list[dict]:
+def train_backbone(
+    scene: Scene, out_dir: Path, config: SSLConfig, progress: bool = True
+) -> list[dict]:
     """SimSiam on the unlabelled training and validation areas; writes model.pt (a U-Net
     whose encoder is pre-trained; its decoder is untrained) and history.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
     net, history = fit_simsiam(scene, config, progress=progress)
-    model = us.UNetModel(net, scene.classes, scene.bands, scene.times, meta={
-        "kind": "backbone", "config": asdict(config), "data": scene.description,
-        "trained_on": "unlabelled patches of the training and validation areas"})
+    model = us.UNetModel(
+        net,
+        scene.classes,
+        scene.bands,
+        scene.times,
+        meta={
+            "kind": "backbone",
+            "config": asdict(config),
+            "data": scene.description,
+            "trained_on": "unlabelled patches of the training and validation areas",
+        },
+    )
     model.save(out_dir / "model.pt")
     (out_dir / "history.json").write_text(json.dumps(history, indent=1))
     (out_dir / "MODEL_CARD.md").write_text(f"""# cropcube U-Net backbone (SimSiam)
@@ -48,10 +59,10 @@ within +-{config.gain:.0%} and reflectance noise {config.noise}), the encoder's 
 brought to full resolution -> per-pixel projector -> predictor, negative cosine similarity
 with a stop-gradient; plus {config.reconstruction} x the mean squared error of rebuilding
 each crop's clean input from the same features. Settings: `{json.dumps(asdict(config))}`.
-Final similarity loss {history[-1]['loss']:.4f} (-1 is the floor), reconstruction error
-{history[-1]['reconstruction']:.4f} (normalised units); spread of the normalised projections
-{history[-1]['z_std']:.4f} (collapse would be 0; 1/sqrt({config.projection}) =
-{config.projection ** -0.5:.3f} for evenly spread ones).
+Final similarity loss {history[-1]["loss"]:.4f} (-1 is the floor), reconstruction error
+{history[-1]["reconstruction"]:.4f} (normalised units); spread of the normalised projections
+{history[-1]["z_std"]:.4f} (collapse would be 0; 1/sqrt({config.projection}) =
+{config.projection**-0.5:.3f} for evenly spread ones).
 
 ## Limits
 {DEMO_NOTES}
@@ -59,21 +70,38 @@ Final similarity loss {history[-1]['loss']:.4f} (-1 is the floor), reconstructio
     return history
 
 
-def train_segmenter(scene: Scene, out_dir: Path, config: UNetConfig,
-                    backbone: Path | None = None, progress: bool = True) -> dict:
+def train_segmenter(
+    scene: Scene,
+    out_dir: Path,
+    config: UNetConfig,
+    backbone: Path | None = None,
+    progress: bool = True,
+) -> dict:
     """Fine-tune (from a backbone) or train from scratch; score on the test area."""
     out_dir.mkdir(parents=True, exist_ok=True)
     start = pretrained_part(us.UNetModel.load(backbone)) if backbone else None
     model, history = fit_segmenter(scene, config, pretrained=start, progress=progress)
     test = evaluate(model, scene, "test")
-    model.meta.update({"data": scene.description, "test": {
-        k: test[k] for k in ("miou", "overall_accuracy")},
-        "backbone_file": str(backbone) if backbone else None})
+    model.meta.update(
+        {
+            "data": scene.description,
+            "test": {k: test[k] for k in ("miou", "overall_accuracy")},
+            "backbone_file": str(backbone) if backbone else None,
+        }
+    )
     model.save(out_dir / "model.pt")
-    (out_dir / "metrics.json").write_text(json.dumps(
-        {"test": test, "history": history, "config": asdict(config),
-         "data": scene.description, "backbone": str(backbone) if backbone else None},
-        indent=1))
+    (out_dir / "metrics.json").write_text(
+        json.dumps(
+            {
+                "test": test,
+                "history": history,
+                "config": asdict(config),
+                "data": scene.description,
+                "backbone": str(backbone) if backbone else None,
+            },
+            indent=1,
+        )
+    )
     rows = "\n".join(f"| {name} | {iou:.3f} |" for name, iou in test["iou_per_class"].items())
     (out_dir / "MODEL_CARD.md").write_text(f"""# cropcube U-Net segmenter
 
@@ -82,18 +110,19 @@ File: `model.pt`. Written {dt.date.today().isoformat()} by `cropcube train unet`
 ## Data
 {chr(10).join(f"- {k}: {v}" for k, v in scene.description.items())}
 - labels used: {config.label_fraction:.0%} of the training area
-- encoder: {"pre-trained with SimSiam (" + str(backbone) + ")" if backbone else
-            "randomly initialised"}
+- encoder: {
+        "pre-trained with SimSiam (" + str(backbone) + ")" if backbone else "randomly initialised"
+    }
 
 ## Model
 U-Net over {scene.times} monthly composites x {len(scene.bands)} bands
 ({" ".join(scene.bands)}) = {len(scene.channels)} channels, widths {config.widths},
 {config.norm} normalisation, dropout {config.dropout}; {len(scene.classes)} classes
-(softmax). Settings: `{json.dumps(asdict(config))}`. {model.meta['epochs_run']} epochs,
-best validation mIoU {model.meta['best_val_miou']:.4f}.
+(softmax). Settings: `{json.dumps(asdict(config))}`. {model.meta["epochs_run"]} epochs,
+best validation mIoU {model.meta["best_val_miou"]:.4f}.
 
-## Evaluation on the test area ({test['pixels']:,} labelled pixels)
-mIoU {test['miou']:.4f}, overall accuracy {test['overall_accuracy']:.4f} (tiled inference
+## Evaluation on the test area ({test["pixels"]:,} labelled pixels)
+mIoU {test["miou"]:.4f}, overall accuracy {test["overall_accuracy"]:.4f} (tiled inference
 as the process runs it: 128 px tiles, 32 px overlap).
 
 | class | IoU |
@@ -106,23 +135,39 @@ as the process runs it: 128 px tiles, 32 px overlap).
     return test
 
 
-def label_efficiency(scene: Scene, backbone: Path, config: UNetConfig,
-                     seeds: tuple = (0, 1, 2), arms: tuple = ("pretrained", "random")
-                     ) -> dict:
+def label_efficiency(
+    scene: Scene,
+    backbone: Path,
+    config: UNetConfig,
+    seeds: tuple = (0, 1, 2),
+    arms: tuple = ("pretrained", "random"),
+) -> dict:
     """Test mIoU with `config.label_fraction` of the labels, from the backbone and from
     random initialisation, for several label draws (seeds)."""
     starts = {"pretrained": pretrained_part(us.UNetModel.load(backbone)), "random": None}
     rows = {arm: [] for arm in arms}
     for seed in seeds:
         for arm in arms:
-            model, history = fit_segmenter(scene, replace(config, seed=seed),
-                                           pretrained=starts[arm])
+            model, history = fit_segmenter(
+                scene, replace(config, seed=seed), pretrained=starts[arm]
+            )
             test = evaluate(model, scene, "test")
-            rows[arm].append({"seed": seed, "miou": test["miou"],
-                              "overall_accuracy": test["overall_accuracy"],
-                              "epochs": len(history)})
-            print(arm, seed, round(test["miou"], 4), round(test["overall_accuracy"], 4),
-                  len(history), flush=True)
+            rows[arm].append(
+                {
+                    "seed": seed,
+                    "miou": test["miou"],
+                    "overall_accuracy": test["overall_accuracy"],
+                    "epochs": len(history),
+                }
+            )
+            print(
+                arm,
+                seed,
+                round(test["miou"], 4),
+                round(test["overall_accuracy"], 4),
+                len(history),
+                flush=True,
+            )
     return rows
 
 

@@ -14,8 +14,9 @@ def load(kind: str, name: str, loader: Callable[[Path], Any]) -> Any:
     lists the bundled ones."""
     path = MODELS / f"{kind}_{name}" / "model.pt"
     if not path.is_file():
-        known = sorted(p.parent.name.removeprefix(f"{kind}_")
-                       for p in MODELS.glob(f"{kind}_*/model.pt"))
+        known = sorted(
+            p.parent.name.removeprefix(f"{kind}_") for p in MODELS.glob(f"{kind}_*/model.pt")
+        )
         raise ValueError(f"no bundled {kind_label(kind)} model '{name}'; bundled: {known}")
     return loader(path)
 

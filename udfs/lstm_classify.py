@@ -36,15 +36,31 @@ class CropLSTM(nn.Module):
     normalise them, so a model file carries everything its inference needs.
     """
 
-    def __init__(self, n_bands: int = len(BANDS), n_classes: int = 16, hidden: int = 64,
-                 layers: int = 2, dropout: float = 0.2):
+    def __init__(
+        self,
+        n_bands: int = len(BANDS),
+        n_classes: int = 16,
+        hidden: int = 64,
+        layers: int = 2,
+        dropout: float = 0.2,
+    ):
         super().__init__()
-        self.config = {"n_bands": n_bands, "n_classes": n_classes, "hidden": hidden,
-                       "layers": layers, "dropout": dropout}
+        self.config = {
+            "n_bands": n_bands,
+            "n_classes": n_classes,
+            "hidden": hidden,
+            "layers": layers,
+            "dropout": dropout,
+        }
         self.register_buffer("mean", torch.zeros(n_bands))
         self.register_buffer("std", torch.ones(n_bands))
-        self.lstm = nn.LSTM(n_bands, hidden, num_layers=layers, batch_first=True,
-                            dropout=dropout if layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            n_bands,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            dropout=dropout if layers > 1 else 0.0,
+        )
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, n_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,17 +71,23 @@ class CropLSTM(nn.Module):
 class LSTMModel:
     """A trained network with the class names and band order it was trained on."""
 
-    def __init__(self, network: CropLSTM, classes: list[str], bands: tuple = BANDS,
-                 meta: dict | None = None):
+    def __init__(
+        self, network: CropLSTM, classes: list[str], bands: tuple = BANDS, meta: dict | None = None
+    ):
         self.network = network.eval()
         self.classes = list(classes)
         self.bands = tuple(bands)
         self.meta = dict(meta or {})
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "config": self.network.config, "classes": self.classes,
-                "bands": list(self.bands), "meta": self.meta,
-                "state_dict": self.network.state_dict()}
+        return {
+            "format": FORMAT,
+            "config": self.network.config,
+            "classes": self.classes,
+            "bands": list(self.bands),
+            "meta": self.meta,
+            "state_dict": self.network.state_dict(),
+        }
 
     def stac_mlm(self) -> dict:
         """This model's STAC MLM fields: name, architecture, task, inputs and outputs."""
@@ -74,17 +96,31 @@ class LSTMModel:
             "mlm:name": "cropcube LSTM crop classifier",
             "mlm:architecture": "LSTM",
             "mlm:tasks": ["classification"],
-            "mlm:input": [{
-                "name": "monthly composites", "bands": list(self.bands),
-                "input": {"shape": [-1, months, len(self.bands)],
-                          "dim_order": ["batch", "time", "bands"], "data_type": "float32"},
-                "description": "12 monthly composites (monthly_composite) of the bands, "
-                               "reflectance x 10000; normalisation is inside the model"}],
-            "mlm:output": [{
-                "name": "crop class", "tasks": ["classification"],
-                "result": {"shape": [-1, len(self.classes)], "dim_order": ["batch", "class"],
-                           "data_type": "float32"},
-                "classification:classes": class_table(self.classes)}],
+            "mlm:input": [
+                {
+                    "name": "monthly composites",
+                    "bands": list(self.bands),
+                    "input": {
+                        "shape": [-1, months, len(self.bands)],
+                        "dim_order": ["batch", "time", "bands"],
+                        "data_type": "float32",
+                    },
+                    "description": "12 monthly composites (monthly_composite) of the bands, "
+                    "reflectance x 10000; normalisation is inside the model",
+                }
+            ],
+            "mlm:output": [
+                {
+                    "name": "crop class",
+                    "tasks": ["classification"],
+                    "result": {
+                        "shape": [-1, len(self.classes)],
+                        "dim_order": ["batch", "class"],
+                        "data_type": "float32",
+                    },
+                    "classification:classes": class_table(self.classes),
+                }
+            ],
         }
 
     def save(self, path) -> None:
@@ -121,14 +157,21 @@ class LSTMModel:
         buf = io.BytesIO()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(self.network, torch.zeros(2, N_MONTHS, len(self.bands)), buf,
-                              input_names=["x"], output_names=["logits"],
-                              dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, dynamo=False)
+            torch.onnx.export(
+                self.network,
+                torch.zeros(2, N_MONTHS, len(self.bands)),
+                buf,
+                input_names=["x"],
+                output_names=["logits"],
+                dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
+                dynamo=False,
+            )
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(buf.getvalue(), options,
-                                             providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(
+            buf.getvalue(), options, providers=["CPUExecutionProvider"]
+        )
         return self._session
 
     def predict_proba(self, x: np.ndarray, engine: str = "torch") -> np.ndarray:
@@ -140,12 +183,12 @@ class LSTMModel:
         session = self.onnx_session() if engine == "onnxruntime" else None
         with torch.inference_mode():
             for i in range(0, len(x), BATCH):
-                batch = np.ascontiguousarray(x[i:i + BATCH])
+                batch = np.ascontiguousarray(x[i : i + BATCH])
                 if session is not None:
                     logits = torch.from_numpy(session.run(None, {"x": batch})[0])
                 else:
                     logits = self.network(torch.from_numpy(batch))
-                out[i:i + BATCH] = torch.softmax(logits, dim=1).numpy()
+                out[i : i + BATCH] = torch.softmax(logits, dim=1).numpy()
         return out
 
 
@@ -179,8 +222,9 @@ def _output_labels(classes: list[str], outputs: tuple) -> list[str]:
     return labels
 
 
-def classify_block(block: np.ndarray, model: LSTMModel, outputs: tuple,
-                   threads: int = 1, engine: str = "torch") -> np.ndarray:
+def classify_block(
+    block: np.ndarray, model: LSTMModel, outputs: tuple, threads: int = 1, engine: str = "torch"
+) -> np.ndarray:
     """One spatial block (months, bands, y, x) -> (outputs, y, x)."""
     torch.set_num_threads(threads)
     _, _, ny, nx = block.shape
@@ -205,11 +249,15 @@ def check_cube(cube: xarray.DataArray, bands: tuple = BANDS) -> xarray.DataArray
     """The cube as (t, bands, y, x) with the model's bands in order, or a ValueError."""
     missing_dims = [d for d in ("t", "bands", "y", "x") if d not in cube.dims]
     if missing_dims:
-        raise ValueError(f"the cube lacks the dimension(s) {missing_dims}; lstm_classify "
-                         "needs monthly composites with t, bands, y and x")
+        raise ValueError(
+            f"the cube lacks the dimension(s) {missing_dims}; lstm_classify "
+            "needs monthly composites with t, bands, y and x"
+        )
     if cube.sizes["t"] != N_MONTHS:
-        raise ValueError(f"the cube has {cube.sizes['t']} time steps; lstm_classify needs "
-                         f"the {N_MONTHS} monthly composites of one year (monthly_composite)")
+        raise ValueError(
+            f"the cube has {cube.sizes['t']} time steps; lstm_classify needs "
+            f"the {N_MONTHS} monthly composites of one year (monthly_composite)"
+        )
     have = [str(b) for b in cube["bands"].values]
     missing = [b for b in bands if b not in have]
     if missing:
@@ -217,8 +265,13 @@ def check_cube(cube: xarray.DataArray, bands: tuple = BANDS) -> xarray.DataArray
     return cube.sel(bands=list(bands)).transpose("t", "bands", "y", "x")
 
 
-def classify(cube: xarray.DataArray, model: "LSTMModel | str" = "demo",
-             outputs=("class",), threads: int = 1, engine: str = "torch") -> xarray.DataArray:
+def classify(
+    cube: xarray.DataArray,
+    model: "LSTMModel | str" = "demo",
+    outputs=("class",),
+    threads: int = 1,
+    engine: str = "torch",
+) -> xarray.DataArray:
     """Class map (and on request confidence and probabilities) of a monthly-composite cube.
 
     Lazy and chunked along x and y when the cube is dask-backed; `threads` torch threads
@@ -240,18 +293,29 @@ def classify(cube: xarray.DataArray, model: "LSTMModel | str" = "demo",
     data = cube.data
     if isinstance(data, da.Array):
         data = data.rechunk({0: -1, 1: -1})
-        result = da.map_blocks(classify_block, data, model, outputs, threads, engine,
-                               dtype=dtype,
-                               drop_axis=0, chunks=((len(labels),), data.chunks[2],
-                                                    data.chunks[3]))
+        result = da.map_blocks(
+            classify_block,
+            data,
+            model,
+            outputs,
+            threads,
+            engine,
+            dtype=dtype,
+            drop_axis=0,
+            chunks=((len(labels),), data.chunks[2], data.chunks[3]),
+        )
     else:
         result = classify_block(np.asarray(data, np.float32), model, outputs, threads, engine)
-    coords = {k: v for k, v in cube.coords.items() if k not in ("t", "bands") and
-              "t" not in v.dims and "bands" not in v.dims}
+    coords = {
+        k: v
+        for k, v in cube.coords.items()
+        if k not in ("t", "bands") and "t" not in v.dims and "bands" not in v.dims
+    }
     coords["bands"] = labels
     attrs = {**cube.attrs, "classification:classes": class_table(model.classes)}
-    return xarray.DataArray(result, dims=("bands", "y", "x"), coords=coords, attrs=attrs,
-                            name="lstm_classify")
+    return xarray.DataArray(
+        result, dims=("bands", "y", "x"), coords=coords, attrs=attrs, name="lstm_classify"
+    )
 
 
 def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:
@@ -261,5 +325,6 @@ def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:
     model = context.get("model", "demo")
     if isinstance(model, str) and model.endswith(".pt"):
         model = LSTMModel.load(model)
-    return classify(cube, model, tuple(context.get("output", ("class",))),
-                    engine=context.get("engine", "torch"))
+    return classify(
+        cube, model, tuple(context.get("output", ("class",))), engine=context.get("engine", "torch")
+    )

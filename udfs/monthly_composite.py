@@ -151,12 +151,37 @@ def _clear_mask(scl, mask_classes, dilation):
     return ~bad
 
 
-_BLOCK_ARGS = ("scl_index", "month", "n_months", "days", "method", "red", "nir",
-               "mask_classes", "dilation", "fill", "with_count")
+_BLOCK_ARGS = (
+    "scl_index",
+    "month",
+    "n_months",
+    "days",
+    "method",
+    "red",
+    "nir",
+    "mask_classes",
+    "dilation",
+    "fill",
+    "with_count",
+)
 
 
-def composite_block(block, clear=None, *, scl_index, month, n_months, days, method, red, nir,
-                    mask_classes, dilation, fill, with_count):
+def composite_block(
+    block,
+    clear=None,
+    *,
+    scl_index,
+    month,
+    n_months,
+    days,
+    method,
+    red,
+    nir,
+    mask_classes,
+    dilation,
+    fill,
+    with_count,
+):
     """One spatial block (t, bands, y, x) -> (months, out bands, y, x).
 
     `clear` is the block's clear-observation mask when it was computed outside (dilated
@@ -166,8 +191,16 @@ def composite_block(block, clear=None, *, scl_index, month, n_months, days, meth
     if clear is None:
         clear = _clear_mask(block[:, scl_index], mask_classes, dilation)
     keep = np.array([b for b in range(block.shape[1]) if b != scl_index], dtype=np.int64)
-    out, count = _composite(block, keep, np.asarray(clear), month, n_months,
-                            METHODS.index(method), int(keep[red]), int(keep[nir]))
+    out, count = _composite(
+        block,
+        keep,
+        np.asarray(clear),
+        month,
+        n_months,
+        METHODS.index(method),
+        int(keep[red]),
+        int(keep[nir]),
+    )
     if fill == "linear":
         _fill_linear(out, days)
     if with_count:
@@ -185,9 +218,18 @@ def _dilated_clear(scl, mask_classes, dilation):
     return _clear_mask(scl, mask_classes, dilation)[:, d:-d, d:-d]
 
 
-def composite(cube, start_month=9, method="median", mask_classes=DEFAULT_MASK,
-              mask_dilation=0, fill="linear", valid_count=False, scl_band="SCL",
-              red_band="B04", nir_band="B08"):
+def composite(
+    cube,
+    start_month=9,
+    method="median",
+    mask_classes=DEFAULT_MASK,
+    mask_dilation=0,
+    fill="linear",
+    valid_count=False,
+    scl_band="SCL",
+    red_band="B04",
+    nir_band="B08",
+):
     """The monthly composites of a (t, bands, y, x) DataArray, lazily when it is dask-backed."""
     import dask.array as da
 
@@ -211,8 +253,19 @@ def composite(cube, start_month=9, method="median", mask_classes=DEFAULT_MASK,
     n_months = len(starts)
     days = ((starts - starts[0]) / np.timedelta64(1, "D")).astype(np.float64)
     labels = out_bands + (["valid_count"] if valid_count else [])
-    args = (scl_index, month, n_months, days, method, red, nir, tuple(mask_classes),
-            int(mask_dilation), fill, valid_count)
+    args = (
+        scl_index,
+        month,
+        n_months,
+        days,
+        method,
+        red,
+        nir,
+        tuple(mask_classes),
+        int(mask_dilation),
+        fill,
+        valid_count,
+    )
     block_func = partial(composite_block, **dict(zip(_BLOCK_ARGS, args, strict=True)))
     data = cube.data
     if isinstance(data, da.Array):
@@ -230,23 +283,37 @@ def composite(cube, start_month=9, method="median", mask_classes=DEFAULT_MASK,
             # dilates exactly as the real one it mirrors); the reflectances are not.
             # SCL from the cube as loaded (bands in their own chunks), not from `data`,
             # whose chunks hold all bands: slicing those would read every band's halo.
-            scl = cube.data[:, scl_index].rechunk({0: -1, 1: data.chunks[2],
-                                                   2: data.chunks[3]})
-            scl = da.overlap.overlap(scl, depth={0: 0, 1: depth, 2: depth},
-                                     boundary={1: "reflect", 2: "reflect"})
-            clear = scl.map_blocks(_dilated_clear, tuple(mask_classes), depth, dtype=bool,
-                                   chunks=(data.chunks[0], data.chunks[2], data.chunks[3]))
-            result = da.map_blocks(_with_clear, data, clear[:, None], block_func,
-                                   dtype=np.float32, chunks=chunks)
+            scl = cube.data[:, scl_index].rechunk({0: -1, 1: data.chunks[2], 2: data.chunks[3]})
+            scl = da.overlap.overlap(
+                scl, depth={0: 0, 1: depth, 2: depth}, boundary={1: "reflect", 2: "reflect"}
+            )
+            clear = scl.map_blocks(
+                _dilated_clear,
+                tuple(mask_classes),
+                depth,
+                dtype=bool,
+                chunks=(data.chunks[0], data.chunks[2], data.chunks[3]),
+            )
+            result = da.map_blocks(
+                _with_clear, data, clear[:, None], block_func, dtype=np.float32, chunks=chunks
+            )
         else:
             result = da.map_blocks(block_func, data, dtype=np.float32, chunks=chunks)
     else:
         result = block_func(data)
-    coords = {k: v for k, v in cube.coords.items() if k not in ("t", "bands") and
-              "t" not in v.dims and "bands" not in v.dims}
+    coords = {
+        k: v
+        for k, v in cube.coords.items()
+        if k not in ("t", "bands") and "t" not in v.dims and "bands" not in v.dims
+    }
     coords.update({"t": starts, "bands": labels})
-    return xarray.DataArray(result, dims=("t", "bands", "y", "x"), coords=coords,
-                            attrs=dict(cube.attrs), name="monthly_composite")
+    return xarray.DataArray(
+        result,
+        dims=("t", "bands", "y", "x"),
+        coords=coords,
+        attrs=dict(cube.attrs),
+        name="monthly_composite",
+    )
 
 
 def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:

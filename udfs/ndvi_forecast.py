@@ -12,7 +12,6 @@ Self-contained (numpy, torch, xarray, dask), so the file also runs through the o
 client's local UDF runner.
 """
 
-
 import numpy as np
 import torch
 import xarray
@@ -37,14 +36,30 @@ class NDVINet(nn.Module):
     quantiles cannot cross: the median plus and minus a positive spread.
     """
 
-    def __init__(self, hidden: int = 32, layers: int = 1, dropout: float = 0.1,
-                 history: int = 12, calendar: bool = True):
+    def __init__(
+        self,
+        hidden: int = 32,
+        layers: int = 1,
+        dropout: float = 0.1,
+        history: int = 12,
+        calendar: bool = True,
+    ):
         super().__init__()
-        self.config = {"hidden": hidden, "layers": layers, "dropout": dropout,
-                       "history": history, "calendar": calendar}
-        self.lstm = nn.LSTM(N_INPUTS if calendar else N_INPUTS - 2, hidden, num_layers=layers,
-                            batch_first=True, bidirectional=True,
-                            dropout=dropout if layers > 1 else 0.0)
+        self.config = {
+            "hidden": hidden,
+            "layers": layers,
+            "dropout": dropout,
+            "history": history,
+            "calendar": calendar,
+        }
+        self.lstm = nn.LSTM(
+            N_INPUTS if calendar else N_INPUTS - 2,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout if layers > 1 else 0.0,
+        )
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, 3))
 
     @property
@@ -52,7 +67,7 @@ class NDVINet(nn.Module):
         return self.config["history"] + MAX_HORIZON
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.lstm(x if self.config["calendar"] else x[..., :N_INPUTS - 2])
+        out, _ = self.lstm(x if self.config["calendar"] else x[..., : N_INPUTS - 2])
         raw = self.head(out)
         median = x[..., 2] + raw[..., 1]  # a correction to linear interpolation
         low = median - nn.functional.softplus(raw[..., 0])
@@ -84,8 +99,10 @@ def encode(values: np.ndarray, calendar: np.ndarray) -> np.ndarray:
     linear interpolation, sine and cosine of the calendar month."""
     clear = np.isfinite(values)
     angle = 2 * np.pi * np.broadcast_to(calendar, values.shape) / 12.0
-    return np.stack([np.where(clear, values, 0.0), clear, interpolate(values), np.sin(angle),
-                     np.cos(angle)], axis=-1).astype(np.float32)
+    return np.stack(
+        [np.where(clear, values, 0.0), clear, interpolate(values), np.sin(angle), np.cos(angle)],
+        axis=-1,
+    ).astype(np.float32)
 
 
 class NDVIModel:
@@ -100,8 +117,12 @@ class NDVIModel:
         return self.network.config["history"]
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "config": self.network.config, "meta": self.meta,
-                "state_dict": self.network.state_dict()}
+        return {
+            "format": FORMAT,
+            "config": self.network.config,
+            "meta": self.meta,
+            "state_dict": self.network.state_dict(),
+        }
 
     def stac_mlm(self) -> dict:
         """This model's STAC MLM fields: name, architecture, task, inputs and outputs."""
@@ -110,17 +131,31 @@ class NDVIModel:
             "mlm:name": "cropcube NDVI forecaster",
             "mlm:architecture": "bidirectional LSTM",
             "mlm:tasks": ["regression"],
-            "mlm:input": [{
-                "name": "monthly NDVI", "bands": ["NDVI"],
-                "input": {"shape": [-1, window, 5], "dim_order": ["batch", "time", "channel"],
-                          "data_type": "float32"},
-                "description": f"{window} months of (NDVI, clear flag, linear interpolation, "
-                               "calendar sine, cosine); gaps have flag 0"}],
-            "mlm:output": [{
-                "name": "NDVI quantiles", "tasks": ["regression"],
-                "result": {"shape": [-1, window, 3], "dim_order": ["batch", "time", "quantile"],
-                           "data_type": "float32"},
-                "description": "10, 50 and 90 % quantiles of NDVI in every month of the window"}],
+            "mlm:input": [
+                {
+                    "name": "monthly NDVI",
+                    "bands": ["NDVI"],
+                    "input": {
+                        "shape": [-1, window, 5],
+                        "dim_order": ["batch", "time", "channel"],
+                        "data_type": "float32",
+                    },
+                    "description": f"{window} months of (NDVI, clear flag, linear interpolation, "
+                    "calendar sine, cosine); gaps have flag 0",
+                }
+            ],
+            "mlm:output": [
+                {
+                    "name": "NDVI quantiles",
+                    "tasks": ["regression"],
+                    "result": {
+                        "shape": [-1, window, 3],
+                        "dim_order": ["batch", "time", "quantile"],
+                        "data_type": "float32",
+                    },
+                    "description": "10, 50 and 90 % quantiles of NDVI in every month of the window",
+                }
+            ],
         }
 
     def save(self, path) -> None:
@@ -143,9 +178,11 @@ class NDVIModel:
         out = np.empty(windows.shape + (3,), np.float32)
         with torch.inference_mode():
             for i in range(0, len(windows), BATCH):
-                x = encode(windows[i:i + BATCH], calendar if calendar.ndim == 1
-                           else calendar[i:i + BATCH])
-                out[i:i + BATCH] = self.network(torch.from_numpy(x)).numpy()
+                x = encode(
+                    windows[i : i + BATCH],
+                    calendar if calendar.ndim == 1 else calendar[i : i + BATCH],
+                )
+                out[i : i + BATCH] = self.network(torch.from_numpy(x)).numpy()
         return out
 
     def forecast(self, series: np.ndarray, first_month: int, horizon: int) -> np.ndarray:
@@ -155,24 +192,25 @@ class NDVIModel:
         hist = self.history
         window = np.full((n, self.network.window), np.nan, np.float32)
         take = min(hist, months)
-        window[:, hist - take:hist] = series[:, months - take:]
+        window[:, hist - take : hist] = series[:, months - take :]
         calendar = (first_month + months - hist + np.arange(self.network.window)) % 12
-        return self.quantiles(window, calendar)[:, hist:hist + horizon]
+        return self.quantiles(window, calendar)[:, hist : hist + horizon]
 
     def gapfill(self, series: np.ndarray, first_month: int) -> np.ndarray:
         """(pixels, months) -> (pixels, months, 3) quantiles of every month, each from the
         window that holds it nearest its centre."""
         n, months = series.shape
         size = self.network.window
-        starts = sorted(set(range(0, max(months - size, 0) + 1, MAX_HORIZON)) |
-                        {max(months - size, 0)})
+        starts = sorted(
+            set(range(0, max(months - size, 0) + 1, MAX_HORIZON)) | {max(months - size, 0)}
+        )
         centre = np.array(starts) + size / 2
         nearest = np.abs(np.arange(months)[:, None] - centre[None]).argmin(axis=1)
         out = np.empty((n, months, 3), np.float32)
         for k, start in enumerate(starts):
             window = np.full((n, size), np.nan, np.float32)
             stop = min(start + size, months)
-            window[:, :stop - start] = series[:, start:stop]
+            window[:, : stop - start] = series[:, start:stop]
             calendar = (first_month + start + np.arange(size)) % 12
             q = self.quantiles(window, calendar)
             for m in np.flatnonzero(nearest == k):
@@ -203,15 +241,18 @@ def ndvi_of(cube: xarray.DataArray) -> xarray.DataArray:
     NaN where an SCL band (if any) marks the observation as not clear."""
     missing = [d for d in ("t", "bands", "y", "x") if d not in cube.dims]
     if missing:
-        raise ValueError(f"the cube lacks the dimension(s) {missing}; ndvi_forecast needs "
-                         "t, bands, y and x")
+        raise ValueError(
+            f"the cube lacks the dimension(s) {missing}; ndvi_forecast needs t, bands, y and x"
+        )
     cube = cube.transpose("t", "bands", "y", "x")
     ndvi = _band(cube, ("NDVI", "ndvi"))
     if ndvi is None:
         red, nir = _band(cube, RED_NAMES), _band(cube, NIR_NAMES)
         if red is None or nir is None:
-            raise ValueError("the cube needs an NDVI band, or red (B04) and near-infrared "
-                             f"(B08) bands; it has {[str(b) for b in cube['bands'].values]}")
+            raise ValueError(
+                "the cube needs an NDVI band, or red (B04) and near-infrared "
+                f"(B08) bands; it has {[str(b) for b in cube['bands'].values]}"
+            )
         ndvi = (nir - red) / (nir + red)
     scl = _band(cube, ("SCL",))
     if scl is not None:
@@ -226,8 +267,14 @@ def monthly(ndvi: xarray.DataArray) -> xarray.DataArray:
     return out.chunk({"t": -1}) if out.chunks else out
 
 
-def predict_block(block: np.ndarray, model: NDVIModel, mode: str, horizon: int,
-                  first_month: int, uncertainty: bool) -> np.ndarray:
+def predict_block(
+    block: np.ndarray,
+    model: NDVIModel,
+    mode: str,
+    horizon: int,
+    first_month: int,
+    uncertainty: bool,
+) -> np.ndarray:
     """(months, y, x) monthly NDVI -> (out months, bands, y, x): NDVI, then q10 and q90."""
     torch.set_num_threads(1)  # blocks run in parallel
     months, ny, nx = block.shape
@@ -246,8 +293,13 @@ def predict_block(block: np.ndarray, model: NDVIModel, mode: str, horizon: int,
     return q[..., bands].transpose(1, 2, 0).reshape(steps, len(bands), ny, nx)
 
 
-def forecast(cube: xarray.DataArray, model: "NDVIModel | str" = "eolearn", horizon: int = 6,
-             mode: str = "forecast", uncertainty: bool = False) -> xarray.DataArray:
+def forecast(
+    cube: xarray.DataArray,
+    model: "NDVIModel | str" = "eolearn",
+    horizon: int = 6,
+    mode: str = "forecast",
+    uncertainty: bool = False,
+) -> xarray.DataArray:
     """NDVI of the `horizon` months after the cube's last month, or of every month of its
     range; lazy and chunked along x and y when the cube is dask-backed."""
     import dask.array as da
@@ -263,23 +315,32 @@ def forecast(cube: xarray.DataArray, model: "NDVIModel | str" = "eolearn", horiz
     starts = pd.DatetimeIndex(series["t"].values)
     first_month = starts[0].month - 1
     if mode == "forecast":
-        labels = pd.date_range(starts[-1] + pd.offsets.MonthBegin(1), periods=horizon,
-                               freq="MS")
+        labels = pd.date_range(starts[-1] + pd.offsets.MonthBegin(1), periods=horizon, freq="MS")
     else:
         labels = starts
     bands = ["NDVI", "NDVI_q10", "NDVI_q90"] if uncertainty else ["NDVI"]
     args = (model, mode, horizon, first_month, bool(uncertainty))
     data = series.data
     if isinstance(data, da.Array):
-        result = da.map_blocks(predict_block, data, *args, dtype=np.float32, new_axis=1,
-                               chunks=((len(labels),), (len(bands),), data.chunks[1],
-                                       data.chunks[2]))
+        result = da.map_blocks(
+            predict_block,
+            data,
+            *args,
+            dtype=np.float32,
+            new_axis=1,
+            chunks=((len(labels),), (len(bands),), data.chunks[1], data.chunks[2]),
+        )
     else:
         result = predict_block(np.asarray(data, np.float32), *args)
     coords = {k: v for k, v in series.coords.items() if k != "t" and "t" not in v.dims}
     coords.update({"t": labels.values, "bands": bands})
-    return xarray.DataArray(result, dims=("t", "bands", "y", "x"), coords=coords,
-                            attrs=dict(cube.attrs), name="ndvi_forecast")
+    return xarray.DataArray(
+        result,
+        dims=("t", "bands", "y", "x"),
+        coords=coords,
+        attrs=dict(cube.attrs),
+        name="ndvi_forecast",
+    )
 
 
 def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:

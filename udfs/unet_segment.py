@@ -10,7 +10,6 @@ the cube is chunked. Self-contained (numpy, torch, xarray, dask), so the file al
 through the openeo client's local UDF runner.
 """
 
-
 import numpy as np
 import torch
 import xarray
@@ -40,10 +39,14 @@ class _Block(nn.Sequential):
 
     def __init__(self, c_in: int, c_out: int, norm: str, dropout: float):
         super().__init__(
-            nn.Conv2d(c_in, c_out, 3, padding=1, bias=norm == "none"), _norm(norm, c_out),
-            nn.ReLU(inplace=True), nn.Dropout2d(dropout) if dropout else nn.Identity(),
-            nn.Conv2d(c_out, c_out, 3, padding=1, bias=norm == "none"), _norm(norm, c_out),
-            nn.ReLU(inplace=True))
+            nn.Conv2d(c_in, c_out, 3, padding=1, bias=norm == "none"),
+            _norm(norm, c_out),
+            nn.ReLU(inplace=True),
+            nn.Dropout2d(dropout) if dropout else nn.Identity(),
+            nn.Conv2d(c_out, c_out, 3, padding=1, bias=norm == "none"),
+            _norm(norm, c_out),
+            nn.ReLU(inplace=True),
+        )
 
 
 class Encoder(nn.Module):
@@ -73,16 +76,27 @@ class UNet(nn.Module):
     normalised inside with stored per-channel mean and std.
     """
 
-    def __init__(self, in_channels: int = len(BANDS), n_classes: int = 2,
-                 widths: tuple = (16, 32, 64, 128), norm: str = "batch", dropout: float = 0.0,
-                 multilabel: bool = False):
+    def __init__(
+        self,
+        in_channels: int = len(BANDS),
+        n_classes: int = 2,
+        widths: tuple = (16, 32, 64, 128),
+        norm: str = "batch",
+        dropout: float = 0.0,
+        multilabel: bool = False,
+    ):
         super().__init__()
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}")
         widths = tuple(int(w) for w in widths)
-        self.config = {"in_channels": in_channels, "n_classes": n_classes,
-                       "widths": list(widths), "norm": norm, "dropout": dropout,
-                       "multilabel": multilabel}
+        self.config = {
+            "in_channels": in_channels,
+            "n_classes": n_classes,
+            "widths": list(widths),
+            "norm": norm,
+            "dropout": dropout,
+            "multilabel": multilabel,
+        }
         self.register_buffer("mean", torch.zeros(in_channels))
         self.register_buffer("std", torch.ones(in_channels))
         self.encoder = Encoder(in_channels, widths, norm, dropout)
@@ -113,8 +127,14 @@ class UNet(nn.Module):
 class UNetModel:
     """A trained U-Net with its classes, input bands and number of dates."""
 
-    def __init__(self, network: UNet, classes: list[str], bands: tuple = BANDS,
-                 times: int = 1, meta: dict | None = None):
+    def __init__(
+        self,
+        network: UNet,
+        classes: list[str],
+        bands: tuple = BANDS,
+        times: int = 1,
+        meta: dict | None = None,
+    ):
         self.network = network.eval()
         self.classes = list(classes)
         self.bands = tuple(bands)
@@ -126,9 +146,15 @@ class UNetModel:
         return bool(self.network.config["multilabel"])
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "config": self.network.config, "classes": self.classes,
-                "bands": list(self.bands), "times": self.times, "meta": self.meta,
-                "state_dict": self.network.state_dict()}
+        return {
+            "format": FORMAT,
+            "config": self.network.config,
+            "classes": self.classes,
+            "bands": list(self.bands),
+            "times": self.times,
+            "meta": self.meta,
+            "state_dict": self.network.state_dict(),
+        }
 
     def stac_mlm(self) -> dict:
         """This model's STAC MLM fields: name, architecture, task, inputs and outputs."""
@@ -138,19 +164,31 @@ class UNetModel:
             "mlm:architecture": "U-Net",
             "mlm:tasks": ["semantic-segmentation"],
             "mlm:pretrained": bool(self.meta.get("pretrained")),
-            "mlm:input": [{
-                "name": "bands laid into channels date by date", "bands": list(self.bands),
-                "input": {"shape": [-1, channels, -1, -1],
-                          "dim_order": ["batch", "channel", "height", "width"],
-                          "data_type": "float32"},
-                "description": f"{self.times} date(s) x {len(self.bands)} bands, surface "
-                               "reflectance; normalisation is inside the model"}],
-            "mlm:output": [{
-                "name": "classes", "tasks": ["semantic-segmentation"],
-                "result": {"shape": [-1, len(self.classes), -1, -1],
-                           "dim_order": ["batch", "class", "height", "width"],
-                           "data_type": "float32"},
-                "classification:classes": class_table(self.classes)}],
+            "mlm:input": [
+                {
+                    "name": "bands laid into channels date by date",
+                    "bands": list(self.bands),
+                    "input": {
+                        "shape": [-1, channels, -1, -1],
+                        "dim_order": ["batch", "channel", "height", "width"],
+                        "data_type": "float32",
+                    },
+                    "description": f"{self.times} date(s) x {len(self.bands)} bands, surface "
+                    "reflectance; normalisation is inside the model",
+                }
+            ],
+            "mlm:output": [
+                {
+                    "name": "classes",
+                    "tasks": ["semantic-segmentation"],
+                    "result": {
+                        "shape": [-1, len(self.classes), -1, -1],
+                        "dim_order": ["batch", "class", "height", "width"],
+                        "data_type": "float32",
+                    },
+                    "classification:classes": class_table(self.classes),
+                }
+            ],
         }
 
     def save(self, path) -> None:
@@ -162,8 +200,9 @@ class UNetModel:
             raise ValueError(f"not a cropcube U-Net model (format {blob.get('format')!r})")
         network = UNet(**blob["config"])
         network.load_state_dict(blob["state_dict"])
-        return cls(network, blob["classes"], tuple(blob["bands"]), blob.get("times", 1),
-                   blob.get("meta"))
+        return cls(
+            network, blob["classes"], tuple(blob["bands"]), blob.get("times", 1), blob.get("meta")
+        )
 
     @classmethod
     def load(cls, path) -> "UNetModel":
@@ -199,13 +238,22 @@ def blend_weights(tile: int, overlap: int) -> np.ndarray:
     if overlap:
         edge = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
         ramp[:overlap] = edge
-        ramp[tile - overlap:] = edge[::-1]
+        ramp[tile - overlap :] = edge[::-1]
     return np.outer(ramp, ramp)
 
 
-def _window_probabilities(window: np.ndarray, model: UNetModel, row0: int, col0: int,
-                          rows: list[int], cols: list[int], tile: int, overlap: int,
-                          out_rows: tuple[int, int], out_cols: tuple[int, int]) -> np.ndarray:
+def _window_probabilities(
+    window: np.ndarray,
+    model: UNetModel,
+    row0: int,
+    col0: int,
+    rows: list[int],
+    cols: list[int],
+    tile: int,
+    overlap: int,
+    out_rows: tuple[int, int],
+    out_cols: tuple[int, int],
+) -> np.ndarray:
     """Blend the tiles at global origins rows x cols over the output block out_rows x
     out_cols; `window` holds the input from (row0, col0), covering all those tiles."""
     torch.set_num_threads(1)  # blocks run in parallel
@@ -222,10 +270,13 @@ def _window_probabilities(window: np.ndarray, model: UNetModel, row0: int, col0:
         data = np.pad(data, ((0, 0), (0, pad_h), (0, pad_w)), mode="reflect")
     origins = [(r, c) for r in rows for c in cols]
     for i in range(0, len(origins), BATCH_TILES):
-        batch = origins[i:i + BATCH_TILES]
-        x = np.nan_to_num(np.stack([data[:, r - row0:r - row0 + tile,
-                                         c - col0:c - col0 + tile] for r, c in batch]),
-                          nan=0.0).astype(np.float32, copy=False)
+        batch = origins[i : i + BATCH_TILES]
+        x = np.nan_to_num(
+            np.stack(
+                [data[:, r - row0 : r - row0 + tile, c - col0 : c - col0 + tile] for r, c in batch]
+            ),
+            nan=0.0,
+        ).astype(np.float32, copy=False)
         with torch.inference_mode():
             prob = model.network.probabilities(torch.from_numpy(x)).numpy()
         for (r, c), p in zip(batch, prob, strict=True):
@@ -235,12 +286,14 @@ def _window_probabilities(window: np.ndarray, model: UNetModel, row0: int, col0:
             if r_lo >= r_hi or c_lo >= c_hi:
                 continue
             src = (slice(r_lo - r, r_hi - r), slice(c_lo - c, c_hi - c))
-            dst = (slice(r_lo - out_rows[0], r_hi - out_rows[0]),
-                   slice(c_lo - out_cols[0], c_hi - out_cols[0]))
+            dst = (
+                slice(r_lo - out_rows[0], r_hi - out_rows[0]),
+                slice(c_lo - out_cols[0], c_hi - out_cols[0]),
+            )
             total[(slice(None),) + dst] += p[(slice(None),) + src] * weights[src]
             norm[dst] += weights[src]
     proba = total / np.maximum(norm, 1e-12)
-    inside = valid[out_rows[0] - row0:out_rows[1] - row0, out_cols[0] - col0:out_cols[1] - col0]
+    inside = valid[out_rows[0] - row0 : out_rows[1] - row0, out_cols[0] - col0 : out_cols[1] - col0]
     return np.where(inside, proba, np.nan).astype(np.float32)
 
 
@@ -262,13 +315,16 @@ def channels_of(cube: xarray.DataArray, model: UNetModel) -> xarray.DataArray:
     """(channels, y, x): the model's bands, date by date, or a ValueError."""
     missing = [d for d in ("bands", "y", "x") if d not in cube.dims]
     if missing:
-        raise ValueError(f"the cube lacks the dimension(s) {missing}; unet_segment needs "
-                         "bands, y and x (and t for a model of several dates)")
+        raise ValueError(
+            f"the cube lacks the dimension(s) {missing}; unet_segment needs "
+            "bands, y and x (and t for a model of several dates)"
+        )
     have = [str(b) for b in cube["bands"].values]
     lacking = [b for b in model.bands if b not in have]
     if lacking:
-        raise ValueError(f"the cube lacks the band(s) {lacking}; the model needs "
-                         f"{list(model.bands)}")
+        raise ValueError(
+            f"the cube lacks the band(s) {lacking}; the model needs {list(model.bands)}"
+        )
     cube = cube.sel(bands=list(model.bands))
     times = cube.sizes.get("t", 1)
     if times != model.times:
@@ -279,14 +335,20 @@ def channels_of(cube: xarray.DataArray, model: UNetModel) -> xarray.DataArray:
         if hasattr(data, "rechunk"):
             data = data.rechunk({0: -1, 1: -1})
         stacked = data.reshape((times * len(model.bands),) + cube.data.shape[2:])
-        return xarray.DataArray(stacked, dims=("c", "y", "x"),
-                                coords={"y": cube["y"], "x": cube["x"]}, attrs=cube.attrs)
+        return xarray.DataArray(
+            stacked, dims=("c", "y", "x"), coords={"y": cube["y"], "x": cube["x"]}, attrs=cube.attrs
+        )
     return cube.transpose("bands", "y", "x").rename(bands="c")
 
 
-def segment(cube: xarray.DataArray, model: "UNetModel | str" = "demo", outputs=("class",),
-            tile_size: int = 128, overlap: int = 32, block_px: "int | None" = BLOCK_PX
-            ) -> xarray.DataArray:
+def segment(
+    cube: xarray.DataArray,
+    model: "UNetModel | str" = "demo",
+    outputs=("class",),
+    tile_size: int = 128,
+    overlap: int = 32,
+    block_px: "int | None" = BLOCK_PX,
+) -> xarray.DataArray:
     """Class map (and on request confidence and per-class probabilities) of a cube; lazy
     when the cube is dask-backed: each output block (block_px square, or the cube's own
     chunks with None) computes the tiles that cover it."""
@@ -309,9 +371,11 @@ def segment(cube: xarray.DataArray, model: "UNetModel | str" = "demo", outputs=(
     ny, nx = stack.sizes["y"], stack.sizes["x"]
     tile_h, tile_w = tile_size, tile_size
     rows_all, cols_all = tile_origins(ny, tile_h, overlap), tile_origins(nx, tile_w, overlap)
-    labels = (["class"] if "class" in outputs else []) + \
-        (["confidence"] if "confidence" in outputs else []) + \
-        ([f"probability:{c}" for c in model.classes] if "probabilities" in outputs else [])
+    labels = (
+        (["class"] if "class" in outputs else [])
+        + (["confidence"] if "confidence" in outputs else [])
+        + ([f"probability:{c}" for c in model.classes] if "probabilities" in outputs else [])
+    )
     dtype = np.uint8 if outputs == ("class",) else np.float32
     data = stack.data
     lazy = isinstance(data, da.Array)
@@ -325,27 +389,34 @@ def segment(cube: xarray.DataArray, model: "UNetModel | str" = "demo", outputs=(
         cols = [c for c in cols_all if c < c1 and c + tile_w > c0]
         win_r = (rows[0], min(rows[-1] + tile_h, ny))
         win_c = (cols[0], min(cols[-1] + tile_w, nx))
-        window = data[:, win_r[0]:win_r[1], win_c[0]:win_c[1]]
+        window = data[:, win_r[0] : win_r[1], win_c[0] : win_c[1]]
         args = (model, win_r[0], win_c[0], rows, cols, tile_size, overlap, (r0, r1), (c0, c1))
         if lazy:
             proba = dask.delayed(_window_probabilities)(window, *args)
             out = dask.delayed(_outputs)(proba, outputs, model.multilabel)
             return da.from_delayed(out, (len(labels), r1 - r0, c1 - c0), dtype=dtype)
-        return _outputs(_window_probabilities(np.asarray(window, np.float32), *args),
-                        outputs, model.multilabel)
+        return _outputs(
+            _window_probabilities(np.asarray(window, np.float32), *args), outputs, model.multilabel
+        )
 
     edges_r = np.concatenate([[0], np.cumsum(row_chunks)])
     edges_c = np.concatenate([[0], np.cumsum(col_chunks)])
-    grid = [[block(int(edges_r[i]), int(edges_r[i + 1]), int(edges_c[j]), int(edges_c[j + 1]))
-             for j in range(len(col_chunks))] for i in range(len(row_chunks))]
+    grid = [
+        [
+            block(int(edges_r[i]), int(edges_r[i + 1]), int(edges_c[j]), int(edges_c[j + 1]))
+            for j in range(len(col_chunks))
+        ]
+        for i in range(len(row_chunks))
+    ]
     result = da.block(grid) if lazy else grid[0][0]
     coords = {k: v for k, v in stack.coords.items() if k in ("y", "x")}
     coords["bands"] = labels
     attrs = dict(cube.attrs)
     if "class" in outputs:
         attrs["classification:classes"] = class_table(model.classes)
-    return xarray.DataArray(result, dims=("bands", "y", "x"), coords=coords, attrs=attrs,
-                            name="unet_segment")
+    return xarray.DataArray(
+        result, dims=("bands", "y", "x"), coords=coords, attrs=attrs, name="unet_segment"
+    )
 
 
 def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:
@@ -355,5 +426,10 @@ def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:
     model = context.get("model", "demo")
     if isinstance(model, str) and model.endswith(".pt"):
         model = UNetModel.load(model)
-    return segment(cube, model, tuple(context.get("output", ("class",))),
-                   context.get("tile_size", 128), context.get("overlap", 32))
+    return segment(
+        cube,
+        model,
+        tuple(context.get("output", ("class",))),
+        context.get("tile_size", 128),
+        context.get("overlap", 32),
+    )

@@ -27,7 +27,7 @@ def _endpoints() -> list[dict]:
     for rule in current_app.url_map.iter_rules():
         if not rule.rule.startswith(API_PREFIX + "/") or rule.rule == API_PREFIX + "/":
             continue
-        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule[len(API_PREFIX):])
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule[len(API_PREFIX) :])
         found.setdefault(path, set()).update(rule.methods - {"HEAD", "OPTIONS"})
     return [{"path": p, "methods": sorted(m)} for p, m in sorted(found.items())]
 
@@ -35,32 +35,42 @@ def _endpoints() -> list[dict]:
 @bp.get("/")
 def capabilities():
     base = base_url()
-    return jsonify({
-        "api_version": API_VERSION,
-        "backend_version": __version__,
-        "stac_version": "1.0.0",
-        "type": "Catalog",
-        "id": "cropcube",
-        "title": "cropcube",
-        "description": "An openEO backend for crop-type mapping from Sentinel-2 L2A time "
-        "series: standard openEO processes over xarray/dask datacubes.",
-        "production": False,
-        "endpoints": _endpoints(),
-        "links": [
-            {"rel": "self", "href": f"{base}/", "type": "application/json"},
-            {"rel": "version-history", "href": f"{base.rsplit('/openeo', 1)[0]}"
-             "/.well-known/openeo", "type": "application/json"},
-            {"rel": "data", "href": f"{base}/collections", "type": "application/json",
-             "title": "Collections"},
-            {"rel": "conformance", "href": f"{base}/conformance", "type": "application/json"},
-        ],
-    })
+    return jsonify(
+        {
+            "api_version": API_VERSION,
+            "backend_version": __version__,
+            "stac_version": "1.0.0",
+            "type": "Catalog",
+            "id": "cropcube",
+            "title": "cropcube",
+            "description": "An openEO backend for crop-type mapping from Sentinel-2 L2A time "
+            "series: standard openEO processes over xarray/dask datacubes.",
+            "production": False,
+            "endpoints": _endpoints(),
+            "links": [
+                {"rel": "self", "href": f"{base}/", "type": "application/json"},
+                {
+                    "rel": "version-history",
+                    "href": f"{base.rsplit('/openeo', 1)[0]}/.well-known/openeo",
+                    "type": "application/json",
+                },
+                {
+                    "rel": "data",
+                    "href": f"{base}/collections",
+                    "type": "application/json",
+                    "title": "Collections",
+                },
+                {"rel": "conformance", "href": f"{base}/conformance", "type": "application/json"},
+            ],
+        }
+    )
 
 
 @well_known.get("/.well-known/openeo")
 def versions():
-    return jsonify({"versions": [
-        {"url": base_url() + "/", "api_version": API_VERSION, "production": False}]})
+    return jsonify(
+        {"versions": [{"url": base_url() + "/", "api_version": API_VERSION, "production": False}]}
+    )
 
 
 @bp.get("/conformance")
@@ -70,10 +80,18 @@ def conformance():
 
 @bp.get("/file_formats")
 def file_formats():
-    return jsonify({"input": {"GeoJSON": {"title": "GeoJSON (load_url: geometries for "
-                                          "aggregate_spatial and masks)",
-                                          "gis_data_types": ["vector"], "parameters": {}}},
-                    "output": {f.name: f.describe() for f in formats.FORMATS}})
+    return jsonify(
+        {
+            "input": {
+                "GeoJSON": {
+                    "title": "GeoJSON (load_url: geometries for aggregate_spatial and masks)",
+                    "gis_data_types": ["vector"],
+                    "parameters": {},
+                }
+            },
+            "output": {f.name: f.describe() for f in formats.FORMATS},
+        }
+    )
 
 
 @bp.get("/udf_runtimes")

@@ -12,10 +12,12 @@ bp = Blueprint("collections", __name__)
 @bp.get("/collections")
 def list_collections():
     base, catalog = base_url(), services().catalog
-    return jsonify({
-        "collections": [catalog.describe(cid, base) for cid in catalog.ids()],
-        "links": [{"rel": "self", "href": f"{base}/collections"}],
-    })
+    return jsonify(
+        {
+            "collections": [catalog.describe(cid, base) for cid in catalog.ids()],
+            "links": [{"rel": "self", "href": f"{base}/collections"}],
+        }
+    )
 
 
 @bp.get("/collections/<collection_id>")

@@ -27,9 +27,18 @@ def iso(value: Any) -> str | None:
 
 
 def job_summary(job: Job) -> dict[str, Any]:
-    doc = {"id": job.id, "title": job.title, "description": job.description,
-           "status": job.status, "created": iso(job.created), "updated": iso(job.updated),
-           "plan": job.plan, "costs": 0, "budget": job.budget, "log_level": job.log_level}
+    doc = {
+        "id": job.id,
+        "title": job.title,
+        "description": job.description,
+        "status": job.status,
+        "created": iso(job.created),
+        "updated": iso(job.updated),
+        "plan": job.plan,
+        "costs": 0,
+        "budget": job.budget,
+        "log_level": job.log_level,
+    }
     if job.status == "running":
         doc["progress"] = job.progress or 0.0
     elif job.status == "finished":
@@ -51,14 +60,22 @@ def _job_fields(body: dict[str, Any]) -> dict[str, Any]:
     budget = body.get("budget")
     if budget is not None and not isinstance(budget, int | float):
         raise errors.BadRequest("budget must be a number.")
-    return {"title": body.get("title"), "description": body.get("description"),
-            "plan": body.get("plan"), "budget": budget, "log_level": level}
+    return {
+        "title": body.get("title"),
+        "description": body.get("description"),
+        "plan": body.get("plan"),
+        "budget": budget,
+        "log_level": level,
+    }
 
 
 def _process(body: dict[str, Any]) -> dict[str, Any]:
     process = body.get("process")
-    if not isinstance(process, dict) or not isinstance(process.get("process_graph"), dict) \
-            or not process["process_graph"]:
+    if (
+        not isinstance(process, dict)
+        or not isinstance(process.get("process_graph"), dict)
+        or not process["process_graph"]
+    ):
         raise errors.ProcessGraphMissing()
     return process
 
@@ -69,8 +86,9 @@ def create_job():
     body = _body()
     known = {"process", "title", "description", "plan", "budget", "log_level"}
     options = {k: v for k, v in body.items() if k not in known} or None
-    job = services().store.create_job(user, _process(body), job_options=options,
-                                      **_job_fields(body))
+    job = services().store.create_job(
+        user, _process(body), job_options=options, **_job_fields(body)
+    )
     resp = Response(status=201)
     resp.headers["Location"] = f"{base_url()}/jobs/{job.id}"
     resp.headers["OpenEO-Identifier"] = job.id
@@ -87,8 +105,9 @@ def list_jobs():
     jobs, more = services().store.jobs(user, limit, request.args.get("after"))
     links = []
     if more:
-        links.append({"rel": "next",
-                      "href": f"{base_url()}/jobs?limit={limit}&after={jobs[-1].id}"})
+        links.append(
+            {"rel": "next", "href": f"{base_url()}/jobs?limit={limit}&after={jobs[-1].id}"}
+        )
     return jsonify({"jobs": [job_summary(j) for j in jobs], "links": links})
 
 
@@ -146,7 +165,8 @@ def job_results(job_id: str):
     if not job.results:
         raise errors.ResultLinkExpired(
             f"The results were deleted {svc.settings.results_days:g} days after the job "
-            "finished. Start the job again to compute them anew.")
+            "finished. Start the job again to compute them anew."
+        )
     base = base_url()
     root = base.rsplit("/openeo/", 1)[0]
     results = job.results
@@ -154,16 +174,23 @@ def job_results(job_id: str):
     expires = None
     for name, meta in results.get("assets", {}).items():
         expires, signature = svc.signer.sign(job.id, name)
-        assets[name] = {"href": f"{root}/download/{job.id}/{name}?expires={expires}"
-                        f"&signature={signature}", **meta}
+        assets[name] = {
+            "href": f"{root}/download/{job.id}/{name}?expires={expires}&signature={signature}",
+            **meta,
+        }
     bbox = results.get("bbox")
     geometry = None
     if bbox:
         w, s, e, n = bbox
         geometry = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
-    props: dict[str, Any] = {"datetime": None, "title": job.title,
-                             "description": job.description, "created": iso(job.created),
-                             "updated": iso(job.updated), "openeo:status": job.status}
+    props: dict[str, Any] = {
+        "datetime": None,
+        "title": job.title,
+        "description": job.description,
+        "created": iso(job.created),
+        "updated": iso(job.updated),
+        "openeo:status": job.status,
+    }
     if results.get("start_datetime"):
         props["start_datetime"] = results["start_datetime"]
         props["end_datetime"] = results["end_datetime"]
@@ -172,20 +199,32 @@ def job_results(job_id: str):
     if expires:
         props["expires"] = iso(dt.datetime.fromtimestamp(expires, dt.UTC))
     doc = {
-        "type": "Feature", "stac_version": "1.0.0", "id": job.id,
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": job.id,
         "stac_extensions": [
             "https://stac-extensions.github.io/file/v2.1.0/schema.json",
             "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
-            "https://stac-extensions.github.io/raster/v1.1.0/schema.json"],
-        "geometry": geometry, "properties": props, "assets": assets,
-        "links": [{"rel": "self", "href": f"{base}/jobs/{job.id}/results",
-                   "type": "application/geo+json"},
-                  {"rel": "job", "href": f"{base}/jobs/{job.id}", "type": "application/json"}],
+            "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+        ],
+        "geometry": geometry,
+        "properties": props,
+        "assets": assets,
+        "links": [
+            {
+                "rel": "self",
+                "href": f"{base}/jobs/{job.id}/results",
+                "type": "application/geo+json",
+            },
+            {"rel": "job", "href": f"{base}/jobs/{job.id}", "type": "application/json"},
+        ],
     }
-    if any("classification:classes" in b for a in assets.values()
-           for b in a.get("raster:bands", [])):
+    if any(
+        "classification:classes" in b for a in assets.values() for b in a.get("raster:bands", [])
+    ):
         doc["stac_extensions"].append(
-            "https://stac-extensions.github.io/classification/v2.0.0/schema.json")
+            "https://stac-extensions.github.io/classification/v2.0.0/schema.json"
+        )
     if any("mlm:name" in a for a in assets.values()):
         doc["stac_extensions"].append("https://stac-extensions.github.io/mlm/v1.4.0/schema.json")
     if bbox:
@@ -210,8 +249,12 @@ def job_logs(job_id: str):
     rows, more = store.logs(job.id, after, level, limit)
     logs = []
     for row in rows:
-        entry = {"id": str(row.id), "level": row.level, "message": row.message,
-                 "time": iso(row.time)}
+        entry = {
+            "id": str(row.id),
+            "level": row.level,
+            "message": row.message,
+            "time": iso(row.time),
+        }
         if row.code:
             entry["code"] = row.code
         if row.data:
@@ -221,8 +264,13 @@ def job_logs(job_id: str):
         logs.append(entry)
     links = []
     if more:
-        links.append({"rel": "next", "href": f"{base_url()}/jobs/{job.id}/logs?offset="
-                      f"{rows[-1].id}&level={level}&limit={limit}"})
+        links.append(
+            {
+                "rel": "next",
+                "href": f"{base_url()}/jobs/{job.id}/logs?offset="
+                f"{rows[-1].id}&level={level}&limit={limit}",
+            }
+        )
     return jsonify({"level": level, "logs": logs, "links": links})
 
 
@@ -233,8 +281,9 @@ def estimate(job_id: str):
     job = svc.store.job(user, job_id)
     ctx = context_for(svc.settings, svc.catalog, svc.store, user, dry_run=True)
     value = executor.evaluate(job.process["process_graph"], ctx)
-    return jsonify({"costs": 0, "size": executor.result_bytes(value, ctx),
-                    "downloads_included": None})
+    return jsonify(
+        {"costs": 0, "size": executor.result_bytes(value, ctx), "downloads_included": None}
+    )
 
 
 @downloads.get("/download/<job_id>/<asset>")

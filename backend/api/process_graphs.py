@@ -39,10 +39,10 @@ def _calls(graph: dict) -> set[str]:
 @bp.get("/process_graphs")
 def list_process_graphs():
     procs = services().store.processes(current_user())
-    summaries = [{k: v for k, v in spec.items() if k != "process_graph"}
-                 for spec in procs.values()]
-    return jsonify({"processes": summaries,
-                    "links": [{"rel": "self", "href": f"{base_url()}/process_graphs"}]})
+    summaries = [{k: v for k, v in spec.items() if k != "process_graph"} for spec in procs.values()]
+    return jsonify(
+        {"processes": summaries, "links": [{"rel": "self", "href": f"{base_url()}/process_graphs"}]}
+    )
 
 
 @bp.get("/process_graphs/<process_graph_id>")
@@ -64,17 +64,24 @@ def put_process_graph(process_graph_id: str):
     if not isinstance(graph, dict) or not graph:
         raise errors.ProcessGraphMissing()
     params = body.get("parameters") or []
-    if not isinstance(params, list) or not all(isinstance(p, dict) and "name" in p
-                                                for p in params):
+    if not isinstance(params, list) or not all(isinstance(p, dict) and "name" in p for p in params):
         raise errors.ProcessGraphInvalid("parameters must be a list of objects with a name.")
     svc = services()
     spec = {**body, "id": process_graph_id, "parameters": params}
     others = {**svc.store.processes(user), process_graph_id: spec}
     # A stored process may be a template (arguments filled in later), so only what can never
     # run is refused: unknown processes and broken graph structure.
-    found = [e for e in executor.validate(graph, svc.catalog, others, svc.settings.graph_limits)
-             if e.code in ("ProcessUnsupported", "ProcessGraphInvalid", "ProcessGraphMissing",
-                           "ProcessGraphComplexity")]
+    found = [
+        e
+        for e in executor.validate(graph, svc.catalog, others, svc.settings.graph_limits)
+        if e.code
+        in (
+            "ProcessUnsupported",
+            "ProcessGraphInvalid",
+            "ProcessGraphMissing",
+            "ProcessGraphComplexity",
+        )
+    ]
     if found:
         raise found[0]
     calls = nx.DiGraph()
@@ -85,8 +92,9 @@ def put_process_graph(process_graph_id: str):
     try:
         cycle = nx.find_cycle(calls, process_graph_id)
         path = " -> ".join([cycle[0][0], *(v for _, v in cycle)])
-        raise errors.ProcessGraphInvalid(f"User-defined processes call each other in a "
-                                         f"cycle: {path}.")
+        raise errors.ProcessGraphInvalid(
+            f"User-defined processes call each other in a cycle: {path}."
+        )
     except (nx.NetworkXNoCycle, nx.NetworkXError):
         pass
     svc.store.put_process(user, process_graph_id, spec)

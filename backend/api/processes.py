@@ -12,5 +12,9 @@ bp = Blueprint("processes", __name__)
 
 @bp.get("/processes")
 def list_processes():
-    return jsonify({"processes": registry.specs(),
-                    "links": [{"rel": "self", "href": f"{base_url()}/processes"}]})
+    return jsonify(
+        {
+            "processes": registry.specs(),
+            "links": [{"rel": "self", "href": f"{base_url()}/processes"}],
+        }
+    )

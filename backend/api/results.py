@@ -56,7 +56,9 @@ def validate():
         graph = body["process"].get("process_graph")
     svc = services()
     user = _optional_user()
-    errs = executor.validate(graph, svc.catalog, svc.store.processes(user) if user else {},
-                             svc.settings.graph_limits)
-    return jsonify({"errors": [{k: v for k, v in e.to_dict().items() if k != "links"}
-                               for e in errs]})
+    errs = executor.validate(
+        graph, svc.catalog, svc.store.processes(user) if user else {}, svc.settings.graph_limits
+    )
+    return jsonify(
+        {"errors": [{k: v for k, v in e.to_dict().items() if k != "links"} for e in errs]}
+    )

@@ -25,15 +25,25 @@ def _multihash_sha256(path: Path) -> str:
 def _classes(src: Any, band: int) -> list[dict[str, Any]]:
     """STAC classification:classes from the CLASS_<id> tags and colour table of a band."""
     tags = src.tags(band)
-    found = sorted((int(k[6:]), v) for k, v in tags.items()
-                   if k.startswith("CLASS_") and k[6:].isdigit())
+    found = sorted(
+        (int(k[6:]), v) for k, v in tags.items() if k.startswith("CLASS_") and k[6:].isdigit()
+    )
     try:
         colours = src.colormap(band)
     except ValueError:  # no colour table
         colours = {}
-    return [{"value": value, "name": name,
-             **({"color_hint": "{:02X}{:02X}{:02X}".format(*colours[value][:3])}
-                if value in colours else {})} for value, name in found]
+    return [
+        {
+            "value": value,
+            "name": name,
+            **(
+                {"color_hint": "{:02X}{:02X}{:02X}".format(*colours[value][:3])}
+                if value in colours
+                else {}
+            ),
+        }
+        for value, name in found
+    ]
 
 
 def _raster_fields(path: Path) -> tuple[dict[str, Any], list[float] | None]:
@@ -62,8 +72,9 @@ def _raster_fields(path: Path) -> tuple[dict[str, Any], list[float] | None]:
         if src.crs:
             tr = Transformer.from_crs(src.crs, 4326, always_xy=True)
             b = src.bounds
-            lon, lat = tr.transform([b.left, b.right, b.left, b.right],
-                                    [b.bottom, b.bottom, b.top, b.top])
+            lon, lat = tr.transform(
+                [b.left, b.right, b.left, b.right], [b.bottom, b.bottom, b.top, b.top]
+            )
             bbox = [min(lon), min(lat), max(lon), max(lat)]
     return fields, bbox
 

@@ -21,8 +21,16 @@ class WorkerPool:
         self._stop = threading.Event()
 
     def _spawn(self) -> subprocess.Popen:
-        cmd = [sys.executable, "-m", "backend.cli", "worker", "--data-dir",
-               str(self.settings.data_dir), "--parent-pid", str(os.getpid())]
+        cmd = [
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "worker",
+            "--data-dir",
+            str(self.settings.data_dir),
+            "--parent-pid",
+            str(os.getpid()),
+        ]
         return subprocess.Popen(cmd)
 
     def start(self) -> None:
@@ -33,8 +41,9 @@ class WorkerPool:
         while not self._stop.wait(1.0):
             for i, proc in enumerate(self.procs):
                 if proc.poll() is not None and not self._stop.is_set():
-                    logging.warning("job worker %s exited (%s); starting another", proc.pid,
-                                    proc.returncode)
+                    logging.warning(
+                        "job worker %s exited (%s); starting another", proc.pid, proc.returncode
+                    )
                     self.procs[i] = self._spawn()
 
     def stop(self) -> None:

@@ -43,8 +43,9 @@ def _dask_client(settings: Settings):
     if settings.dask_scheduler:
         return Client(settings.dask_scheduler, timeout=30), None
     threads = settings.job_threads or max(1, (os.cpu_count() or 1) // max(1, settings.workers))
-    cluster = LocalCluster(n_workers=1, threads_per_worker=threads, processes=False,
-                           dashboard_address=None)
+    cluster = LocalCluster(
+        n_workers=1, threads_per_worker=threads, processes=False, dashboard_address=None
+    )
     return Client(cluster), cluster
 
 

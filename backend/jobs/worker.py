@@ -69,8 +69,9 @@ class Worker:
             for job in self.store.expired_jobs(self.settings.results_days):
                 shutil.rmtree(self.settings.results_dir / job.id, ignore_errors=True)
                 self.store.clear_results(job.id)
-                self.store.log(job.id, "info", f"Results deleted after "
-                               f"{self.settings.results_days:g} days.")
+                self.store.log(
+                    job.id, "info", f"Results deleted after {self.settings.results_days:g} days."
+                )
 
     def _run(self, job: Job) -> None:
         results_dir = self.settings.results_dir
@@ -80,8 +81,10 @@ class Worker:
         tmp.mkdir(parents=True)
         report.unlink(missing_ok=True)
         child = multiprocessing.get_context("fork").Process(
-            target=runner.main, args=(self.settings, job.id, str(tmp), str(report), os.getpid()),
-            name=f"cropcube-job-{job.id}")
+            target=runner.main,
+            args=(self.settings, job.id, str(tmp), str(report), os.getpid()),
+            name=f"cropcube-job-{job.id}",
+        )
         child.start()
         self.store.heartbeat(job.id, self.id, progress=10.0)
         try:
@@ -97,8 +100,11 @@ class Worker:
                     return
                 if self.stopping:
                     _terminate(child)
-                    self.store.requeue(job.id, self.id, f"worker {self.id} was stopped "
-                                       "while running it; it will run again.")
+                    self.store.requeue(
+                        job.id,
+                        self.id,
+                        f"worker {self.id} was stopped while running it; it will run again.",
+                    )
                     return
             self._conclude(job, child.exitcode, tmp, report)
         finally:
@@ -106,12 +112,19 @@ class Worker:
             report.unlink(missing_ok=True)
 
     def _conclude(self, job: Job, exitcode: int | None, tmp: Path, report: Path) -> None:
-        outcome = json.loads(report.read_text()) if report.exists() else {
-            "ok": False, "code": "Internal",
-            "message": f"The job's process ended unexpectedly (exit code {exitcode})."}
+        outcome = (
+            json.loads(report.read_text())
+            if report.exists()
+            else {
+                "ok": False,
+                "code": "Internal",
+                "message": f"The job's process ended unexpectedly (exit code {exitcode}).",
+            }
+        )
         if not outcome["ok"]:
-            self.store.fail(job.id, self.id, outcome["code"], outcome["message"],
-                            outcome.get("node"))
+            self.store.fail(
+                job.id, self.id, outcome["code"], outcome["message"], outcome.get("node")
+            )
             return
         final = self.settings.results_dir / job.id
         shutil.rmtree(final, ignore_errors=True)

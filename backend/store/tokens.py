@@ -24,8 +24,14 @@ class Tokens(Database):
         now = utcnow()
         with self.session() as s:
             s.execute(delete(Token).where(Token.expires < now))
-            s.add(Token(token_hash=token_hash(token), user_id=user, created=now,
-                        expires=now + dt.timedelta(seconds=ttl_s)))
+            s.add(
+                Token(
+                    token_hash=token_hash(token),
+                    user_id=user,
+                    created=now,
+                    expires=now + dt.timedelta(seconds=ttl_s),
+                )
+            )
         return token
 
     def token_user(self, token: str) -> str | None:

@@ -18,16 +18,18 @@ class UserProcesses(Database):
         with self.session() as s:
             row = s.get(UserProcess, (user, pid))
             if row is None:
-                s.add(UserProcess(user_id=user, id=pid, spec=spec, created=utcnow(),
-                                  updated=utcnow()))
+                s.add(
+                    UserProcess(user_id=user, id=pid, spec=spec, created=utcnow(), updated=utcnow())
+                )
             else:
                 row.spec = spec
                 row.updated = utcnow()
 
     def processes(self, user: str) -> dict[str, dict[str, Any]]:
         with self.session() as s:
-            rows = s.scalars(select(UserProcess).where(UserProcess.user_id == user)
-                             .order_by(UserProcess.id)).all()
+            rows = s.scalars(
+                select(UserProcess).where(UserProcess.user_id == user).order_by(UserProcess.id)
+            ).all()
         return {r.id: r.spec for r in rows}
 
     def process(self, user: str, pid: str) -> dict[str, Any]:
@@ -40,5 +42,4 @@ class UserProcesses(Database):
     def delete_process(self, user: str, pid: str) -> None:
         self.process(user, pid)
         with self.session() as s:
-            s.execute(delete(UserProcess).where(UserProcess.user_id == user,
-                                                UserProcess.id == pid))
+            s.execute(delete(UserProcess).where(UserProcess.user_id == user, UserProcess.id == pid))

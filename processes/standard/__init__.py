@@ -4,5 +4,10 @@ registry lists these instead of upstream's. Cubes still go to upstream's code.""
 
 from processes.standard import arrays, comparison, cubes, math, text
 
-OVERRIDES = {**arrays.IMPLEMENTATIONS, **comparison.IMPLEMENTATIONS, **cubes.IMPLEMENTATIONS,
-             **math.IMPLEMENTATIONS,              **text.IMPLEMENTATIONS}
+OVERRIDES = {
+    **arrays.IMPLEMENTATIONS,
+    **comparison.IMPLEMENTATIONS,
+    **cubes.IMPLEMENTATIONS,
+    **math.IMPLEMENTATIONS,
+    **text.IMPLEMENTATIONS,
+}

@@ -10,8 +10,12 @@ import numpy as np
 
 def is_plain(*values: Any) -> bool:
     """True when no value is an array or cube (the scalar rules of the openEO specs apply)."""
-    return all(not isinstance(v, list | tuple | np.ndarray) and not hasattr(v, "dims")
-               and not hasattr(v, "compute") for v in values)
+    return all(
+        not isinstance(v, list | tuple | np.ndarray)
+        and not hasattr(v, "dims")
+        and not hasattr(v, "compute")
+        for v in values
+    )
 
 
 def is_nodata(value: Any) -> bool:

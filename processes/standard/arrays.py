@@ -17,8 +17,9 @@ def _plain_list(data: Any) -> list | None:
     """A 1-d list or array of plain values as a list, else None (cubes, nested arrays)."""
     if isinstance(data, np.ndarray) and data.ndim == 1:
         data = data.tolist()
-    if isinstance(data, list | tuple) and all(is_plain(v) and not isinstance(v, dict)
-                                              for v in data):
+    if isinstance(data, list | tuple) and all(
+        is_plain(v) and not isinstance(v, dict) for v in data
+    ):
         return list(data)
     return None
 
@@ -62,8 +63,14 @@ def last(data: Any, ignore_nodata: bool = True, axis: int | None = None) -> Any:
     return first(items[::-1], ignore_nodata)
 
 
-def quantiles(data: Any, probabilities: Any = None, q: Any = None, ignore_nodata: bool = True,
-              axis: int | None = None, keepdims: bool = False) -> Any:
+def quantiles(
+    data: Any,
+    probabilities: Any = None,
+    q: Any = None,
+    ignore_nodata: bool = True,
+    axis: int | None = None,
+    keepdims: bool = False,
+) -> Any:
     """Upstream's, for plain lists too and empty arrays (null per probability); the
     quantiles replace the axis, so `keepdims` (apply_dimension's) never adds one."""
     if isinstance(data, list | tuple):
@@ -72,12 +79,17 @@ def quantiles(data: Any, probabilities: Any = None, q: Any = None, ignore_nodata
         if isinstance(probabilities, int):
             return [None] * (probabilities - 1)
         return [None] * (0 if probabilities is None else len(probabilities))
-    return upstream_math.quantiles(data, probabilities=probabilities, q=q,
-                              ignore_nodata=ignore_nodata, axis=axis, keepdims=False)
+    return upstream_math.quantiles(
+        data,
+        probabilities=probabilities,
+        q=q,
+        ignore_nodata=ignore_nodata,
+        axis=axis,
+        keepdims=False,
+    )
 
 
-IMPLEMENTATIONS = {"array_find": array_find, "first": first, "last": last,
-                   "quantiles": quantiles}
+IMPLEMENTATIONS = {"array_find": array_find, "first": first, "last": last, "quantiles": quantiles}
 
 
 class ArrayNotLabeled(OpenEOError):
@@ -93,9 +105,15 @@ def _plain_or_none(data: Any) -> list | None:
     return list(data) if isinstance(data, list) else None
 
 
-def array_element(data: Any, index: int | None = None, label: Any = None,
-                  return_nodata: bool = False, axis: int | None = None,
-                  context: Any = None, dim_labels: Any = None) -> Any:
+def array_element(
+    data: Any,
+    index: int | None = None,
+    label: Any = None,
+    return_nodata: bool = False,
+    axis: int | None = None,
+    context: Any = None,
+    dim_labels: Any = None,
+) -> Any:
     """Upstream's; for a plain array an index past its end is null with return_nodata."""
     items = _plain_or_none(data)
     if items is not None and axis is None and label is None and index is not None:
@@ -105,8 +123,15 @@ def array_element(data: Any, index: int | None = None, label: Any = None,
             return None
     if isinstance(dim_labels, list):  # upstream compares labels as an array
         dim_labels = np.asarray(dim_labels)
-    return upstream.array_element(data, index=index, label=label, return_nodata=return_nodata,
-                                  axis=axis, context=context, dim_labels=dim_labels)
+    return upstream.array_element(
+        data,
+        index=index,
+        label=label,
+        return_nodata=return_nodata,
+        axis=axis,
+        context=context,
+        dim_labels=dim_labels,
+    )
 
 
 def array_concat(array1: Any, array2: Any, axis: int | None = None) -> Any:
@@ -127,17 +152,17 @@ def array_append(data: Any, value: Any, label: Any = None, axis: int | None = No
     return upstream.array_append(data, value, label=label, axis=axis)
 
 
-def array_modify(data: Any, values: Any, index: int, length: int = 1,
-                 axis: int | None = None) -> Any:
+def array_modify(
+    data: Any, values: Any, index: int, length: int = 1, axis: int | None = None
+) -> Any:
     """Plain arrays: `length` elements from `index` replaced by `values`, types kept."""
     items, new = _plain_or_none(data), _plain_or_none(values)
     if items is not None and new is not None and axis is None:
-        return items[:index] + new + items[index + length:]
+        return items[:index] + new + items[index + length :]
     return upstream.array_modify(data, values, index, length=length, axis=axis)
 
 
-def order(data: Any, asc: bool = True, nodata: bool | None = None,
-          axis: int | None = None) -> Any:
+def order(data: Any, asc: bool = True, nodata: bool | None = None, axis: int | None = None) -> Any:
     """Plain arrays: a stable order of the indices; no-data left out (null), first (false)
     or last (true)."""
     items = _plain_or_none(data)
@@ -171,7 +196,8 @@ def _order_along(data: Any, asc: bool, nodata: bool | None, axis: int) -> Any:
     if hasattr(moved, "map_blocks"):
         has_nan = nodata is None and np.issubdtype(moved.dtype, np.floating)
         result = moved.rechunk({moved.ndim - 1: -1}).map_blocks(
-            _order_block, asc, nodata, dtype=np.float64 if has_nan else np.int64)
+            _order_block, asc, nodata, dtype=np.float64 if has_nan else np.int64
+        )
     else:
         result = _order_block(np.asarray(moved), asc, nodata)
     return np.moveaxis(result, -1, axis)
@@ -193,14 +219,23 @@ def _cumulative(name: str, op: Any):
         return out
 
     cumulate.__name__ = name
-    cumulate.__doc__ = f"openEO {name}: no-data stays no-data (and ends the run without " \
-        "ignore_nodata)."
+    cumulate.__doc__ = (
+        f"openEO {name}: no-data stays no-data (and ends the run without ignore_nodata)."
+    )
     return cumulate
 
 
 cumsum = _cumulative("cumsum", lambda a, b: a + b)
 cumproduct = _cumulative("cumproduct", lambda a, b: a * b)
 
-IMPLEMENTATIONS.update({"array_element": array_element, "array_concat": array_concat,
-                        "array_append": array_append, "array_modify": array_modify,
-                        "order": order, "cumsum": cumsum, "cumproduct": cumproduct})
+IMPLEMENTATIONS.update(
+    {
+        "array_element": array_element,
+        "array_concat": array_concat,
+        "array_append": array_append,
+        "array_modify": array_modify,
+        "order": order,
+        "cumsum": cumsum,
+        "cumproduct": cumproduct,
+    }
+)

@@ -22,8 +22,10 @@ def _ordering(name: str, op: Callable[[Any, Any], bool], cube: Callable[..., Any
         return bool(op(x, y)) if is_number(x) and is_number(y) else False
 
     compare.__name__ = name
-    compare.__doc__ = f"openEO {name}: null for null, false unless both are numbers (NaN " \
+    compare.__doc__ = (
+        f"openEO {name}: null for null, false unless both are numbers (NaN "
         "compares false, as IEEE 754 says)."
+    )
     return compare
 
 
@@ -77,5 +79,13 @@ def is_nan(x: Any) -> Any:
     return is_nodata(x) or not is_number(x)
 
 
-IMPLEMENTATIONS = {"gt": gt, "gte": gte, "lt": lt, "lte": lte, "eq": eq, "neq": neq,
-                   "between": between, "is_nan": is_nan}
+IMPLEMENTATIONS = {
+    "gt": gt,
+    "gte": gte,
+    "lt": lt,
+    "lte": lte,
+    "eq": eq,
+    "neq": neq,
+    "between": between,
+    "is_nan": is_nan,
+}

@@ -49,18 +49,31 @@ def _zonal_stats(data: Any, geojson: dict, reducer: Callable[..., Any]) -> Any:
     else:
         frame = gpd.GeoDataFrame(geometry=[shapely.geometry.shape(geojson)], crs="EPSG:4326")
     frame = frame.to_crs(data.rio.crs)
-    return data.xvec.zonal_stats(list(frame.geometry.values), x_coords=data.openeo.x_dim,
-                                 y_coords=data.openeo.y_dim, method="iterate", stats=reducer,
-                                 n_jobs=1, positional_parameters={"data": 0})
+    return data.xvec.zonal_stats(
+        list(frame.geometry.values),
+        x_coords=data.openeo.x_dim,
+        y_coords=data.openeo.y_dim,
+        method="iterate",
+        stats=reducer,
+        n_jobs=1,
+        positional_parameters={"data": 0},
+    )
 
 
-def aggregate_spatial(data: Any, geometries: Any, reducer: Callable[..., Any],
-                      target_dimension: str | None = None, context: Any = None) -> Any:
+def aggregate_spatial(
+    data: Any,
+    geometries: Any,
+    reducer: Callable[..., Any],
+    target_dimension: str | None = None,
+    context: Any = None,
+) -> Any:
     """Per-geometry statistics (xvec zonal stats upstream) as a vector cube."""
     if isinstance(geometries, str):  # upstream would fetch it itself, past the URL policy
         raise ProcessParameterInvalid(
-            process="aggregate_spatial", parameter="geometries",
-            reason="give GeoJSON or a vector cube; for a URL use load_url(url, 'GeoJSON')")
+            process="aggregate_spatial",
+            parameter="geometries",
+            reason="give GeoJSON or a vector cube; for a URL use load_url(url, 'GeoJSON')",
+        )
     reducer = _with_context(reducer, context)
     if isinstance(geometries, dict):
         cube = _zonal_stats(data, geometries, reducer)
@@ -84,27 +97,40 @@ def _temporal_dim(data: Any, dimension: str | None) -> str:
         if dimension not in data.dims:
             raise DimensionNotAvailable(f"The cube has no dimension '{dimension}'.")
         return dimension
-    found = [d for d in data.dims if np.issubdtype(data[d].dtype, np.datetime64)] \
-        if hasattr(data, "dims") else []
+    found = (
+        [d for d in data.dims if np.issubdtype(data[d].dtype, np.datetime64)]
+        if hasattr(data, "dims")
+        else []
+    )
     if not found:
         raise DimensionNotAvailable("The cube has no temporal dimension.")
     if len(found) > 1:
-        raise TooManyDimensions(f"The cube has several temporal dimensions ({', '.join(found)}); "
-                                "name one in `dimension`.")
+        raise TooManyDimensions(
+            f"The cube has several temporal dimensions ({', '.join(found)}); "
+            "name one in `dimension`."
+        )
     return found[0]
 
 
-def aggregate_temporal(data: Any, intervals: Any, reducer: Callable[..., Any],
-                       labels: list | None = None, dimension: str | None = None,
-                       context: Any = None) -> Any:
+def aggregate_temporal(
+    data: Any,
+    intervals: Any,
+    reducer: Callable[..., Any],
+    labels: list | None = None,
+    dimension: str | None = None,
+    context: Any = None,
+) -> Any:
     """One reduction per interval [start, end), in the order given: intervals may overlap or
     be unsorted, and one without data is no-data (upstream bins the time axis, so neither
     works there)."""
     t = _temporal_dim(data, dimension)
     spans = [(_bound(i[0]), _bound(i[1])) for i in intervals]
     if labels and len(labels) != len(spans):
-        raise ProcessParameterInvalid(process="aggregate_temporal", parameter="labels",
-                                      reason=f"{len(labels)} labels for {len(spans)} intervals")
+        raise ProcessParameterInvalid(
+            process="aggregate_temporal",
+            parameter="labels",
+            reason=f"{len(labels)} labels for {len(spans)} intervals",
+        )
     stamps = data[t].values
     reduce = _with_context(reducer, context)
     template = xr.full_like(data.isel({t: 0}, drop=True), np.nan, dtype=np.float64)
@@ -117,8 +143,9 @@ def aggregate_temporal(data: Any, intervals: Any, reducer: Callable[..., Any],
             inside &= stamps < end
         if inside.any():
             part = data.isel({t: np.flatnonzero(inside)})
-            layers.append(part.reduce(reduce, dim=t, keep_attrs=True,
-                                      positional_parameters={"data": 0}))
+            layers.append(
+                part.reduce(reduce, dim=t, keep_attrs=True, positional_parameters={"data": 0})
+            )
         else:
             layers.append(template)
     names = list(labels) if labels else [s if s is not None else e for s, e in spans]
@@ -128,58 +155,92 @@ def aggregate_temporal(data: Any, intervals: Any, reducer: Callable[..., Any],
     return out
 
 
-def aggregate_temporal_period(data: Any, reducer: Callable[..., Any], period: str,
-                              dimension: str | None = None, context: Any = None) -> Any:
+def aggregate_temporal_period(
+    data: Any,
+    reducer: Callable[..., Any],
+    period: str,
+    dimension: str | None = None,
+    context: Any = None,
+) -> Any:
     """Upstream's, with the context handed to the reducer."""
-    return upstream.aggregate_temporal_period(data, _with_context(reducer, context), period,
-                                              dimension)
+    return upstream.aggregate_temporal_period(
+        data, _with_context(reducer, context), period, dimension
+    )
 
 
-def filter_bands(data: Any, bands: list[str] | None = None,
-                 wavelengths: list[list[float]] | None = None) -> Any:
+def filter_bands(
+    data: Any, bands: list[str] | None = None, wavelengths: list[list[float]] | None = None
+) -> Any:
     """Bands by name, or by wavelength ranges (micrometres) of the collections' eo:bands."""
     names = list(bands or [])
     if wavelengths:
         present = [str(b) for b in data["bands"].values] if "bands" in data.dims else []
-        known = {b["name"]: b.get("center_wavelength")
-                 for coll in current.get().catalog.ids()
-                 for b in current.get().catalog.get(coll).bands}
-        names += [b for b in present if b not in names and known.get(b) is not None
-                  and any(lo <= known[b] <= hi for lo, hi in wavelengths)]
+        known = {
+            b["name"]: b.get("center_wavelength")
+            for coll in current.get().catalog.ids()
+            for b in current.get().catalog.get(coll).bands
+        }
+        names += [
+            b
+            for b in present
+            if b not in names
+            and known.get(b) is not None
+            and any(lo <= known[b] <= hi for lo, hi in wavelengths)
+        ]
     if not names:
-        raise ProcessParameterInvalid(process="filter_bands", parameter="bands",
-                                      reason="no band matches the bands and wavelengths given")
+        raise ProcessParameterInvalid(
+            process="filter_bands",
+            parameter="bands",
+            reason="no band matches the bands and wavelengths given",
+        )
     return _filter.filter_bands(data, names)
 
 
-def apply_dimension(data: Any, process: Callable[..., Any], dimension: str,
-                    target_dimension: str | None = None, context: Any = None) -> Any:
+def apply_dimension(
+    data: Any,
+    process: Callable[..., Any],
+    dimension: str,
+    target_dimension: str | None = None,
+    context: Any = None,
+) -> Any:
     """Upstream's, with the spec's rule on an existing target dimension checked first (the
     values go into it only where it holds a single label), and the source labels kept where
     the values stay in that dimension and are as many (upstream compares, not assigns); the
     callback gets the labels, so `array_element(label=...)` works in it."""
-    if target_dimension and target_dimension != dimension and hasattr(data, "dims") and \
-            target_dimension in data.dims and data.sizes[target_dimension] > 1:
+    if (
+        target_dimension
+        and target_dimension != dimension
+        and hasattr(data, "dims")
+        and target_dimension in data.dims
+        and data.sizes[target_dimension] > 1
+    ):
         raise ProcessParameterInvalid(
-            process="apply_dimension", parameter="target_dimension",
+            process="apply_dimension",
+            parameter="target_dimension",
             reason=f"the cube already has a dimension '{target_dimension}' with "
-                   f"{data.sizes[target_dimension]} labels; name a new dimension, or reduce "
-                   "or filter that one to a single label first")
+            f"{data.sizes[target_dimension]} labels; name a new dimension, or reduce "
+            "or filter that one to a single label first",
+        )
     # a list, as upstream's array processes test `if dim_labels:` (dates as numbers)
-    labels = data[dimension].values.tolist() if dimension in getattr(data, "dims", ()) \
-        else None
+    labels = data[dimension].values.tolist() if dimension in getattr(data, "dims", ()) else None
 
     def with_labels(*args: Any, **keywords: Any) -> Any:  # as reduce_dimension passes them
         return process(*args, dim_labels=labels, **keywords)
 
     result = upstream_apply_dimension(data, with_labels, dimension, target_dimension, context)
-    if target_dimension in (None, dimension) and dimension in getattr(result, "dims", ()) \
-            and result.sizes[dimension] == data.sizes[dimension]:
+    if (
+        target_dimension in (None, dimension)
+        and dimension in getattr(result, "dims", ())
+        and result.sizes[dimension] == data.sizes[dimension]
+    ):
         result = result.assign_coords({dimension: data[dimension].values})
     return result
 
 
-IMPLEMENTATIONS = {"aggregate_spatial": aggregate_spatial, "apply_dimension": apply_dimension,
-                   "aggregate_temporal": aggregate_temporal,
-                   "aggregate_temporal_period": aggregate_temporal_period,
-                   "filter_bands": filter_bands}
+IMPLEMENTATIONS = {
+    "aggregate_spatial": aggregate_spatial,
+    "apply_dimension": apply_dimension,
+    "aggregate_temporal": aggregate_temporal,
+    "aggregate_temporal_period": aggregate_temporal_period,
+    "filter_bands": filter_bands,
+}

@@ -25,8 +25,9 @@ def _empty(data: Any) -> bool:
 
 
 def _reducer(name: str, upstream_func: Callable[..., Any], empty: Any = None):
-    def reduce(data: Any, ignore_nodata: bool = True, axis: int | None = None,
-               keepdims: bool = False) -> Any:
+    def reduce(
+        data: Any, ignore_nodata: bool = True, axis: int | None = None, keepdims: bool = False
+    ) -> Any:
         if _empty(data):
             return empty
         return upstream_func(data, ignore_nodata=ignore_nodata, axis=axis, keepdims=keepdims)
@@ -40,15 +41,20 @@ sum = _reducer("sum", upstream._sum)  # noqa: A001 - the process is called sum
 product = _reducer("product", upstream.product)
 max = _reducer("max", upstream._max)  # noqa: A001
 min = _reducer("min", upstream._min)  # noqa: A001
-def extrema(data: Any, ignore_nodata: bool = True, axis: int | None = None,
-            keepdims: bool = False) -> Any:
+
+
+def extrema(
+    data: Any, ignore_nodata: bool = True, axis: int | None = None, keepdims: bool = False
+) -> Any:
     """Minimum and maximum; over an axis of a cube (apply_dimension) both in that axis'
     place, where upstream returns one array of two whatever the axis."""
     if _empty(data):
         return [None, None]
     if axis is None:
-        return [upstream._min(data, ignore_nodata=ignore_nodata),
-                upstream._max(data, ignore_nodata=ignore_nodata)]
+        return [
+            upstream._min(data, ignore_nodata=ignore_nodata),
+            upstream._max(data, ignore_nodata=ignore_nodata),
+        ]
     low = upstream._min(data, ignore_nodata=ignore_nodata, axis=axis, keepdims=True)
     high = upstream._max(data, ignore_nodata=ignore_nodata, axis=axis, keepdims=True)
     return np.concatenate([low, high], axis=axis)
@@ -88,6 +94,15 @@ def any_(data: Any, ignore_nodata: bool = True, axis: int | None = None) -> Any:
     return None if _empty(data) else upstream_logic._any(data, ignore_nodata, axis)
 
 
-IMPLEMENTATIONS = {"sum": sum, "product": product, "max": max, "min": min,
-                   "extrema": extrema, "power": power, "mod": mod, "if": if_, "all": all_,
-                   "any": any_}
+IMPLEMENTATIONS = {
+    "sum": sum,
+    "product": product,
+    "max": max,
+    "min": min,
+    "extrema": extrema,
+    "power": power,
+    "mod": mod,
+    "if": if_,
+    "all": all_,
+    "any": any_,
+}

@@ -55,8 +55,12 @@ class CropcubeRunner(ProcessTestRunner):
         graph = {"n": {"process_id": id, "arguments": arguments, "result": True}}
         return executor.evaluate(graph, ExecutionContext(self.catalog))
 
-    def encode_process_graph(self, process: dict, parent_process_id: str | None = None,
-                             parent_parameter: str | None = None) -> dict:
+    def encode_process_graph(
+        self,
+        process: dict,
+        parent_process_id: str | None = None,
+        parent_parameter: str | None = None,
+    ) -> dict:
         return process  # a {"process_graph": ...} argument, as a request would carry it
 
     def encode_datacube(self, data: dict) -> Any:
@@ -82,7 +86,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         example = getattr(item, "callspec", None) and item.callspec.params.get("example")
         carries = isinstance(example, dict) and (
-            _non_json(example.get("arguments")) or _non_json(example.get("returns")))
+            _non_json(example.get("arguments")) or _non_json(example.get("returns"))
+        )
         (keep if carries else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

@@ -14,8 +14,9 @@ import openeo_test_suite.lib.compliance_util as compliance_util
 
 
 def _basic(self, *args, **kwargs):
-    return self.authenticate_basic(os.environ["OPENEO_AUTH_BASIC_USERNAME"],
-                                   os.environ["OPENEO_AUTH_BASIC_PASSWORD"])
+    return self.authenticate_basic(
+        os.environ["OPENEO_AUTH_BASIC_USERNAME"], os.environ["OPENEO_AUTH_BASIC_PASSWORD"]
+    )
 
 
 openeo.Connection.authenticate_oidc = _basic

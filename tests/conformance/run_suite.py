@@ -37,15 +37,19 @@ PARTS: dict[str, tuple[str, list[str]]] = {
     "WP4": ("general", []),
     "WP5": ("processes/processing", ["--runner=http", "--experimental"]),
     # the cases with NaN or infinity, which JSON cannot carry, through our registry
-    "WP5-nonjson": ("processes/processing", ["--runner=dask", "--experimental",
-                                             "-p", "cropcube_runner"]),
+    "WP5-nonjson": (
+        "processes/processing",
+        ["--runner=dask", "--experimental", "-p", "cropcube_runner"],
+    ),
     "WP6": ("workflows", ["--s2-collection=SENTINEL2_L2A"]),
 }
 
 
 def _assets() -> Path:
-    for candidate in (REPO.parent / "shared" / "openeo-test-assets",
-                      REPO / "shared" / "openeo-test-assets"):
+    for candidate in (
+        REPO.parent / "shared" / "openeo-test-assets",
+        REPO / "shared" / "openeo-test-assets",
+    ):
         if (candidate / "openeo-api" / "openapi.yaml").exists():
             return candidate
     raise SystemExit("openeo-test-assets not found next to the repository (../shared)")
@@ -76,15 +80,19 @@ def _results(junit: Path) -> dict[str, str | None]:
             failure = case.find("error")
         message = None
         if failure is not None:
-            lines = [ln[1:].strip() for ln in (failure.text or "").splitlines()
-                     if ln.startswith("E ")]
+            lines = [
+                ln[1:].strip() for ln in (failure.text or "").splitlines() if ln.startswith("E ")
+            ]
             message = " ".join(lines or [failure.get("message") or "failed"])[:600]
         results[case.get("name", "?")] = message
     return results
 
 
-def run(parts: list[str] | None = None, out_json: Path | None = None,
-        pytest_args: list[str] | None = None) -> dict[str, dict]:
+def run(
+    parts: list[str] | None = None,
+    out_json: Path | None = None,
+    pytest_args: list[str] | None = None,
+) -> dict[str, dict]:
     """Summary per part: passed, total (skips not counted), failed {test: message}."""
     import openeo_test_suite
 
@@ -93,29 +101,59 @@ def run(parts: list[str] | None = None, out_json: Path | None = None,
     with tempfile.TemporaryDirectory(prefix="cropcube-conformance-") as tmp:
         scratch = Path(tmp)
         _layout(scratch, _assets())
-        catalog = build_demo_data(CACHE / f"demo-{DEMO_SIZE}-{DEMO_SEED}", size=DEMO_SIZE,
-                                  seed=DEMO_SEED)
+        catalog = build_demo_data(
+            CACHE / f"demo-{DEMO_SIZE}-{DEMO_SEED}", size=DEMO_SIZE, seed=DEMO_SEED
+        )
         server = start_server(scratch / "server", {"CROPCUBE_STAC_URL": str(catalog)})
         try:
             for part in parts or list(PARTS):
                 folder, extra = PARTS[part]
                 junit = scratch / f"junit-{part}.xml"
                 path = f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
-                env = {**os.environ, "PYTHONPATH": path,
-                       "OPENEO_AUTH_METHOD": "basic", "OPENEO_AUTH_BASIC_USERNAME": "alice",
-                       "OPENEO_AUTH_BASIC_PASSWORD": USERS["alice"]}
+                env = {
+                    **os.environ,
+                    "PYTHONPATH": path,
+                    "OPENEO_AUTH_METHOD": "basic",
+                    "OPENEO_AUTH_BASIC_USERNAME": "alice",
+                    "OPENEO_AUTH_BASIC_PASSWORD": USERS["alice"],
+                }
                 subprocess.run(
-                    [sys.executable, "-m", "pytest", str(suite / folder), "-p", "oidc_as_basic",
-                     "-p", "openeo_test_suite.lib.pytest_plugin", "-U", server.url + "/",
-                     *extra, "--rootdir", str(scratch), "-p", "no:cacheprovider", "-q",
-                     "--no-header", "-rN", f"--junitxml={junit}", "-o", "addopts=",
-                     "--timeout=300", *(pytest_args or [])],
-                    cwd=scratch, env=env, check=False, stdout=subprocess.DEVNULL)
+                    [
+                        sys.executable,
+                        "-m",
+                        "pytest",
+                        str(suite / folder),
+                        "-p",
+                        "oidc_as_basic",
+                        "-p",
+                        "openeo_test_suite.lib.pytest_plugin",
+                        "-U",
+                        server.url + "/",
+                        *extra,
+                        "--rootdir",
+                        str(scratch),
+                        "-p",
+                        "no:cacheprovider",
+                        "-q",
+                        "--no-header",
+                        "-rN",
+                        f"--junitxml={junit}",
+                        "-o",
+                        "addopts=",
+                        "--timeout=300",
+                        *(pytest_args or []),
+                    ],
+                    cwd=scratch,
+                    env=env,
+                    check=False,
+                    stdout=subprocess.DEVNULL,
+                )
                 results = _results(junit)
                 summaries[part] = {
                     "passed": sum(m is None for m in results.values()),
                     "total": len(results),
-                    "failed": {k: v for k, v in results.items() if v is not None}}
+                    "failed": {k: v for k, v in results.items() if v is not None},
+                }
         finally:
             stop_server(server)
     if out_json:
@@ -124,8 +162,9 @@ def run(parts: list[str] | None = None, out_json: Path | None = None,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("parts", nargs="*", help=f"any of {', '.join(PARTS)} (default: all)")
     parser.add_argument("--json", type=Path, default=None, help="write the summary here")
     parser.add_argument("-k", default=None, help="pytest -k expression")

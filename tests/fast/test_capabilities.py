@@ -9,8 +9,9 @@ API = "/openeo/1.2"
 
 def test_well_known_and_capabilities(client):
     versions = client.get("/.well-known/openeo").json["versions"]
-    assert versions == [{"url": "http://localhost/openeo/1.2/", "api_version": "1.2.0",
-                         "production": False}]
+    assert versions == [
+        {"url": "http://localhost/openeo/1.2/", "api_version": "1.2.0", "production": False}
+    ]
     caps = client.get(f"{API}/").json
     assert caps["api_version"] == "1.2.0" and caps["id"] == "cropcube"
     assert caps["stac_version"] and caps["backend_version"] and caps["title"]
@@ -42,8 +43,10 @@ def test_cors_on_every_response_and_preflight(client):
         exposed = r.headers["Access-Control-Expose-Headers"]
         for h in ("Location", "OpenEO-Identifier", "OpenEO-Costs", "Link"):
             assert h in exposed
-    r = client.options(f"{API}/result", headers={
-        "Origin": "https://editor.openeo.org", "Access-Control-Request-Method": "POST"})
+    r = client.options(
+        f"{API}/result",
+        headers={"Origin": "https://editor.openeo.org", "Access-Control-Request-Method": "POST"},
+    )
     assert r.status_code == 204
     assert "POST" in r.headers["Access-Control-Allow-Methods"]
     assert r.headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type"
@@ -72,16 +75,28 @@ def test_collection_documents(client):
 def test_process_list_is_what_the_specs_say(client):
     listed = client.get(f"{API}/processes").json["processes"]
     ids = [p["id"] for p in listed]
-    assert len(ids) == len(set(ids)) and {"monthly_composite", "lstm_classify",
-                                          "ndvi_forecast", "unet_segment"} <= set(ids)
+    assert len(ids) == len(set(ids)) and {
+        "monthly_composite",
+        "lstm_classify",
+        "ndvi_forecast",
+        "unet_segment",
+    } <= set(ids)
     for spec in listed:
         assert spec["description"] and "returns" in spec and "parameters" in spec, spec["id"]
 
 
 def test_unknown_top_level_fields_are_ignored(client, alice_headers):
-    body = {"process": {"process_graph": {"a": {"process_id": "multiply",
-                                                "arguments": {"x": 6, "y": 7}, "result": True}}},
-            "plan": None, "budget": None, "log_level": "info", "something_new": {"x": 1}}
+    body = {
+        "process": {
+            "process_graph": {
+                "a": {"process_id": "multiply", "arguments": {"x": 6, "y": 7}, "result": True}
+            }
+        },
+        "plan": None,
+        "budget": None,
+        "log_level": "info",
+        "something_new": {"x": 1},
+    }
     r = client.post(f"{API}/result", json=body, headers=alice_headers)
     assert r.status_code == 200 and r.json == 42
     assert r.headers["Content-Type"].startswith("application/json")

@@ -33,7 +33,7 @@ def test_dockerfile_copies_existing_paths_and_exposes_the_served_port():
     text = (REPO / "docker" / "Dockerfile").read_text()
     for src in re.findall(r"^COPY (\S+)", text, flags=re.M):
         assert (REPO / src).exists(), src
-    cmd = re.search(r'^CMD \[(.*)\]', text, flags=re.M).group(1)
+    cmd = re.search(r"^CMD \[(.*)\]", text, flags=re.M).group(1)
     args = build_parser().parse_args([a.strip(' "') for a in cmd.split(",")])
     assert f"EXPOSE {args.port}" in text
 
@@ -43,7 +43,7 @@ def test_dockerfile_copies_every_package_pyproject_installs():
 
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
-    copied = re.findall(r"^COPY (\S+)", (REPO / "docker" / "Dockerfile").read_text(),
-                        flags=re.M)
+    copied = re.findall(r"^COPY (\S+)", (REPO / "docker" / "Dockerfile").read_text(), flags=re.M)
     assert sorted(p.rstrip("*") for p in include) == sorted(
-        c for c in copied if (REPO / c).is_dir())
+        c for c in copied if (REPO / c).is_dir()
+    )

@@ -14,15 +14,23 @@ BANDS = ["B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12", "
 
 
 def _create(client, headers, graph: dict, **fields) -> str:
-    r = client.post(f"{API}/jobs", json={"process": {"process_graph": graph}, **fields},
-                    headers=headers)
+    r = client.post(
+        f"{API}/jobs", json={"process": {"process_graph": graph}, **fields}, headers=headers
+    )
     assert r.status_code == 201, r.data
     return r.headers["OpenEO-Identifier"]
 
 
 def test_create_patch_list_delete(client, alice_headers):
-    body = {"process": {"process_graph": ndvi_graph()}, "title": "t1", "description": "d",
-            "plan": "free", "budget": 5, "log_level": "warning", "custom-option": 1}
+    body = {
+        "process": {"process_graph": ndvi_graph()},
+        "title": "t1",
+        "description": "d",
+        "plan": "free",
+        "budget": 5,
+        "log_level": "warning",
+        "custom-option": 1,
+    }
     r = client.post(f"{API}/jobs", json=body, headers=alice_headers)
     assert r.status_code == 201
     job_id = r.headers["OpenEO-Identifier"]
@@ -52,9 +60,15 @@ def test_create_patch_list_delete(client, alice_headers):
 
 def test_jobs_belong_to_their_user(client, alice_headers, bob_headers):
     job_id = _create(client, alice_headers, ndvi_graph(), title="alice's")
-    for method, path in [("GET", ""), ("GET", "/logs"), ("GET", "/results"),
-                         ("POST", "/results"), ("DELETE", "/results"), ("GET", "/estimate"),
-                         ("DELETE", "")]:
+    for method, path in [
+        ("GET", ""),
+        ("GET", "/logs"),
+        ("GET", "/results"),
+        ("POST", "/results"),
+        ("DELETE", "/results"),
+        ("GET", "/estimate"),
+        ("DELETE", ""),
+    ]:
         r = client.open(f"{API}/jobs/{job_id}{path}", method=method, headers=bob_headers)
         assert r.status_code == 404 and r.json["code"] == "JobNotFound", (method, path)
     r = client.patch(f"{API}/jobs/{job_id}", json={"title": "mine"}, headers=bob_headers)
@@ -65,8 +79,10 @@ def test_jobs_belong_to_their_user(client, alice_headers, bob_headers):
 
 
 def _load(collection: str = "SENTINEL2_L2A", **args) -> dict:
-    return {"process_id": "load_collection", "arguments": {
-        "id": collection, "spatial_extent": TEST_BOX, **args}}
+    return {
+        "process_id": "load_collection",
+        "arguments": {"id": collection, "spatial_extent": TEST_BOX, **args},
+    }
 
 
 def _fit_graph() -> dict:
@@ -74,11 +90,21 @@ def _fit_graph() -> dict:
         "load": _load(temporal_extent=["2021-09-01", "2022-09-01"], bands=BANDS),
         "comp": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "load"}}},
         "lab": _load("CROP_LABELS", temporal_extent=None),
-        "fit": {"process_id": "fit_lstm_classifier", "arguments": {
-            "predictors": {"from_node": "comp"}, "target": {"from_node": "lab"},
-            "epochs": 200, "hidden": 48}},
-        "save": {"process_id": "save_ml_model", "arguments": {"data": {"from_node": "fit"}},
-                 "result": True}}
+        "fit": {
+            "process_id": "fit_lstm_classifier",
+            "arguments": {
+                "predictors": {"from_node": "comp"},
+                "target": {"from_node": "lab"},
+                "epochs": 200,
+                "hidden": 48,
+            },
+        },
+        "save": {
+            "process_id": "save_ml_model",
+            "arguments": {"data": {"from_node": "fit"}},
+            "result": True,
+        },
+    }
 
 
 def test_estimate_sizes_the_result_without_computing(client, alice_headers):
@@ -104,21 +130,28 @@ def test_estimate_of_a_training_job_trains_nothing(client, alice_headers):
 
 def test_estimate_of_a_job_that_uses_a_model_still_being_trained(client, alice_headers):
     trainer = _create(client, alice_headers, _fit_graph())
-    user = {"m": {"process_id": "load_ml_model", "arguments": {"id": trainer}},
-            "load": _load(temporal_extent=["2021-09-01", "2022-09-01"], bands=BANDS),
-            "comp": {"process_id": "monthly_composite",
-                     "arguments": {"data": {"from_node": "load"}}},
-            "c": {"process_id": "lstm_classify", "arguments": {
-                "data": {"from_node": "comp"}, "model": {"from_node": "m"}}},
-            "s": {"process_id": "save_result", "arguments": {
-                "data": {"from_node": "c"}, "format": "GTiff"}, "result": True}}
+    user = {
+        "m": {"process_id": "load_ml_model", "arguments": {"id": trainer}},
+        "load": _load(temporal_extent=["2021-09-01", "2022-09-01"], bands=BANDS),
+        "comp": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "load"}}},
+        "c": {
+            "process_id": "lstm_classify",
+            "arguments": {"data": {"from_node": "comp"}, "model": {"from_node": "m"}},
+        },
+        "s": {
+            "process_id": "save_result",
+            "arguments": {"data": {"from_node": "c"}, "format": "GTiff"},
+            "result": True,
+        },
+    }
     job_id = _create(client, alice_headers, user)
     r = client.get(f"{API}/jobs/{job_id}/estimate", headers=alice_headers)
     assert r.status_code == 200, r.json
     assert r.json["size"] == 84 * 96  # one uint8 class band
     # Running it now still fails as it should: the model is not there yet.
-    r = client.post(f"{API}/result", json={"process": {"process_graph": user}},
-                    headers=alice_headers)
+    r = client.post(
+        f"{API}/result", json={"process": {"process_graph": user}}, headers=alice_headers
+    )
     assert r.status_code == 400 and "not finished" in r.json["message"]
 
 

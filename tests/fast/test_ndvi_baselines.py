@@ -45,4 +45,3 @@ def test_real_stack_reproduces_the_quoted_baselines():
     filled = nb.linear_gapfill(hidden_values, months)
     mae = nb.scores(values[hidden], filled[hidden])["mae"]
     assert 0.085 < mae < 0.11, mae
-

@@ -8,12 +8,18 @@ API = "/openeo/1.2"
 
 SCALE = {
     "summary": "x times factor",
-    "parameters": [{"name": "x", "schema": {"type": "number"}},
-                   {"name": "factor", "schema": {"type": "number"}, "default": 10,
-                    "optional": True}],
+    "parameters": [
+        {"name": "x", "schema": {"type": "number"}},
+        {"name": "factor", "schema": {"type": "number"}, "default": 10, "optional": True},
+    ],
     "returns": {"schema": {"type": "number"}},
-    "process_graph": {"m": {"process_id": "multiply", "arguments": {
-        "x": {"from_parameter": "x"}, "y": {"from_parameter": "factor"}}, "result": True}},
+    "process_graph": {
+        "m": {
+            "process_id": "multiply",
+            "arguments": {"x": {"from_parameter": "x"}, "y": {"from_parameter": "factor"}},
+            "result": True,
+        }
+    },
 }
 
 
@@ -50,8 +56,17 @@ def test_store_call_and_delete(alice, bob):
     # Called by id, with and without the parameter that has a default.
     r = _call(alice, {"s": {"process_id": "scale", "arguments": {"x": 4}, "result": True}})
     assert r.status_code == 200 and r.json == 40
-    r = _call(alice, {"s": {"process_id": "scale", "namespace": "user",
-                            "arguments": {"x": 4, "factor": 0.5}, "result": True}})
+    r = _call(
+        alice,
+        {
+            "s": {
+                "process_id": "scale",
+                "namespace": "user",
+                "arguments": {"x": 4, "factor": 0.5},
+                "result": True,
+            }
+        },
+    )
     assert r.json == 2
     # Nobody else sees it or can call it.
     r = bob.request("GET", "/process_graphs/scale")
@@ -64,33 +79,52 @@ def test_store_call_and_delete(alice, bob):
 
 
 def test_put_refuses_bad_graphs(alice):
-    bad = {**SCALE, "process_graph": {"m": {"process_id": "nope", "arguments": {},
-                                            "result": True}}}
+    bad = {**SCALE, "process_graph": {"m": {"process_id": "nope", "arguments": {}, "result": True}}}
     r = alice.request("PUT", "/process_graphs/bad", json=bad)
     assert r.status_code == 400 and r.json["code"] == "ProcessUnsupported"
     r = alice.request("PUT", "/process_graphs/ndvi", json=SCALE)
     assert r.status_code == 400 and r.json["code"] == "PredefinedProcessExists"
-    template = {"process_graph": {"a": {"process_id": "absolute", "arguments": {},
-                                        "result": True}}}
+    template = {"process_graph": {"a": {"process_id": "absolute", "arguments": {}, "result": True}}}
     assert alice.request("PUT", "/process_graphs/template", json=template).status_code == 200
     r = alice.request("PUT", "/process_graphs/empty", json={"parameters": []})
     assert r.status_code == 400 and r.json["code"] == "ProcessGraphMissing"
-    cyc = {"process_graph": {
-        "a": {"process_id": "add", "arguments": {"x": {"from_node": "b"}, "y": 1}},
-        "b": {"process_id": "add", "arguments": {"x": {"from_node": "a"}, "y": 1},
-              "result": True}}}
+    cyc = {
+        "process_graph": {
+            "a": {"process_id": "add", "arguments": {"x": {"from_node": "b"}, "y": 1}},
+            "b": {
+                "process_id": "add",
+                "arguments": {"x": {"from_node": "a"}, "y": 1},
+                "result": True,
+            },
+        }
+    }
     r = alice.request("PUT", "/process_graphs/cyc", json=cyc)
     assert r.status_code == 400 and r.json["code"] == "ProcessGraphInvalid"
     # Processes that call each other in a circle are refused too.
-    ping = {"parameters": [{"name": "x"}], "process_graph": {"p": {
-        "process_id": "add", "arguments": {"x": {"from_parameter": "x"}, "y": 1},
-        "result": True}}}
+    ping = {
+        "parameters": [{"name": "x"}],
+        "process_graph": {
+            "p": {
+                "process_id": "add",
+                "arguments": {"x": {"from_parameter": "x"}, "y": 1},
+                "result": True,
+            }
+        },
+    }
     assert alice.request("PUT", "/process_graphs/ping", json=ping).status_code == 200
-    pong = {"parameters": [{"name": "x"}], "process_graph": {"p": {
-        "process_id": "ping", "arguments": {"x": {"from_parameter": "x"}}, "result": True}}}
+    pong = {
+        "parameters": [{"name": "x"}],
+        "process_graph": {
+            "p": {"process_id": "ping", "arguments": {"x": {"from_parameter": "x"}}, "result": True}
+        },
+    }
     assert alice.request("PUT", "/process_graphs/pong", json=pong).status_code == 200
-    ping_calls_pong = {"parameters": [{"name": "x"}], "process_graph": {"p": {
-        "process_id": "pong", "arguments": {"x": {"from_parameter": "x"}}, "result": True}}}
+    ping_calls_pong = {
+        "parameters": [{"name": "x"}],
+        "process_graph": {
+            "p": {"process_id": "pong", "arguments": {"x": {"from_parameter": "x"}}, "result": True}
+        },
+    }
     r = alice.request("PUT", "/process_graphs/ping", json=ping_calls_pong)
     assert r.status_code == 400 and r.json["code"] == "ProcessGraphInvalid"
     assert "ping" in r.json["message"] and "pong" in r.json["message"]

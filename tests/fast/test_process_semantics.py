@@ -68,8 +68,7 @@ NULL_CASES = [
     ("is_nan", {"x": 1.5}, False),
     ("if", {"value": None, "accept": "A", "reject": "B"}, "B"),
     ("power", {"base": None, "p": 0}, None),
-    ("text_concat", {"data": [None, True, 1, -1.5, "ß"], "separator": "|"},
-     "null|true|1|-1.5|ß"),
+    ("text_concat", {"data": [None, True, 1, -1.5, "ß"], "separator": "|"}, "null|true|1|-1.5|ß"),
     ("array_find", {"data": [1, 2, 3], "value": "2"}, None),
     ("array_find", {"data": [False, False], "value": False, "reverse": True}, 1),
     ("array_find", {"data": [[1, 2], [3, 4]], "value": 2}, None),
@@ -81,8 +80,11 @@ NULL_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("pid", "arguments", "expected"), NULL_CASES,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(NULL_CASES)])
+@pytest.mark.parametrize(
+    ("pid", "arguments", "expected"),
+    NULL_CASES,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(NULL_CASES)],
+)
 def test_null_and_nodata_follow_the_specs(catalog, pid, arguments, expected):
     got = value(catalog, _one(pid, **arguments))
     if isinstance(expected, float | int) and not isinstance(expected, bool):
@@ -103,8 +105,7 @@ def test_a_zero_divisor_is_an_openeo_error(catalog):
 
 
 # A value of another JSON type for each kind of parameter schema.
-WRONG = {"number": "abc", "integer": 1.5, "boolean": "yes", "string": 5, "array": 7,
-         "object": 3}
+WRONG = {"number": "abc", "integer": 1.5, "boolean": "yes", "string": 5, "array": 7, "object": 3}
 RIGHT = {"number": 1, "integer": 1, "boolean": True, "string": "a", "array": [1], "object": {}}
 
 
@@ -137,19 +138,22 @@ def test_the_specs_have_parameters_of_every_plain_type():
     assert len(TYPED) > 150
 
 
-@pytest.mark.parametrize(("pid", "name", "kind"), TYPED,
-                         ids=[f"{p}.{n}" for p, n, _ in TYPED])
+@pytest.mark.parametrize(("pid", "name", "kind"), TYPED, ids=[f"{p}.{n}" for p, n, _ in TYPED])
 def test_a_wrong_type_is_invalid_naming_the_parameter(catalog, pid, name, kind):
     """Before anything runs: validation names the parameter, evaluation refuses the graph
     (naming the first wrong parameter: another one may be a cube that no literal can be)."""
     spec = registry.spec(pid)
-    args = {p["name"]: RIGHT.get(_plain_kind(p.get("schema", {})), 1)
-            for p in spec["parameters"] if not p.get("optional") and "default" not in p}
+    args = {
+        p["name"]: RIGHT.get(_plain_kind(p.get("schema", {})), 1)
+        for p in spec["parameters"]
+        if not p.get("optional") and "default" not in p
+    }
     args[name] = WRONG[kind]
     graph = _one(pid, **args)
     found = executor.validate(graph, catalog)
-    assert any(e.code == "ProcessParameterInvalid" and f"'{name}'" in e.message
-               for e in found), [e.message for e in found]
+    assert any(e.code == "ProcessParameterInvalid" and f"'{name}'" in e.message for e in found), [
+        e.message for e in found
+    ]
     assert error(catalog, graph).code == "ProcessParameterInvalid"
 
 
@@ -161,8 +165,10 @@ def test_a_wrong_type_from_the_issue(catalog):
 def test_a_chain_of_2000_nodes_is_computed(catalog):
     graph = {"n0": {"process_id": "add", "arguments": {"x": 0, "y": 1}}}
     for i in range(1, 2000):
-        graph[f"n{i}"] = {"process_id": "add", "arguments": {"x": {"from_node": f"n{i - 1}"},
-                                                            "y": 1}}
+        graph[f"n{i}"] = {
+            "process_id": "add",
+            "arguments": {"x": {"from_node": f"n{i - 1}"}, "y": 1},
+        }
     graph["n1999"]["result"] = True
     assert value(catalog, graph) == 2000
 
@@ -173,22 +179,44 @@ def test_too_many_nodes_or_too_deep_nesting_is_refused_before_parsing(catalog):
     assert error(catalog, wide, GraphLimits(max_nodes=1000)).code == "ProcessGraphComplexity"
     assert value(catalog, wide) == 1  # within the default limit it is evaluated
 
-    inner: dict = {"x": {"process_id": "absolute", "arguments": {"x": {"from_parameter": "x"}},
-                         "result": True}}
+    inner: dict = {
+        "x": {"process_id": "absolute", "arguments": {"x": {"from_parameter": "x"}}, "result": True}
+    }
     for _ in range(200):
-        inner = {"a": {"process_id": "array_apply", "arguments": {
-            "data": [1], "process": {"process_graph": inner}}, "result": True}}
+        inner = {
+            "a": {
+                "process_id": "array_apply",
+                "arguments": {"data": [1], "process": {"process_graph": inner}},
+                "result": True,
+            }
+        }
     assert error(catalog, inner).code == "ProcessGraphComplexity"
     # Nesting within the limit works: the innermost doubles x, each level hands it back.
-    graph: dict = {"x": {"process_id": "multiply", "arguments": {"x": {"from_parameter": "x"},
-                                                                  "y": 2}, "result": True}}
+    graph: dict = {
+        "x": {
+            "process_id": "multiply",
+            "arguments": {"x": {"from_parameter": "x"}, "y": 2},
+            "result": True,
+        }
+    }
     for _ in range(3):
-        graph = {"a": {"process_id": "array_apply", "arguments": {
-                     "data": [{"from_parameter": "x"}], "process": {"process_graph": graph}}},
-                 "f": {"process_id": "first", "arguments": {"data": {"from_node": "a"}},
-                       "result": True}}
-    outer = {"a": {"process_id": "array_apply", "arguments": {
-        "data": [1, 2], "process": {"process_graph": graph}}, "result": True}}
+        graph = {
+            "a": {
+                "process_id": "array_apply",
+                "arguments": {
+                    "data": [{"from_parameter": "x"}],
+                    "process": {"process_graph": graph},
+                },
+            },
+            "f": {"process_id": "first", "arguments": {"data": {"from_node": "a"}}, "result": True},
+        }
+    outer = {
+        "a": {
+            "process_id": "array_apply",
+            "arguments": {"data": [1, 2], "process": {"process_graph": graph}},
+            "result": True,
+        }
+    }
     assert value(catalog, outer) == [2, 4]
 
 
@@ -205,10 +233,13 @@ def test_every_spec_has_code_and_every_code_a_spec():
         assert proc.spec["id"] == pid
         assert pid in official or pid in own, f"{pid} has no spec"
         if pid in official:
-            assert proc.spec["version"] == (REPO / "specs/openeo-processes/VERSION"
-                                            ).read_text().strip()
+            assert (
+                proc.spec["version"]
+                == (REPO / "specs/openeo-processes/VERSION").read_text().strip()
+            )
     assert set(registry.OWN) == own  # one @declare per spec file, no more
     from processes.standard import OVERRIDES
+
     assert set(OVERRIDES) <= set(reg), "an override of a process that is not offered"
 
 
@@ -227,28 +258,54 @@ def test_lists_of_arrays_reduce_element_wise():
     call = registry.caller()
     from processes.graph import run
 
-    graph = {"s": {"process_id": "sum", "arguments": {
-        "data": [{"from_parameter": "a"}, {"from_parameter": "b"}, 1]}, "result": True}}
+    graph = {
+        "s": {
+            "process_id": "sum",
+            "arguments": {"data": [{"from_parameter": "a"}, {"from_parameter": "b"}, 1]},
+            "result": True,
+        }
+    }
     got = run(graph, call, {"a": np.array([1.0, 2.0]), "b": np.array([10.0, np.nan])})
     np.testing.assert_allclose(got, [12.0, 3.0])
-    graph = {"m": {"process_id": "max", "arguments": {"data": [{"from_parameter": "d"}]},
-                   "result": True}}
+    graph = {
+        "m": {"process_id": "max", "arguments": {"data": [{"from_parameter": "d"}]}, "result": True}
+    }
     assert run(graph, call, {"d": np.array([1.0, 5.0, 2.0])}) == 5.0
 
 
 def test_aggregate_temporal_takes_intervals_as_given(catalog):
     """Unsorted, overlapping and empty intervals (upstream raises or bins them away)."""
     box = {"west": 679720, "east": 679920, "south": 5151080, "north": 5151280, "crs": 32632}
-    mean = {"process_graph": {"m": {"process_id": "mean", "arguments": {
-        "data": {"from_parameter": "data"}}, "result": True}}}
-    intervals = [["2022-06-06", "2022-06-12"], ["2030-01-01", "2030-02-01"],
-                 ["2022-06-01", "2022-06-09"]]
-    graph = {"l": {"process_id": "load_collection", "arguments": {
-        "id": "SENTINEL2_L2A", "spatial_extent": box, "bands": ["B04"],
-        "temporal_extent": ["2022-06-01", "2022-06-12"]}},
-        "a": {"process_id": "aggregate_temporal", "arguments": {
-            "data": {"from_node": "l"}, "intervals": intervals, "reducer": mean},
-            "result": True}}
+    mean = {
+        "process_graph": {
+            "m": {
+                "process_id": "mean",
+                "arguments": {"data": {"from_parameter": "data"}},
+                "result": True,
+            }
+        }
+    }
+    intervals = [
+        ["2022-06-06", "2022-06-12"],
+        ["2030-01-01", "2030-02-01"],
+        ["2022-06-01", "2022-06-09"],
+    ]
+    graph = {
+        "l": {
+            "process_id": "load_collection",
+            "arguments": {
+                "id": "SENTINEL2_L2A",
+                "spatial_extent": box,
+                "bands": ["B04"],
+                "temporal_extent": ["2022-06-01", "2022-06-12"],
+            },
+        },
+        "a": {
+            "process_id": "aggregate_temporal",
+            "arguments": {"data": {"from_node": "l"}, "intervals": intervals, "reducer": mean},
+            "result": True,
+        },
+    }
     ctx = ExecutionContext(catalog)
     got = executor.evaluate(graph, ctx).compute()
     cube = catalog.load("SENTINEL2_L2A", box, ["2022-06-01", "2022-06-12"], ["B04"]).compute()
@@ -260,37 +317,73 @@ def test_aggregate_temporal_takes_intervals_as_given(catalog):
         else:
             assert np.isnan(got.isel(t=k).values).all()
     bad = {**graph["a"]["arguments"], "labels": ["a", "b"]}
-    assert error(catalog, {"l": graph["l"], "a": {"process_id": "aggregate_temporal",
-                                                  "arguments": bad, "result": True}}
-                 ).code == "ProcessParameterInvalid"
+    assert (
+        error(
+            catalog,
+            {
+                "l": graph["l"],
+                "a": {"process_id": "aggregate_temporal", "arguments": bad, "result": True},
+            },
+        ).code
+        == "ProcessParameterInvalid"
+    )
 
 
 def test_apply_dimension_keeps_labels_and_lends_them_to_the_callback(catalog):
     """Labels stay where as many values come back; array_element(label=...) works inside;
     order over a cube axis keeps the cube rectangular (WP6 cases, in process)."""
     box = {"west": 679720, "east": 679820, "south": 5151080, "north": 5151180, "crs": 32632}
-    load = {"process_id": "load_collection", "arguments": {
-        "id": "SENTINEL2_L2A", "spatial_extent": box, "bands": ["B04", "B08"],
-        "temporal_extent": ["2022-06-01", "2022-06-02"]}}
+    load = {
+        "process_id": "load_collection",
+        "arguments": {
+            "id": "SENTINEL2_L2A",
+            "spatial_extent": box,
+            "bands": ["B04", "B08"],
+            "temporal_extent": ["2022-06-01", "2022-06-02"],
+        },
+    }
 
     def applied(callback: dict) -> Any:
-        graph = {"l": load, "a": {"process_id": "apply_dimension", "arguments": {
-            "data": {"from_node": "l"}, "dimension": "bands",
-            "process": {"process_graph": callback}}, "result": True}}
+        graph = {
+            "l": load,
+            "a": {
+                "process_id": "apply_dimension",
+                "arguments": {
+                    "data": {"from_node": "l"},
+                    "dimension": "bands",
+                    "process": {"process_graph": callback},
+                },
+                "result": True,
+            },
+        }
         return executor.evaluate(graph, ExecutionContext(catalog)).compute()
 
     data = {"from_parameter": "data"}
-    q = applied({"q": {"process_id": "quantiles", "arguments": {
-        "data": data, "probabilities": [0.5, 0.75]}, "result": True}})
+    q = applied(
+        {
+            "q": {
+                "process_id": "quantiles",
+                "arguments": {"data": data, "probabilities": [0.5, 0.75]},
+                "result": True,
+            }
+        }
+    )
     assert list(q["bands"].values) == ["B04", "B08"]
-    nd = applied({
-        "r": {"process_id": "array_element", "arguments": {"data": data, "label": "B04"}},
-        "n": {"process_id": "array_element", "arguments": {"data": data, "label": "B08"}},
-        "d": {"process_id": "normalized_difference", "arguments": {
-            "x": {"from_node": "n"}, "y": {"from_node": "r"}}},
-        "c": {"process_id": "array_concat", "arguments": {"array1": data,
-                                                          "array2": [{"from_node": "d"}]},
-              "result": True}})
+    nd = applied(
+        {
+            "r": {"process_id": "array_element", "arguments": {"data": data, "label": "B04"}},
+            "n": {"process_id": "array_element", "arguments": {"data": data, "label": "B08"}},
+            "d": {
+                "process_id": "normalized_difference",
+                "arguments": {"x": {"from_node": "n"}, "y": {"from_node": "r"}},
+            },
+            "c": {
+                "process_id": "array_concat",
+                "arguments": {"array1": data, "array2": [{"from_node": "d"}]},
+                "result": True,
+            },
+        }
+    )
     assert list(nd["bands"].values) == [0, 1, 2]
     red, nir = nd.isel(bands=0).values, nd.isel(bands=1).values
     np.testing.assert_allclose(nd.isel(bands=2).values, (nir - red) / (nir + red), rtol=1e-5)
@@ -298,17 +391,20 @@ def test_apply_dimension_keeps_labels_and_lends_them_to_the_callback(catalog):
     assert o.sizes["bands"] == 2 and set(np.unique(o.values)) <= {0.0, 1.0}
 
 
-@pytest.mark.parametrize(("process_id", "arguments", "expected"), [
-    ("gt", {"x": float("nan"), "y": 1}, False),
-    ("lte", {"x": 1, "y": float("nan")}, False),
-    ("eq", {"x": float("nan"), "y": float("nan")}, False),
-    ("neq", {"x": float("nan"), "y": 1}, True),
-    ("eq", {"x": None, "y": float("nan")}, None),
-    ("add", {"x": float("nan"), "y": None}, None),
-    ("ceil", {"x": None}, None),
-    ("and", {"x": None, "y": False}, False),
-    ("or", {"x": None, "y": True}, True),
-])
+@pytest.mark.parametrize(
+    ("process_id", "arguments", "expected"),
+    [
+        ("gt", {"x": float("nan"), "y": 1}, False),
+        ("lte", {"x": 1, "y": float("nan")}, False),
+        ("eq", {"x": float("nan"), "y": float("nan")}, False),
+        ("neq", {"x": float("nan"), "y": 1}, True),
+        ("eq", {"x": None, "y": float("nan")}, None),
+        ("add", {"x": float("nan"), "y": None}, None),
+        ("ceil", {"x": None}, None),
+        ("and", {"x": None, "y": False}, False),
+        ("or", {"x": None, "y": True}, True),
+    ],
+)
 def test_nan_is_a_number_and_null_is_no_data(catalog, process_id, arguments, expected):
     """In process (JSON has no NaN): NaN compares as IEEE 754 says, null gives null where
     the spec passes no-data through, and logic keeps its truth tables."""

@@ -9,34 +9,75 @@ import requests
 from helpers.scene import TEST_BOX
 
 
-def ndvi_graph(start: str = "2022-06-01", end: str = "2022-07-01", box: dict | None = None,
-               fmt: str = "GTiff") -> dict:
+def ndvi_graph(
+    start: str = "2022-06-01", end: str = "2022-07-01", box: dict | None = None, fmt: str = "GTiff"
+) -> dict:
     return {
-        "load": {"process_id": "load_collection", "arguments": {
-            "id": "SENTINEL2_L2A", "spatial_extent": box or TEST_BOX,
-            "temporal_extent": [start, end], "bands": ["B04", "B08"]}},
-        "ndvi": {"process_id": "ndvi", "arguments": {"data": {"from_node": "load"},
-                                                     "nir": "B08", "red": "B04"}},
-        "max": {"process_id": "reduce_dimension", "arguments": {
-            "data": {"from_node": "ndvi"}, "dimension": "t", "reducer": {"process_graph": {
-                "m": {"process_id": "max", "arguments": {"data": {"from_parameter": "data"}},
-                      "result": True}}}}},
-        "save": {"process_id": "save_result", "arguments": {"data": {"from_node": "max"},
-                                                            "format": fmt}, "result": True},
+        "load": {
+            "process_id": "load_collection",
+            "arguments": {
+                "id": "SENTINEL2_L2A",
+                "spatial_extent": box or TEST_BOX,
+                "temporal_extent": [start, end],
+                "bands": ["B04", "B08"],
+            },
+        },
+        "ndvi": {
+            "process_id": "ndvi",
+            "arguments": {"data": {"from_node": "load"}, "nir": "B08", "red": "B04"},
+        },
+        "max": {
+            "process_id": "reduce_dimension",
+            "arguments": {
+                "data": {"from_node": "ndvi"},
+                "dimension": "t",
+                "reducer": {
+                    "process_graph": {
+                        "m": {
+                            "process_id": "max",
+                            "arguments": {"data": {"from_parameter": "data"}},
+                            "result": True,
+                        }
+                    }
+                },
+            },
+        },
+        "save": {
+            "process_id": "save_result",
+            "arguments": {"data": {"from_node": "max"}, "format": fmt},
+            "result": True,
+        },
     }
 
 
 def slow_graph() -> dict:
     """Monthly medians of every band over the whole scene: several seconds of real work."""
     return {
-        "load": {"process_id": "load_collection", "arguments": {
-            "id": "SENTINEL2_L2A", "spatial_extent": None, "temporal_extent": None}},
-        "agg": {"process_id": "aggregate_temporal_period", "arguments": {
-            "data": {"from_node": "load"}, "period": "month", "reducer": {"process_graph": {
-                "m": {"process_id": "median", "arguments": {"data": {"from_parameter": "data"}},
-                      "result": True}}}}},
-        "save": {"process_id": "save_result", "arguments": {"data": {"from_node": "agg"},
-                                                            "format": "netCDF"}, "result": True},
+        "load": {
+            "process_id": "load_collection",
+            "arguments": {"id": "SENTINEL2_L2A", "spatial_extent": None, "temporal_extent": None},
+        },
+        "agg": {
+            "process_id": "aggregate_temporal_period",
+            "arguments": {
+                "data": {"from_node": "load"},
+                "period": "month",
+                "reducer": {
+                    "process_graph": {
+                        "m": {
+                            "process_id": "median",
+                            "arguments": {"data": {"from_parameter": "data"}},
+                            "result": True,
+                        }
+                    }
+                },
+            },
+        },
+        "save": {
+            "process_id": "save_result",
+            "arguments": {"data": {"from_node": "agg"}, "format": "netCDF"},
+            "result": True,
+        },
     }
 
 
@@ -50,8 +91,7 @@ class Api:
         self.headers = {"Authorization": f"Bearer basic//{token.json()['access_token']}"}
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        return requests.request(method, self.url + path, headers=self.headers, timeout=60,
-                                **kwargs)
+        return requests.request(method, self.url + path, headers=self.headers, timeout=60, **kwargs)
 
     def create(self, graph: dict, **fields) -> str:
         r = self.request("POST", "/jobs", json={"process": {"process_graph": graph}, **fields})
@@ -80,12 +120,14 @@ class Api:
         return r.json()["logs"]
 
 
-def assert_parameter_invalid(url: str, headers: dict, graph: dict, parameter: str,
-                             words: str) -> None:
+def assert_parameter_invalid(
+    url: str, headers: dict, graph: dict, parameter: str, words: str
+) -> None:
     """POST /result refuses the graph: 400 ProcessParameterInvalid naming `parameter` with
     `words` in the message, and no stack trace."""
-    r = requests.post(f"{url}/result", json={"process": {"process_graph": graph}},
-                      headers=headers, timeout=120)
+    r = requests.post(
+        f"{url}/result", json={"process": {"process_graph": graph}}, headers=headers, timeout=120
+    )
     assert r.status_code == 400, r.text
     body = r.json()
     assert body["code"] == "ProcessParameterInvalid", body

@@ -17,11 +17,13 @@ from helpers.serverctl import free_port
 
 
 def _bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or \
-        ([shutil.which(name)] if shutil.which(name) else [])
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or (
+        [shutil.which(name)] if shutil.which(name) else []
+    )
     if not found:
-        raise RuntimeError("PostgreSQL is not installed: `make test` installs it "
-                           "(apt-get install postgresql)")
+        raise RuntimeError(
+            "PostgreSQL is not installed: `make test` installs it (apt-get install postgresql)"
+        )
     return found[-1]
 
 
@@ -41,17 +43,34 @@ def postgres_server() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
     port = free_port()
-    subprocess.run(_as_owner([_bin("initdb"), "-D", data, "--auth=trust", "-U", "postgres"]),
-                   check=True, capture_output=True)
-    subprocess.run(_as_owner([_bin("pg_ctl"), "-D", data, "-w", "-l",
-                              os.path.join(root, "log"), "-o",
-                              f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"]),
-                   check=True, capture_output=True)
+    subprocess.run(
+        _as_owner([_bin("initdb"), "-D", data, "--auth=trust", "-U", "postgres"]),
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        _as_owner(
+            [
+                _bin("pg_ctl"),
+                "-D",
+                data,
+                "-w",
+                "-l",
+                os.path.join(root, "log"),
+                "-o",
+                f"-p {port} -k {root} -c listen_addresses=127.0.0.1",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(_as_owner([_bin("pg_ctl"), "-D", data, "-m", "immediate", "stop"]),
-                       capture_output=True)
+        subprocess.run(
+            _as_owner([_bin("pg_ctl"), "-D", data, "-m", "immediate", "stop"]), capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 

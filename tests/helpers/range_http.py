@@ -40,7 +40,6 @@ class RangeHandler(SimpleHTTPRequestHandler):
 
 def serve_directory(root: Path) -> tuple[ThreadingHTTPServer, str]:
     """Serve `root` on a free loopback port in a daemon thread; returns server and base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 partial(RangeHandler, directory=os.fspath(root)))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(RangeHandler, directory=os.fspath(root)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"

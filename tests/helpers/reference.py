@@ -18,10 +18,14 @@ from rasterio.windows import from_bounds
 def items_between(catalog: Path, start: str, end: str) -> list[tuple[dt.datetime, Path]]:
     found = []
     for path in sorted((catalog.parent / "SENTINEL2_L2A").glob("*/*.json")):
-        when = dt.datetime.fromisoformat(json.loads(path.read_text())["properties"]["datetime"]
-                                         .replace("Z", "+00:00"))
-        if dt.datetime.fromisoformat(start).replace(tzinfo=dt.UTC) <= when < \
-                dt.datetime.fromisoformat(end).replace(tzinfo=dt.UTC):
+        when = dt.datetime.fromisoformat(
+            json.loads(path.read_text())["properties"]["datetime"].replace("Z", "+00:00")
+        )
+        if (
+            dt.datetime.fromisoformat(start).replace(tzinfo=dt.UTC)
+            <= when
+            < dt.datetime.fromisoformat(end).replace(tzinfo=dt.UTC)
+        ):
             found.append((when, path.parent))
     return sorted(found)
 
@@ -46,13 +50,21 @@ def ndvi_stack(catalog: Path, start: str, end: str, box: dict) -> np.ndarray:
     return np.stack(layers)
 
 
-def monthly_median(values: np.ndarray, clear: np.ndarray, times: list, start: str, months: int,
-                   fill: bool) -> np.ndarray:
+def monthly_median(
+    values: np.ndarray, clear: np.ndarray, times: list, start: str, months: int, fill: bool
+) -> np.ndarray:
     """(t, y, x) values -> (months, y, x) medians of clear values per calendar month from
     `start` (YYYY-MM), gaps interpolated on month-start dates with np.interp when `fill`."""
     first = np.datetime64(start, "M")
-    index = np.array([(np.datetime64(getattr(t, "tzinfo", None) and t.replace(tzinfo=None) or t,
-                                     "M") - first).astype(int) for t in times])
+    index = np.array(
+        [
+            (
+                np.datetime64(getattr(t, "tzinfo", None) and t.replace(tzinfo=None) or t, "M")
+                - first
+            ).astype(int)
+            for t in times
+        ]
+    )
     masked = np.where(clear, values, np.nan).astype(np.float64)
     out = np.full((months, *values.shape[1:]), np.nan)
     for m in range(months):
@@ -65,8 +77,9 @@ def monthly_median(values: np.ndarray, clear: np.ndarray, times: list, start: st
                     out[m] = np.nanmedian(masked[index == m], axis=0)
     if not fill:
         return out
-    days = ((first + np.arange(months)).astype("datetime64[D]") - first.astype("datetime64[D]")
-            ).astype(float)
+    days = (
+        (first + np.arange(months)).astype("datetime64[D]") - first.astype("datetime64[D]")
+    ).astype(float)
     filled = out.copy()
     for yy, xx in np.ndindex(*values.shape[1:]):
         series = out[:, yy, xx]
@@ -76,8 +89,9 @@ def monthly_median(values: np.ndarray, clear: np.ndarray, times: list, start: st
     return filled
 
 
-def read_stack(catalog: Path, start: str, end: str, box: dict, bands: list[str]
-               ) -> tuple[list, dict[str, np.ndarray]]:
+def read_stack(
+    catalog: Path, start: str, end: str, box: dict, bands: list[str]
+) -> tuple[list, dict[str, np.ndarray]]:
     """Reflectance (10 m bands) and SCL (20 m, repeated to 10 m) inside a box, per date."""
     found = items_between(catalog, start, end)
     out: dict[str, list[np.ndarray]] = {b: [] for b in bands}
@@ -85,8 +99,9 @@ def read_stack(catalog: Path, start: str, end: str, box: dict, bands: list[str]
         for band in bands:
             if band == "SCL":
                 with rasterio.open(folder / "SCL.tif") as src:
-                    win = from_bounds(box["west"], box["south"], box["east"], box["north"],
-                                      src.transform)
+                    win = from_bounds(
+                        box["west"], box["south"], box["east"], box["north"], src.transform
+                    )
                     scl = src.read(1, window=win.round_offsets().round_lengths())
                 out[band].append(np.repeat(np.repeat(scl, 2, 0), 2, 1).astype(np.float64))
             else:

@@ -42,16 +42,27 @@ def start_server(data_dir: Path, env_extra: dict[str, str]) -> Server:
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "tmp").mkdir(exist_ok=True)
     # A private temporary folder, so tests can see that requests leave nothing in it.
-    env = {**os.environ, "CROPCUBE_DATA_DIR": str(data_dir), "TMPDIR": str(data_dir / "tmp"),
-           **env_extra}
+    env = {
+        **os.environ,
+        "CROPCUBE_DATA_DIR": str(data_dir),
+        "TMPDIR": str(data_dir / "tmp"),
+        **env_extra,
+    }
     for name, pw in USERS.items():
-        subprocess.run([sys.executable, "-m", "backend.cli", "user", "add", name,
-                        "--password", pw], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "backend.cli", "user", "add", name, "--password", pw],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     port = free_port()
     log = data_dir / "server.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "serve", "--host", "127.0.0.1", "--port",
-         str(port)], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        [sys.executable, "-m", "backend.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     root = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:

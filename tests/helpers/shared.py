@@ -10,9 +10,11 @@ import xarray as xr
 from helpers.scene import REPO
 
 SHARED = REPO.parent / "shared"
-MISSING = (f"{SHARED} is missing: the tests read the shared assets next to the checkout "
-           "(../shared with data/ and openeo-test-assets/); "
-           "see docs/contributing.md")
+MISSING = (
+    f"{SHARED} is missing: the tests read the shared assets next to the checkout "
+    "(../shared with data/ and openeo-test-assets/); "
+    "see docs/contributing.md"
+)
 
 
 def shared_path(*parts: str) -> Path:

@@ -45,7 +45,8 @@ def make(root: Path, classes: int = 3, per_class: int = 12, seed: int = 0) -> Pa
         tile_dir = root / tile
         tile_dir.mkdir(parents=True)
         (tile_dir / "dates.csv").write_text(
-            "acquisition_date\n" + "".join(d.strftime("%Y%m%d\n") for d in days))
+            "acquisition_date\n" + "".join(d.strftime("%Y%m%d\n") for d in days)
+        )
         for cls in range(classes):
             (tile_dir / str(cls)).mkdir()
             for n in range(per_class):
@@ -55,6 +56,7 @@ def make(root: Path, classes: int = 3, per_class: int = 12, seed: int = 0) -> Pa
                 values[flags == 1] = 6000  # bright cloud, to be masked away
                 rows = [",".join(COLUMNS)] + [
                     ",".join([*(str(int(v)) for v in row), str(f)])
-                    for row, f in zip(values, flags, strict=True)]
+                    for row, f in zip(values, flags, strict=True)
+                ]
                 (tile_dir / str(cls) / f"{n}.csv").write_text("\n".join(rows) + "\n")
     return root

@@ -42,8 +42,13 @@ def upgrade() -> None:
     op.create_table(
         "job_logs",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.id", ondelete="CASCADE"),
-                  nullable=False, index=True),
+        sa.Column(
+            "job_id",
+            sa.String(64),
+            sa.ForeignKey("jobs.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("time", sa.DateTime(), nullable=False),
         sa.Column("level", sa.String(16), nullable=False),
         sa.Column("code", sa.String(64)),
