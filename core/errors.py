@@ -34,81 +34,187 @@ class OpenEOError(Exception):
         return doc
 
 
-def _error(code: str, status: int, message: str) -> type[OpenEOError]:
-    return type(code, (OpenEOError,), {"code": code, "status": status, "default_message": message})
+class BadRequest(OpenEOError):
+    code, status, default_message = "BadRequest", 400, "The request is malformed."
 
 
-BadRequest = _error("BadRequest", 400, "The request is malformed.")
-NotFound = _error("NotFound", 404, "Resource not found.")
-MethodNotAllowed = _error("MethodNotAllowed", 405, "Method not allowed.")
-ContentTypeInvalid = _error("ContentTypeInvalid", 400, "The media type is not supported.")
-FeatureUnsupported = _error("FeatureUnsupported", 501, "Feature not supported.")
-AuthenticationRequired = _error("AuthenticationRequired", 401, "Unauthorized.")
-AuthenticationSchemeInvalid = _error(
-    "AuthenticationSchemeInvalid", 403, "Authentication method not supported."
-)
-TokenInvalid = _error(
-    "TokenInvalid", 403, "Authorization token has expired or is invalid. Please authenticate again."
-)
-CredentialsInvalid = _error("CredentialsInvalid", 403, "Credentials are not correct.")
-CollectionNotFound = _error("CollectionNotFound", 404, "Collection '{identifier}' does not exist.")
-ProcessGraphMissing = _error(
-    "ProcessGraphMissing", 400, "Invalid process specified. It doesn't contain a process graph."
-)
-ProcessGraphInvalid = _error("ProcessGraphInvalid", 400, "Invalid process graph specified.")
-ProcessGraphComplexity = _error(
-    "ProcessGraphComplexity",
-    400,
-    "The process is too complex for synchronous processing. Please use a batch job instead.",
-)
-ProcessUnsupported = _error(
-    "ProcessUnsupported",
-    400,
-    "Process with identifier '{process}' is not available in namespace '{namespace}'.",
-)
-ProcessParameterUnsupported = _error(
-    "ProcessParameterUnsupported",
-    400,
-    "Process '{process}' does not support parameter '{parameter}'.",
-)
-ProcessParameterInvalid = _error(
-    "ProcessParameterInvalid",
-    400,
-    "The value passed for parameter '{parameter}' in process '{process}' is invalid: {reason}",
-)
-ProcessParameterRequired = _error(
-    "ProcessParameterRequired", 400, "Process '{process}' parameter '{parameter}' is required."
-)
-FormatUnsupported = _error("FormatUnsupported", 400, "Format '{format}' is not supported.")
-NoDataAvailable = _error("NoDataAvailable", 400, "There is no data available for the request.")
-Internal = _error("Internal", 500, "Server error: {reason}")
-JobNotFound = _error("JobNotFound", 404, "The batch job '{identifier}' does not exist.")
-JobLocked = _error(
-    "JobLocked", 400, "Batch job is locked due to a queued or running batch computation."
-)
-JobNotFinished = _error(
-    "JobNotFinished",
-    400,
-    "Batch job has not finished computing the results yet. Please try "
-    "again later or contact our support.",
-)
-ResultLinkExpired = _error(
-    "ResultLinkExpired",
-    410,
-    "The link to the batch job result has expired. Please request the results again.",
-)
-PermissionsInsufficient = _error(
-    "PermissionsInsufficient",
-    403,
-    "Forbidden. The permissions of the authenticated account do "
-    "not allow to request the requested resource.",
-)
-ProcessGraphNotFound = _error(
-    "ProcessGraphNotFound", 404, "User-defined process '{identifier}' does not exist."
-)
-PredefinedProcessExists = _error(
-    "PredefinedProcessExists", 400, "A predefined process with the given identifier exists."
-)
-PropertyNotEditable = _error(
-    "PropertyNotEditable", 400, "The specified property '{property}' is read-only."
-)
+class NotFound(OpenEOError):
+    code, status, default_message = "NotFound", 404, "Resource not found."
+
+
+class MethodNotAllowed(OpenEOError):
+    code, status, default_message = "MethodNotAllowed", 405, "Method not allowed."
+
+
+class ContentTypeInvalid(OpenEOError):
+    code, status, default_message = "ContentTypeInvalid", 400, "The media type is not supported."
+
+
+class FeatureUnsupported(OpenEOError):
+    code, status, default_message = "FeatureUnsupported", 501, "Feature not supported."
+
+
+class AuthenticationRequired(OpenEOError):
+    code, status, default_message = "AuthenticationRequired", 401, "Unauthorized."
+
+
+class AuthenticationSchemeInvalid(OpenEOError):
+    code, status, default_message = (
+        "AuthenticationSchemeInvalid",
+        403,
+        "Authentication method not supported.",
+    )
+
+
+class TokenInvalid(OpenEOError):
+    code, status, default_message = (
+        "TokenInvalid",
+        403,
+        "Authorization token has expired or is invalid. Please authenticate again.",
+    )
+
+
+class CredentialsInvalid(OpenEOError):
+    code, status, default_message = "CredentialsInvalid", 403, "Credentials are not correct."
+
+
+class CollectionNotFound(OpenEOError):
+    code, status, default_message = (
+        "CollectionNotFound",
+        404,
+        "Collection '{identifier}' does not exist.",
+    )
+
+
+class ProcessGraphMissing(OpenEOError):
+    code, status, default_message = (
+        "ProcessGraphMissing",
+        400,
+        "Invalid process specified. It doesn't contain a process graph.",
+    )
+
+
+class ProcessGraphInvalid(OpenEOError):
+    code, status, default_message = "ProcessGraphInvalid", 400, "Invalid process graph specified."
+
+
+class ProcessGraphComplexity(OpenEOError):
+    code, status, default_message = (
+        "ProcessGraphComplexity",
+        400,
+        "The process is too complex for synchronous processing. Please use a batch job instead.",
+    )
+
+
+class ProcessUnsupported(OpenEOError):
+    code, status, default_message = (
+        "ProcessUnsupported",
+        400,
+        "Process with identifier '{process}' is not available in namespace '{namespace}'.",
+    )
+
+
+class ProcessParameterUnsupported(OpenEOError):
+    code, status, default_message = (
+        "ProcessParameterUnsupported",
+        400,
+        "Process '{process}' does not support parameter '{parameter}'.",
+    )
+
+
+class ProcessParameterInvalid(OpenEOError):
+    code, status, default_message = (
+        "ProcessParameterInvalid",
+        400,
+        "The value passed for parameter '{parameter}' in process '{process}' is invalid: {reason}",
+    )
+
+
+class ProcessParameterRequired(OpenEOError):
+    code, status, default_message = (
+        "ProcessParameterRequired",
+        400,
+        "Process '{process}' parameter '{parameter}' is required.",
+    )
+
+
+class FormatUnsupported(OpenEOError):
+    code, status, default_message = "FormatUnsupported", 400, "Format '{format}' is not supported."
+
+
+class NoDataAvailable(OpenEOError):
+    code, status, default_message = (
+        "NoDataAvailable",
+        400,
+        "There is no data available for the request.",
+    )
+
+
+class Internal(OpenEOError):
+    code, status, default_message = "Internal", 500, "Server error: {reason}"
+
+
+class JobNotFound(OpenEOError):
+    code, status, default_message = (
+        "JobNotFound",
+        404,
+        "The batch job '{identifier}' does not exist.",
+    )
+
+
+class JobLocked(OpenEOError):
+    code, status, default_message = (
+        "JobLocked",
+        400,
+        "Batch job is locked due to a queued or running batch computation.",
+    )
+
+
+class JobNotFinished(OpenEOError):
+    code, status, default_message = (
+        "JobNotFinished",
+        400,
+        "Batch job has not finished computing the results yet. Please try again later or "
+        "contact our support.",
+    )
+
+
+class ResultLinkExpired(OpenEOError):
+    code, status, default_message = (
+        "ResultLinkExpired",
+        410,
+        "The link to the batch job result has expired. Please request the results again.",
+    )
+
+
+class PermissionsInsufficient(OpenEOError):
+    code, status, default_message = (
+        "PermissionsInsufficient",
+        403,
+        "Forbidden. The permissions of the authenticated account do not allow to request "
+        "the requested resource.",
+    )
+
+
+class ProcessGraphNotFound(OpenEOError):
+    code, status, default_message = (
+        "ProcessGraphNotFound",
+        404,
+        "User-defined process '{identifier}' does not exist.",
+    )
+
+
+class PredefinedProcessExists(OpenEOError):
+    code, status, default_message = (
+        "PredefinedProcessExists",
+        400,
+        "A predefined process with the given identifier exists.",
+    )
+
+
+class PropertyNotEditable(OpenEOError):
+    code, status, default_message = (
+        "PropertyNotEditable",
+        400,
+        "The specified property '{property}' is read-only.",
+    )

@@ -109,7 +109,7 @@ def _json_like(value: Any) -> bool:
 
 
 def _subtypes(schema: Any) -> set[str]:
-    return {s.get("subtype") for s in _alternatives(schema) if s.get("subtype")}
+    return {str(s["subtype"]) for s in _alternatives(schema) if s.get("subtype")}
 
 
 def _number_array(value: list) -> Any:

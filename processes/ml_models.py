@@ -51,10 +51,10 @@ def planned_model(process_id: str, arguments: dict[str, Any] | None = None, time
         from training.unet import widths_of
 
         classes = list(class_names().values())
-        net = us.UNet(
+        unet = us.UNet(
             times * len(us.BANDS), len(classes), widths_of(str(args.get("widths", "16,32,64")))
         )
-        return us.UNetModel(net, classes, us.BANDS, times, meta)
+        return us.UNetModel(unet, classes, us.BANDS, times, meta)
     raise ValueError(f"{process_id} makes no model")
 
 
@@ -271,7 +271,7 @@ def fit_unet_segmenter(
     stack = us.channels_of(predictors, probe)
     if _dry_run():
         return planned_model(name, {"widths": widths}, times)
-    labels, _ = _target_raster(
+    labels, _groups = _target_raster(
         target,
         predictors.isel(t=0) if "t" in predictors.dims else predictors,
         target_property,

@@ -12,7 +12,11 @@ from udfs import unet_segment as us
 
 # How model files are served, in synchronous and batch results alike.
 MEDIA_TYPE = "application/octet-stream; framework=pytorch"
-CLASSES = {lc.FORMAT: lc.LSTMModel, nf.FORMAT: nf.NDVIModel, us.FORMAT: us.UNetModel}
+CLASSES: dict[str, Any] = {
+    lc.FORMAT: lc.LSTMModel,
+    nf.FORMAT: nf.NDVIModel,
+    us.FORMAT: us.UNetModel,
+}
 TYPES = tuple(CLASSES.values())
 
 

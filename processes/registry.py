@@ -68,7 +68,7 @@ def _standard() -> dict[str, Callable[..., Any]]:
     from openeo_processes_dask.process_implementations import dates, math
     from openeo_processes_dask.process_implementations.core import standard_processes
 
-    funcs = [
+    funcs: list[Callable[..., Any]] = [
         *standard_processes,
         math.e,
         dates.date_between,

@@ -28,7 +28,7 @@ def _endpoints() -> list[dict]:
         if not rule.rule.startswith(API_PREFIX + "/") or rule.rule == API_PREFIX + "/":
             continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule[len(API_PREFIX) :])
-        found.setdefault(path, set()).update(rule.methods - {"HEAD", "OPTIONS"})
+        found.setdefault(path, set()).update((rule.methods or set()) - {"HEAD", "OPTIONS"})
     return [{"path": p, "methods": sorted(m)} for p, m in sorted(found.items())]
 
 

@@ -198,7 +198,7 @@ def job_results(job_id: str):
         props["datetime"] = iso(job.finished)
     if expires:
         props["expires"] = iso(dt.datetime.fromtimestamp(expires, dt.UTC))
-    doc = {
+    doc: dict[str, Any] = {
         "type": "Feature",
         "stac_version": "1.0.0",
         "id": job.id,
@@ -249,7 +249,7 @@ def job_logs(job_id: str):
     rows, more = store.logs(job.id, after, level, limit)
     logs = []
     for row in rows:
-        entry = {
+        entry: dict[str, Any] = {
             "id": str(row.id),
             "level": row.level,
             "message": row.message,

@@ -18,11 +18,11 @@ _ID = re.compile(r"^\w+$")
 
 def _calls(graph: dict) -> set[str]:
     """Process ids a graph calls, callbacks included."""
-    found = set()
+    found: set[str] = set()
     for node in graph.values():
         if not isinstance(node, dict):
             continue
-        found.add(node.get("process_id"))
+        found.add(str(node.get("process_id")))
         stack = list((node.get("arguments") or {}).values())
         while stack:
             value = stack.pop()

@@ -12,7 +12,9 @@ import shutil
 import signal
 import socket
 import time
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 from backend.jobs import runner
 from backend.store import Store
@@ -112,7 +114,7 @@ class Worker:
             report.unlink(missing_ok=True)
 
     def _conclude(self, job: Job, exitcode: int | None, tmp: Path, report: Path) -> None:
-        outcome = (
+        outcome: dict[str, Any] = (
             json.loads(report.read_text())
             if report.exists()
             else {
@@ -133,7 +135,7 @@ class Worker:
             shutil.rmtree(final, ignore_errors=True)  # canceled or deleted meanwhile
 
 
-def _terminate(child: multiprocessing.Process) -> None:
+def _terminate(child: BaseProcess) -> None:
     child.terminate()
     child.join(timeout=5)
     if child.is_alive():

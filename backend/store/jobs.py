@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from backend.store.database import Database
+from backend.store.database import Database, changed
 from backend.store.models import Job, JobLog, utcnow
 from core.errors import JobNotFound
 
@@ -66,13 +66,17 @@ class Jobs(Database):
         """Change title, description, process, ... unless the job is queued or running."""
         self.job(user, job_id)
         with self.session() as s:
-            done = s.execute(
-                update(Job)
-                .where(
-                    Job.id == job_id, Job.user_id == user, Job.status.not_in(["queued", "running"])
+            done = changed(
+                s.execute(
+                    update(Job)
+                    .where(
+                        Job.id == job_id,
+                        Job.user_id == user,
+                        Job.status.not_in(["queued", "running"]),
+                    )
+                    .values(updated=utcnow(), **fields)
                 )
-                .values(updated=utcnow(), **fields)
-            ).rowcount
+            )
         return bool(done)
 
     def delete_job(self, user: str, job_id: str) -> Job:
@@ -87,20 +91,22 @@ class Jobs(Database):
         self.job(user, job_id)
         now = utcnow()
         with self.session() as s:
-            done = s.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status.not_in(["queued", "running"]))
-                .values(
-                    status="queued",
-                    queued_at=now,
-                    updated=now,
-                    progress=0.0,
-                    started=None,
-                    finished=None,
-                    worker_id=None,
-                    heartbeat_at=None,
+            done = changed(
+                s.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.status.not_in(["queued", "running"]))
+                    .values(
+                        status="queued",
+                        queued_at=now,
+                        updated=now,
+                        progress=0.0,
+                        started=None,
+                        finished=None,
+                        worker_id=None,
+                        heartbeat_at=None,
+                    )
                 )
-            ).rowcount
+            )
         if done:
             self.log(job_id, "info", "Job queued.")
         return bool(done)
@@ -109,11 +115,13 @@ class Jobs(Database):
         """queued/running -> canceled; the worker running it stops the computation."""
         self.job(user, job_id)
         with self.session() as s:
-            done = s.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status.in_(["queued", "running"]))
-                .values(status="canceled", updated=utcnow(), finished=utcnow())
-            ).rowcount
+            done = changed(
+                s.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.status.in_(["queued", "running"]))
+                    .values(status="canceled", updated=utcnow(), finished=utcnow())
+                )
+            )
         if done:
             self.log(job_id, "info", "Job canceled by the user.")
         return bool(done)
@@ -132,18 +140,20 @@ class Jobs(Database):
                 if candidate is None:
                     return None
                 now = utcnow()
-                won = s.execute(
-                    update(Job)
-                    .where(Job.id == candidate, Job.status == "queued")
-                    .values(
-                        status="running",
-                        worker_id=worker_id,
-                        started=now,
-                        heartbeat_at=now,
-                        updated=now,
-                        progress=0.0,
+                won = changed(
+                    s.execute(
+                        update(Job)
+                        .where(Job.id == candidate, Job.status == "queued")
+                        .values(
+                            status="running",
+                            worker_id=worker_id,
+                            started=now,
+                            heartbeat_at=now,
+                            updated=now,
+                            progress=0.0,
+                        )
                     )
-                ).rowcount
+                )
             if won:
                 self.log(candidate, "info", f"Job started on worker {worker_id}.")
                 with self.session() as s:
@@ -183,11 +193,13 @@ class Jobs(Database):
         """running -> status, only for the worker that owns the job."""
         with self.session() as s:
             return bool(
-                s.execute(
-                    update(Job)
-                    .where(Job.id == job_id, Job.worker_id == owner, Job.status == "running")
-                    .values(status=status, updated=utcnow(), **values)
-                ).rowcount
+                changed(
+                    s.execute(
+                        update(Job)
+                        .where(Job.id == job_id, Job.worker_id == owner, Job.status == "running")
+                        .values(status=status, updated=utcnow(), **values)
+                    )
+                )
             )
 
     def finish(self, job_id: str, worker_id: str, results: dict[str, Any]) -> bool:
@@ -233,16 +245,18 @@ class Jobs(Database):
         reaped = []
         for job_id, worker_id in stale:
             with self.session() as s:
-                done = s.execute(
-                    update(Job)
-                    .where(
-                        Job.id == job_id,
-                        Job.status == "running",
-                        Job.worker_id == worker_id,
-                        Job.heartbeat_at < limit,
+                done = changed(
+                    s.execute(
+                        update(Job)
+                        .where(
+                            Job.id == job_id,
+                            Job.status == "running",
+                            Job.worker_id == worker_id,
+                            Job.heartbeat_at < limit,
+                        )
+                        .values(status="error", updated=utcnow(), finished=utcnow())
                     )
-                    .values(status="error", updated=utcnow(), finished=utcnow())
-                ).rowcount
+                )
             if done:
                 reaped.append(job_id)
                 self.log(

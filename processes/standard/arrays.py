@@ -28,6 +28,7 @@ def array_find(data: Any, value: Any, reverse: bool = False, axis: int | None = 
     """Index of the first (or last) element equal to value, null when there is none or the
     value is no-data; elements of another type never match (1 is not "1", nor true), nor
     do arrays and objects."""
+    items: list[Any] | None
     if isinstance(data, list) and axis is None:
         items = data
     else:
@@ -49,7 +50,8 @@ def first(data: Any, ignore_nodata: bool = True, axis: int | None = None) -> Any
     """The first element (the first with data, by default); null for an empty array."""
     items = _plain_list(data)
     if items is None or axis is not None:
-        return upstream.first(data, ignore_nodata=ignore_nodata, axis=axis)
+        # upstream annotates axis as str; it is the cube axis index it gets from reducers
+        return upstream.first(data, ignore_nodata=ignore_nodata, axis=axis)  # type: ignore[arg-type]
     if ignore_nodata:
         items = [v for v in items if not is_nodata(v)]
     return items[0] if items else None
@@ -208,7 +210,8 @@ def _cumulative(name: str, op: Any):
         items = _plain_or_none(data)
         if items is None or axis is not None:
             return getattr(upstream_math, name)(data, ignore_nodata=ignore_nodata, axis=axis)
-        out, total, broken = [], None, False
+        out: list[Any] = []
+        total, broken = None, False
         for v in items:
             if is_nodata(v) or broken:
                 out.append(None)

@@ -184,8 +184,8 @@ def filter_bands(
             b
             for b in present
             if b not in names
-            and known.get(b) is not None
-            and any(lo <= known[b] <= hi for lo, hi in wavelengths)
+            and (wavelength := known.get(b)) is not None
+            and any(lo <= wavelength <= hi for lo, hi in wavelengths)
         ]
     if not names:
         raise ProcessParameterInvalid(
