@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import dask
 import numpy as np
 
+from core.classes import LABEL_NODATA, class_names
+from udfs import monthly_composite as mc
 from udfs import unet_segment as us
 
 PARTS = {"train": (0.0, 0.6), "val": (0.6, 0.7), "test": (0.7, 1.0)}
@@ -40,11 +43,6 @@ class Scene:
 
 def demo_scene(catalog, year: tuple[str, str] = ("2021-09-01", "2022-09-01")) -> Scene:
     """The demo collection's composites and CROP_LABELS, as the process would read them."""
-    import dask
-
-    from core.classes import LABEL_NODATA, class_names
-    from udfs import monthly_composite as mc
-
     cube = catalog.load("SENTINEL2_L2A", None, list(year), list(us.BANDS) + ["SCL"])
     labels = catalog.load("CROP_LABELS", None, None, ["class"])
     with dask.config.set(scheduler="threads"):

@@ -3,14 +3,17 @@ segmentation model with its card and metrics, out; and the label-efficiency comp
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from core.settings import Settings
+from sources.catalog import Catalog
 from training.config import SSLConfig, UNetConfig
 from training.unet import evaluate, fit_segmenter, fit_simsiam, pretrained_part
-from training.unet_data import Scene
+from training.unet_data import Scene, demo_scene
 from udfs import unet_segment as us
 
 DEMO_NOTES = (
@@ -174,12 +177,6 @@ def label_efficiency(
 def main(argv: list[str] | None = None) -> dict:
     """`python -m training.unet_run --backbone B [--seeds 0 1 2]`: the label-efficiency
     comparison on the demo collection (the README's table)."""
-    import argparse
-
-    from core.settings import Settings
-    from sources.catalog import Catalog
-    from training.unet_data import demo_scene
-
     parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
     parser.add_argument("--backbone", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, default=None)
