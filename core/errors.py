@@ -50,10 +50,6 @@ class ContentTypeInvalid(OpenEOError):
     code, status, default_message = "ContentTypeInvalid", 400, "The media type is not supported."
 
 
-class FeatureUnsupported(OpenEOError):
-    code, status, default_message = "FeatureUnsupported", 501, "Feature not supported."
-
-
 class AuthenticationRequired(OpenEOError):
     code, status, default_message = "AuthenticationRequired", 401, "Unauthorized."
 

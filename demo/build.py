@@ -103,11 +103,6 @@ def describe(size: int, seed: int) -> str:
     )
 
 
-def acquisition_times() -> list[dt.datetime]:
-    """The dates of the collection, in order."""
-    return [a.when for a in acquisitions()]
-
-
 def grid(size: int) -> tuple[Affine, float, float]:
     """The 10 m transform of a size x size scene centred near Bolzano, on the 20 m grid."""
     half = size * 10 / 2

@@ -13,7 +13,6 @@ from demo.atmosphere import Sky, draw_sky
 from demo.landscape import Landscape
 
 BANDS_10M = ["B02", "B03", "B04", "B08"]
-BANDS_20M = ["B05", "B06", "B07", "B8A", "B11", "B12"]
 BASELINE_04_START = dt.date(2022, 1, 25)
 
 

@@ -33,9 +33,6 @@ class StacSource:
             return pystac.Catalog.from_file(self.url)
         return pystac_client.Client.open(self.url)
 
-    def collection_ids(self) -> list[str]:
-        return [c.id for c in self._root.get_collections()]
-
     def collection(self, collection_id: str) -> pystac.Collection | None:
         try:
             if isinstance(self._root, pystac_client.Client):
