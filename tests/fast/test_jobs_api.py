@@ -161,3 +161,30 @@ def test_estimate_refuses_models_that_cannot_be_had(client, alice_headers, ref):
     job_id = _create(client, alice_headers, graph)
     r = client.get(f"{API}/jobs/{job_id}/estimate", headers=alice_headers)
     assert r.status_code == 400 and r.json["code"] == "ProcessParameterInvalid", r.json
+
+
+@pytest.mark.parametrize(
+    ("fit", "arguments", "weights"),
+    [
+        # bidirectional LSTM of 16 units over 5 inputs, a head to 3 quantiles
+        ("fit_ndvi_forecaster", {"hidden": 16}, 2 * 4 * 16 * (5 + 16 + 2) + 2 * 16 * 3 + 3),
+        ("fit_unet_segmenter", {"widths": "8,16"}, None),
+    ],
+)
+def test_estimates_of_the_other_training_processes(client, alice_headers, fit, arguments, weights):
+    graph = _fit_graph()
+    graph["fit"] = {"process_id": fit, "arguments": {**arguments, "epochs": 500}}
+    if fit == "fit_ndvi_forecaster":
+        graph["fit"]["arguments"]["data"] = {"from_node": "load"}
+        graph.pop("comp"), graph.pop("lab")
+    else:
+        graph["fit"]["arguments"].update(
+            predictors={"from_node": "comp"}, target={"from_node": "lab"}
+        )
+    job_id = _create(client, alice_headers, graph)
+    r = client.get(f"{API}/jobs/{job_id}/estimate", headers=alice_headers)
+    assert r.status_code == 200, r.json
+    if weights is not None:
+        assert r.json["size"] == 4 * weights
+    else:  # a U-Net of two levels over 12 months x 10 bands: thousands of weights, not more
+        assert 4 * 10_000 < r.json["size"] < 4 * 200_000
