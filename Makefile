@@ -2,7 +2,7 @@
 #   make serve      - install into .venv if needed, build the demo data if missing, serve on :8080
 #   make test       - install into .venv (and PostgreSQL, Node.js if missing), run every test
 # and, for the daily round:
-#   make test-fast  - the in-process tier (tests/fast): API, errors, auth, layers; about a minute
+#   make test-fast  - the in-process tier (tests/fast): API, errors, auth, layers; about 20 s
 # PYTHON must be a Python 3.11 (`make test PYTHON=python3.11` where python3 is another).
 PYTHON ?= python3
 VENV ?= .venv

@@ -19,16 +19,12 @@ from core.errors import ProcessParameterInvalid
 from processes import model_files
 from processes.context import SaveRequest, current
 from processes.declare import declare
-from training.config import LSTMConfig, NDVIConfig, UNetConfig
-from training.lstm import fit
-from training.ndvi_lstm import fit_cube
-from training.samples import Samples, split_groups
-from training.unet import fit_segmenter, pretrained_part, widths_of
-from training.unet_data import Scene
 from udfs import lstm_classify as lc
 from udfs import ndvi_forecast as nf
 from udfs import unet_segment as us
 
+# training/ is imported where a process trains: it brings scikit-learn and more, which a
+# server or worker that never trains should not pay for at every start (about 1 s).
 MODEL_FORMAT = "cropcube-model"  # the SaveRequest format of a model
 BLOCK_PX = 32  # raster targets: square blocks of this side are split between train/val
 
@@ -52,6 +48,8 @@ def planned_model(process_id: str, arguments: dict[str, Any] | None = None, time
             nf.NDVINet(int(args.get("hidden", 32)), int(args.get("layers", 1))), meta
         )
     if process_id == "fit_unet_segmenter":
+        from training.unet import widths_of
+
         classes = list(class_names().values())
         unet = us.UNet(
             times * len(us.BANDS), len(classes), widths_of(str(args.get("widths", "16,32,64")))
@@ -129,6 +127,10 @@ def fit_lstm_classifier(
     import dask
     import rioxarray  # noqa: F401  (the .rio accessor)
 
+    from training.config import LSTMConfig
+    from training.lstm import fit
+    from training.samples import Samples, split_groups
+
     if not isinstance(predictors, xr.DataArray):
         raise _invalid("fit_lstm_classifier", "predictors", "must be a raster cube")
     try:
@@ -177,6 +179,9 @@ def fit_ndvi_forecaster(
     """See specs/fit_ndvi_forecaster.json (its schema has checked the numbers)."""
     import dask
 
+    from training.config import NDVIConfig
+    from training.ndvi_lstm import fit_cube
+
     name = "fit_ndvi_forecaster"
     if not isinstance(data, xr.DataArray):
         raise _invalid(name, "data", "must be a raster cube")
@@ -220,6 +225,10 @@ def fit_unet_segmenter(
     """See specs/fit_unet_segmenter.json (its schema has checked the numbers)."""
     import dask
     import rioxarray  # noqa: F401  (the .rio accessor)
+
+    from training.config import UNetConfig
+    from training.unet import fit_segmenter, pretrained_part, widths_of
+    from training.unet_data import Scene
 
     name = "fit_unet_segmenter"
     if not isinstance(predictors, xr.DataArray):
