@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from helpers.jobs import ndvi_graph
@@ -116,16 +114,13 @@ def test_estimate_sizes_the_result_without_computing(client, alice_headers):
 def test_estimate_of_a_training_job_trains_nothing(client, alice_headers):
     """200 epochs of training would take minutes; the estimate plans the model instead."""
     job_id = _create(client, alice_headers, _fit_graph())
-    start = time.perf_counter()
     r = client.get(f"{API}/jobs/{job_id}/estimate", headers=alice_headers)
-    took = time.perf_counter() - start
     assert r.status_code == 200, r.json
     # The planned model has the asked shape: 2 LSTM layers (default) of 48 units over the
     # 9 bands the classifier reads, a head to 16 classes, a mean and scale per band.
     lstm = 4 * 48 * (9 + 48 + 2) + 4 * 48 * (48 + 48 + 2)
     head = 2 * 48 * 16 + 16
     assert r.json["size"] == 4 * (lstm + head + 2 * 9)  # float32
-    assert took < 60, took  # a guard against training sneaking back, not a speed target
 
 
 def test_estimate_of_a_job_that_uses_a_model_still_being_trained(client, alice_headers):
