@@ -26,6 +26,7 @@ def context_for(
         max_values=settings.sync_max_values if synchronous else None,
         limits=settings.graph_limits,
         url_policy=settings.url_policy,
+        udf_limits=settings.udf_limits,
         user_processes=store.processes(user_id) if user_id is not None else {},
         load_model=model_loader(settings, store, user_id, dry_run),
         job_folder=job_folder(settings, store, user_id),

@@ -146,6 +146,42 @@ class NoDataAvailable(OpenEOError):
     )
 
 
+class InvalidRuntime(OpenEOError):
+    code, status, default_message = (
+        "InvalidRuntime",
+        400,
+        "The UDF runtime '{runtime}' is not supported; GET /udf_runtimes lists them.",
+    )
+
+
+class InvalidVersion(OpenEOError):
+    code, status, default_message = (
+        "InvalidVersion",
+        400,
+        "Version '{version}' of the UDF runtime '{runtime}' is not supported; "
+        "GET /udf_runtimes lists them.",
+    )
+
+
+class FileNotFound(OpenEOError):
+    code, status, default_message = "FileNotFound", 404, "The file does not exist."
+
+
+class UdfError(OpenEOError):
+    """The user's UDF failed, ran out of time or memory, or answered with something that is
+    not a data cube; the message names the UDF's own line where there is one."""
+
+    code, status, default_message = "UdfError", 400, "The UDF failed: {reason}"
+
+
+class UdfUnavailable(OpenEOError):
+    code, status, default_message = (
+        "UdfUnavailable",
+        501,
+        "run_udf is not available on this server: {reason}",
+    )
+
+
 class Internal(OpenEOError):
     code, status, default_message = "Internal", 500, "Server error: {reason}"
 

@@ -64,6 +64,26 @@ class GraphLimits:
 
 
 @dataclass(frozen=True)
+class UdfLimits:
+    """How run_udf runs users' code: the sandbox ('auto': bubblewrap, refused where it
+    cannot run; 'subprocess': plain child processes, for trusted users only; 'off'), and
+    what one call of a UDF on one chunk may take."""
+
+    sandbox: str = "auto"
+    timeout_s: float = 300.0
+    cpu_s: float = 600.0
+    memory_mb: int = 4096
+    tmp_mb: int = 256
+    workers: int = 0  # UDF processes at once per server or job process; 0: one per core
+    idle_s: float = 10.0
+    hidden: tuple[str, ...] = ()  # paths never shown to a UDF (the data dir)
+
+    @property
+    def processes(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
 class Settings:
     """Runtime configuration. Each field is one CROPCUBE_<NAME> environment variable, read
     by `from_env` (the only place they are read); the docs' settings table is made from
@@ -131,6 +151,21 @@ class Settings:
         10_000, "most nodes in a process graph, child graphs included", int
     )
     graph_max_depth: int = setting(32, "most levels of child process graphs (callbacks)", int)
+    udf_sandbox: str = setting(
+        "auto",
+        "how run_udf runs users' code: `auto` (bubblewrap; refused where it cannot run), "
+        "`subprocess` (plain child processes without isolation: trusted users only), `off`",
+    )
+    udf_timeout_s: float = setting(300.0, "wall time of one UDF call on one chunk (s)", float)
+    udf_cpu_s: float = setting(600.0, "CPU time of one UDF call on one chunk (s)", float)
+    udf_memory_mb: int = setting(4096, "memory of one UDF process with its children (MiB)", int)
+    udf_tmp_mb: int = setting(256, "size of a UDF's private temporary folder (MiB)", int)
+    udf_workers: int = setting(
+        0, "UDF processes at once per API or job process (0: one per core)", int
+    )
+    udf_idle_s: float = setting(
+        10.0, "how long a UDF process waits for the next chunk of its request (s)", float
+    )
 
     @property
     def url_policy(self) -> UrlPolicy:
@@ -139,6 +174,19 @@ class Settings:
     @property
     def graph_limits(self) -> GraphLimits:
         return GraphLimits(self.graph_max_nodes, self.graph_max_depth)
+
+    @property
+    def udf_limits(self) -> UdfLimits:
+        return UdfLimits(
+            self.udf_sandbox,
+            self.udf_timeout_s,
+            self.udf_cpu_s,
+            self.udf_memory_mb,
+            self.udf_tmp_mb,
+            self.udf_workers,
+            self.udf_idle_s,
+            (str(self.data_dir),),
+        )
 
     @property
     def users_file(self) -> Path:

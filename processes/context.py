@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.settings import GraphLimits
+from core.settings import GraphLimits, UdfLimits
 from sources.catalog import Catalog
 from sources.safe_urls import UrlPolicy
 
@@ -40,6 +40,7 @@ class ExecutionContext:
     user_processes: dict[str, dict] = field(default_factory=dict)
     limits: GraphLimits = field(default_factory=GraphLimits)
     url_policy: UrlPolicy = field(default_factory=UrlPolicy)  # URLs in arguments
+    udf_limits: UdfLimits = field(default_factory=UdfLimits)  # run_udf's sandbox
     saved: list[SaveRequest] = field(default_factory=list)
     loaded_times: list[Any] = field(default_factory=list)  # t labels of every loaded cube
     load_model: Callable[[str], Any] | None = None  # load_ml_model: job id or URL -> model

@@ -132,6 +132,23 @@ class Callback:
             params[name] = args[index]
         return run(self.graph, self.call, params, keywords, self.order)
 
+    def sole_call(self, process_id: str, context: Any = None) -> dict[str, Any] | None:
+        """The other arguments of the child graph's only node when it calls `process_id` on
+        one of the graph's parameters (how clients put run_udf in a callback), else None."""
+        if len(self.graph) != 1:
+            return None
+        ((nid, node),) = self.graph.items()
+        args = node.get("arguments") or {}
+        data = args.get("data")
+        if (
+            node.get("process_id") != process_id
+            or node.get("namespace") not in (None, "backend")
+            or not (isinstance(data, dict) and set(data) == {"from_parameter"})
+        ):
+            return None
+        params = {**self.parameters, "context": context}
+        return {k: _resolve(v, {}, params, self.call, nid) for k, v in args.items() if k != "data"}
+
 
 def _resolve(
     value: Any, results: dict[str, Any], params: dict[str, Any], call: Call, node: str

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from core import errors
-from processes import boundary, classify, crop, forecast, io, ml_models, segment
+from processes import boundary, classify, crop, forecast, io, ml_models, segment, udf
 from processes.declare import DECLARED, SPECS_DIR
 from processes.graph import Call, run
 from processes.standard import OVERRIDES
@@ -19,8 +19,8 @@ from processes.standard import OVERRIDES
 _DECLARING = (classify, crop, forecast, ml_models, segment)  # importing them runs @declare
 OWN = DECLARED  # our processes: id -> (spec, code), one @declare each
 
-# Implemented upstream but not offered: load_stac and run_udf fetch or run arbitrary code,
-# the others are not openEO processes.
+# Implemented upstream but not offered: ours replace load_stac and run_udf (which would run
+# users' code in the server's own process), the others are not openEO processes.
 _EXCLUDED = {"load_stac", "run_udf", "ddmc", "apply_neighborhood_intertwin"}
 # Keywords a parent process passes to every process of its callback (openeo-processes-dask).
 _CALL_KEYWORDS = ("axis", "keepdims", "source_transposed_axis", "context", "dim_labels")
@@ -92,8 +92,12 @@ def registry() -> dict[str, Process]:
         ("save_result", io.save_result),
         ("load_url", io.load_url),
         ("load_stac", io.load_stac),
+        ("run_udf", udf.run_udf),
+        ("apply_neighborhood", udf.apply_neighborhood),
     ):
         reg[pid] = Process.of(official[pid], func)
+    for pid in ("apply", "apply_dimension", "reduce_dimension"):  # run_udf as the callback
+        reg[pid] = Process.of(official[pid], udf.with_udf(pid, reg[pid].implementation))
     for pid, (own, func) in sorted(OWN.items()):
         reg[pid] = Process.of(own, func)
     return reg

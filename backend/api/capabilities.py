@@ -8,7 +8,8 @@ from flask import Blueprint, current_app, jsonify
 
 import formats
 from backend import __version__
-from backend.services import API_PREFIX, API_VERSION, base_url
+from backend.services import API_PREFIX, API_VERSION, base_url, services
+from processes import udf
 
 bp = Blueprint("capabilities", __name__)
 well_known = Blueprint("well_known", __name__)
@@ -96,8 +97,7 @@ def file_formats():
 
 @bp.get("/udf_runtimes")
 def udf_runtimes():
-    # run_udf is not offered (it would run arbitrary code on the server).
-    return jsonify({})
+    return jsonify(udf.runtimes(services().settings.udf_limits))
 
 
 @bp.get("/service_types")

@@ -30,7 +30,12 @@ def test_file_formats_udf_runtimes_service_types(client):
     formats = client.get(f"{API}/file_formats").json
     assert {"GTiff", "netCDF", "JSON", "PNG", "GeoJSON", "CSV"} <= set(formats["output"])
     assert "compression" in formats["output"]["GTiff"]["parameters"]
-    assert client.get(f"{API}/udf_runtimes").json == {}
+    python = client.get(f"{API}/udf_runtimes").json["Python"]
+    assert python["type"] == "language" and python["default"] in python["versions"]
+    libraries = python["versions"][python["default"]]["libraries"]
+    wanted = {"numpy", "xarray", "pandas", "scipy", "torch", "onnxruntime", "openeo"}
+    assert wanted <= set(libraries)
+    assert all(lib["version"][0].isdigit() for lib in libraries.values())
     assert client.get(f"{API}/service_types").json == {}
     conf = client.get(f"{API}/conformance").json
     assert "https://api.openeo.org/1.2.0" in conf["conformsTo"]

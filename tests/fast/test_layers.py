@@ -17,8 +17,9 @@ LAYERS: dict[str, set[str]] = {
     "sources": {"core"},
     "formats": {"core"},
     "training": {"core", "udfs", "demo", "sources"},
-    "processes": {"core", "udfs", "sources", "formats", "training"},
-    "backend": {"core", "udfs", "demo", "sources", "formats", "training", "processes"},
+    "sandbox": {"core"},
+    "processes": {"core", "udfs", "sources", "formats", "training", "sandbox"},
+    "backend": {"core", "udfs", "demo", "sources", "formats", "training", "sandbox", "processes"},
 }
 
 
