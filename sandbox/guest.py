@@ -89,9 +89,11 @@ class _Call:
     def __init__(self, sock: socket.socket, header: dict[str, Any], tail: _Tail):
         self.sock, self.header, self.tail = sock, header, tail
         self.lock, self.done = threading.Lock(), False
-        self.main = threading.get_ident()
+        self.main, self.pid = threading.get_ident(), os.getpid()
 
     def reply(self, header: dict[str, Any], data: Any = None) -> bool:
+        if os.getpid() != self.pid:  # a child the UDF forked: it has nothing to answer
+            os._exit(0)
         with self.lock:
             if self.done:
                 return False

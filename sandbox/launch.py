@@ -129,7 +129,8 @@ def command(limits: UdfLimits, fd: int) -> Command:
         if any(path.is_relative_to(b) for b in binds) and path.exists():
             args += ["--tmpfs", str(path)]
     args += ["--dev", "/dev", "--proc", "/proc"]
-    args += ["--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    args += ["--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp", "--remount-ro", "/"]
+    args += ["--chdir", "/tmp"]
     for key, value in _env("/tmp", limits).items():
         args += ["--setenv", key, value]
     return Command([*args, "--", *guest], {}, "/")

@@ -30,7 +30,7 @@ def test_connect_and_discover(connection):
         "filter_temporal",
         "aggregate_temporal_period",
     } <= processes
-    assert "load_stac" in processes and "run_udf" not in processes
+    assert {"load_stac", "run_udf", "apply_neighborhood"} <= processes
 
 
 def _ndvi_max_cube(connection):
