@@ -2,7 +2,7 @@
 
 Starting a sandboxed interpreter with numpy, xarray and the UDF API costs about a second,
 so it is kept off the per-chunk path: a run's processes stay alive between its chunks (and
-`idle_s` after), and clean spares are started ahead for the next run. A process never
+`idle_s` after), and clean spares are started ahead for the next run while none computes. A process never
 serves two runs, so nothing one user's code leaves in memory reaches another's. A watcher
 thread ends a process whose tree takes more memory (resident, children included) or CPU
 time than allowed; wall time is the socket's deadline.
@@ -170,12 +170,17 @@ class Pool:
             worker.kill()
 
     def _refill(self) -> None:
-        """Start spares in the background until `processes` wait, clean, for a new run."""
+        """Start spares in the background until `processes` wait, clean, for a new run
+        (called while no UDF computes, so start-ups never compete with a run for CPU)."""
         with self.lock:
             wanted = self.limits.processes - len(self.spares) - self.starting
             self.starting += max(0, wanted)
         for _ in range(max(0, wanted)):
-            self.launcher.submit(self._add_spare)
+            try:
+                self.launcher.submit(self._add_spare)
+            except RuntimeError:  # the interpreter is shutting down
+                with self.lock:
+                    self.starting -= 1
 
     def _take(self, key: str) -> Worker:
         with self.lock:
@@ -185,7 +190,6 @@ class Pool:
                     return worker
                 worker.kill()
             spare = self.spares.pop() if self.spares else None
-        self._refill()
         return spare if spare is not None and spare.alive() else self._spawn()
 
     def call(
@@ -270,6 +274,8 @@ class Pool:
                         del self.idle[key]
             for worker in stale:
                 worker.kill()
+            if not busy:
+                self._refill()
             for worker in busy:
                 rss, cpu = worker.usage()
                 if rss > limits.memory_mb * 2**20:
