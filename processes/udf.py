@@ -245,8 +245,8 @@ def with_udf(parent: str, fallback: Callable[..., Any]) -> Callable[..., Any]:
         cube = _cube(data, parent)
         if parent == "apply":
             return _run(cube, run, blocks.layout(cube), cube, SameShape("apply"))
-        dim = bound.get("dimension")
-        if dim is not None and dim not in cube.dims:
+        dim = str(bound.get("dimension"))
+        if dim not in cube.dims:
             raise DimensionNotAvailable(f"The cube has no dimension '{dim}'.")
         if parent == "apply_dimension":
             check = OneDimension(dim, bound.get("target_dimension"))

@@ -2,10 +2,10 @@
 
 Starting a sandboxed interpreter with numpy, xarray and the UDF API costs about a second,
 so it is kept off the per-chunk path: a run's processes stay alive between its chunks (and
-`idle_s` after), and clean spares are started ahead for the next run while none computes. A process never
-serves two runs, so nothing one user's code leaves in memory reaches another's. A watcher
-thread ends a process whose tree takes more memory (resident, children included) or CPU
-time than allowed; wall time is the socket's deadline.
+`idle_s` after), and clean spares are started ahead for the next run while none computes.
+A process never serves two runs, so nothing one user's code leaves in memory reaches
+another's. A watcher thread ends a process whose tree takes more memory (resident,
+children included) or CPU time than allowed; wall time is the socket's deadline.
 """
 
 from __future__ import annotations

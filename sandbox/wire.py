@@ -216,7 +216,7 @@ def recv_reply(
     dtype, shape, nbytes = checked_header(header["cube"], max_bytes)
     data = np.empty(shape, dtype)
     if nbytes:
-        _recv_exact(sock, memoryview(data.reshape(-1).view(np.uint8)), deadline)
+        _recv_exact(sock, data.reshape(-1).view(np.uint8).data, deadline)
     return header, data
 
 
@@ -252,4 +252,4 @@ def send_reply(sock: socket.socket, header: dict[str, Any], data: np.ndarray | N
     encoded = json.dumps(header).encode()
     sock.sendall(_LENGTH.pack(len(encoded)) + encoded)
     if data is not None and data.nbytes:
-        sock.sendall(memoryview(np.ascontiguousarray(data).reshape(-1).view(np.uint8)))
+        sock.sendall(np.ascontiguousarray(data).reshape(-1).view(np.uint8).data)
