@@ -146,6 +146,30 @@ def test_thirty_jobs_from_three_users_with_two_workers(demo_catalog, tmp_path):
         stop_server(srv)
 
 
+def _rescale_udf_graph() -> dict:
+    code = (
+        "import xarray\n"
+        "def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:\n"
+        "    return cube * 0.0001\n"
+    )
+    run_udf = {"data": {"from_parameter": "x"}, "udf": code, "runtime": "Python"}
+    graph = ndvi_graph()
+    result = next(n for n in graph.values() if n.get("result"))
+    graph["udf"] = {
+        "process_id": "apply",
+        "arguments": {
+            "data": result["arguments"]["data"],
+            "process": {
+                "process_graph": {
+                    "u": {"process_id": "run_udf", "arguments": run_udf, "result": True}
+                }
+            },
+        },
+    }
+    result["arguments"]["data"] = {"from_node": "udf"}
+    return graph
+
+
 def test_job_on_a_separate_dask_scheduler(demo_catalog, tmp_path):
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
@@ -191,13 +215,30 @@ def test_job_on_a_separate_dask_scheduler(demo_catalog, tmp_path):
 
             before = transitions()
             srv = start_server(
-                tmp_path / "dask", _env(demo_catalog, CROPCUBE_DASK_SCHEDULER=address)
+                tmp_path / "dask",
+                # 32 px blocks: the UDF's first block runs in the job, the others on Dask
+                _env(
+                    demo_catalog,
+                    CROPCUBE_DASK_SCHEDULER=address,
+                    CROPCUBE_DASK_CHUNK_PX="32",
+                    CROPCUBE_UDF_IDLE_S="120",
+                ),
             )
             alice = Api(srv.url, "alice", USERS["alice"])
             job_id = alice.create(ndvi_graph())
             alice.start(job_id)
             assert alice.wait(job_id, {"finished", "error"}) == "finished", alice.logs(job_id)
             assert transitions() > before + 10  # the tasks ran on that scheduler
+            # a UDF's blocks run in sandboxes the Dask worker starts, not in the job
+            udf_job = alice.create(_rescale_udf_graph())
+            alice.start(udf_job)
+            assert alice.wait(udf_job, {"finished", "error"}) == "finished", alice.logs(udf_job)
+            sandboxes = [
+                p
+                for p in psutil.Process(worker.pid).children(recursive=True)
+                if "sandbox.guest" in " ".join(p.cmdline())
+            ]
+            assert sandboxes
         href = alice.request("GET", f"/jobs/{job_id}/results").json()["assets"]["result.tif"][
             "href"
         ]
