@@ -34,7 +34,8 @@ def test_sigterm_mid_run_then_restart_loses_nothing(demo_catalog, tmp_path):
     quick = alice.create(ndvi_graph())
     alice.start(quick)
     alice.wait(quick, {"finished"})
-    jobs = [alice.create(slow_graph()) for _ in range(3)]  # two run, one waits
+    # two run, one waits; three bands keep each job several seconds long, not a minute
+    jobs = [alice.create(slow_graph(["B04", "B08", "SCL"])) for _ in range(3)]
     for job_id in jobs:
         alice.start(job_id)
     alice.wait(jobs[0], {"running"})

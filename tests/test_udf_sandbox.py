@@ -10,8 +10,8 @@ import psutil
 import pytest
 import requests
 
-from helpers.scene import TEST_BOX
 from helpers.serverctl import USERS, start_server, stop_server
+from helpers.udf import udf_graph
 
 HEADER = "import os, socket, sys, time\nimport numpy as np\nimport xarray\n\n"
 SIGNATURE = "def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:\n"
@@ -45,46 +45,7 @@ def headers(strict) -> dict[str, str]:
 
 def _graph(body: str, context: dict | None = None) -> dict:
     code = HEADER + SIGNATURE + textwrap.indent(textwrap.dedent(body), "    ")
-    return {
-        "process": {
-            "process_graph": {
-                "load": {
-                    "process_id": "load_collection",
-                    "arguments": {
-                        "id": "SENTINEL2_L2A",
-                        "spatial_extent": TEST_BOX,
-                        "temporal_extent": ["2022-06-01", "2022-07-01"],
-                        "bands": ["B04"],
-                    },
-                },
-                "udf": {
-                    "process_id": "apply",
-                    "arguments": {
-                        "data": {"from_node": "load"},
-                        "process": {
-                            "process_graph": {
-                                "run": {
-                                    "process_id": "run_udf",
-                                    "arguments": {
-                                        "data": {"from_parameter": "x"},
-                                        "udf": code,
-                                        "runtime": "Python",
-                                        "context": context or {},
-                                    },
-                                    "result": True,
-                                }
-                            }
-                        },
-                    },
-                },
-                "save": {
-                    "process_id": "save_result",
-                    "arguments": {"data": {"from_node": "udf"}, "format": "netCDF"},
-                    "result": True,
-                },
-            }
-        }
-    }
+    return udf_graph(code, save="netCDF", context=context or {})
 
 
 def _post(server, headers, body: str, context: dict | None = None) -> requests.Response:

@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 
 from backend.app import create_app
-from helpers.scene import TEST_BOX
+from helpers.udf import udf_graph
 from sandbox import wire
 
 API = "/openeo/1.2"
@@ -26,32 +26,7 @@ CODE = (
 
 
 def _graph(parent: str = "apply", **run_udf) -> dict:
-    arguments = {"data": {"from_parameter": "x" if parent == "apply" else "data"}}
-    arguments.update({"udf": CODE, "runtime": "Python", **run_udf})
-    callback = {
-        "process_graph": {"u": {"process_id": "run_udf", "arguments": arguments, "result": True}}
-    }
-    parent_args: dict = {"data": {"from_node": "load"}}
-    if parent == "apply":
-        parent_args["process"] = callback
-    elif parent == "reduce_dimension":
-        parent_args.update(reducer=callback, dimension="t")
-    return {
-        "process": {
-            "process_graph": {
-                "load": {
-                    "process_id": "load_collection",
-                    "arguments": {
-                        "id": "SENTINEL2_L2A",
-                        "spatial_extent": TEST_BOX,
-                        "temporal_extent": ["2022-06-01", "2022-06-10"],
-                        "bands": ["B04"],
-                    },
-                },
-                "run": {"process_id": parent, "arguments": parent_args, "result": True},
-            }
-        }
-    }
+    return udf_graph(run_udf.pop("udf", CODE), parent, **run_udf)
 
 
 def _error(client, headers, graph: dict, code: str, status: int = 400) -> str:

@@ -50,13 +50,14 @@ def ndvi_graph(
     }
 
 
-def slow_graph() -> dict:
-    """Monthly medians of every band over the whole scene: several seconds of real work."""
+def slow_graph(bands: list[str] | None = None) -> dict:
+    """Monthly medians of every band (or of `bands`) over the whole scene: several seconds
+    of real work."""
+    load = {"id": "SENTINEL2_L2A", "spatial_extent": None, "temporal_extent": None}
+    if bands:
+        load["bands"] = bands
     return {
-        "load": {
-            "process_id": "load_collection",
-            "arguments": {"id": "SENTINEL2_L2A", "spatial_extent": None, "temporal_extent": None},
-        },
+        "load": {"process_id": "load_collection", "arguments": load},
         "agg": {
             "process_id": "aggregate_temporal_period",
             "arguments": {
