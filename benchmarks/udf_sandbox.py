@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from core.settings import UdfLimits  # noqa: E402
 from processes import blocks  # noqa: E402
-from processes.udf import AnyLabels, Udf, _Checked  # noqa: E402
+from processes.udf import AnyLabels, Checked, Udf  # noqa: E402
 from sandbox import pool  # noqa: E402
 
 SMOOTH = (REPO / "tests" / "udf_examples" / "smooth_savitzky_golay.py").read_text()
@@ -87,7 +87,7 @@ def main() -> int:
     n_blocks = int(np.prod([len(s) for s in blocks.layout(data).spans.values()]))
 
     def sandboxed(code: str):
-        return _Checked(Udf(code, {}, limits, uuid.uuid4().hex), AnyLabels())
+        return Checked(Udf(code, {}, limits, uuid.uuid4().hex), AnyLabels())
 
     results = {}
     for name, code in (("smoothing", SMOOTH), ("trivial", TRIVIAL)):

@@ -99,14 +99,14 @@ def _run(
     """The UDF over the cube's blocks; `check` says what the parent allows it to return."""
     try:
         return blocks.apply_blocks(
-            cube, _Checked(udf, check), plan, guess if current.get().dry_run else None
+            cube, Checked(udf, check), plan, guess if current.get().dry_run else None
         )
     except blocks.BlockMismatch as exc:
         raise errors.UdfError(reason=str(exc)) from None
 
 
 @dataclass(frozen=True)
-class _Checked:
+class Checked:
     """The UDF, with the parent's rule on what it may return (picklable)."""
 
     udf: Udf
