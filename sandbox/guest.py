@@ -86,8 +86,8 @@ def run(header: dict[str, Any], data: Any) -> Any:
 class _Call:
     """One request, answered exactly once: by its result, its error, or its watchdog."""
 
-    def __init__(self, sock: socket.socket, header: dict[str, Any], tail: _Tail):
-        self.sock, self.header, self.tail = sock, header, tail
+    def __init__(self, sock: socket.socket, header: dict[str, Any]):
+        self.sock, self.header = sock, header
         self.lock, self.done = threading.Lock(), False
         self.main, self.pid = threading.get_ident(), os.getpid()
 
@@ -122,15 +122,14 @@ class _Call:
 
 
 def serve(sock: socket.socket, timeout_s: float) -> None:
-    tail = _Tail()
-    sys.stdout = sys.stderr = tail  # type: ignore[assignment]
+    sys.stdout = sys.stderr = _Tail()  # type: ignore[assignment]
     wire.send_reply(sock, {"ready": True})
     while True:
         request = wire.recv_request(sock)
         if request is None:
             return
         header, data = request
-        call = _Call(sock, header, tail)
+        call = _Call(sock, header)
         watchdog = threading.Timer(timeout_s, call.timed_out)
         watchdog.daemon = True
         watchdog.start()

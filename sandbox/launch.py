@@ -81,7 +81,7 @@ def _system_args() -> list[str]:
     return args
 
 
-def _env(home: str, limits: UdfLimits) -> dict[str, str]:
+def _env(home: str) -> dict[str, str]:
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": home,
@@ -116,7 +116,7 @@ def command(limits: UdfLimits, fd: int) -> Command:
     guest = [sys.executable, "-I", "-m", "sandbox.guest", str(fd), guest_config(limits)]
     if limits.sandbox == "subprocess":
         tmp = tempfile.mkdtemp(prefix="cropcube-udf-")
-        return Command(guest, _env(tmp, limits), tmp, tmp)
+        return Command(guest, _env(tmp), tmp, tmp)
     binary = bwrap_binary()
     assert binary is not None
     args = [binary, "--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
@@ -131,7 +131,7 @@ def command(limits: UdfLimits, fd: int) -> Command:
     args += ["--dev", "/dev", "--proc", "/proc"]
     args += ["--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp", "--remount-ro", "/"]
     args += ["--chdir", "/tmp"]
-    for key, value in _env("/tmp", limits).items():
+    for key, value in _env("/tmp").items():
         args += ["--setenv", key, value]
     return Command([*args, "--", *guest], {}, "/")
 

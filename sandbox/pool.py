@@ -51,7 +51,6 @@ class Worker:
     sock: socket.socket
     command: launch.Command
     killed_for: str | None = None
-    busy: bool = False
     cpu_at_start: float = 0.0
     idle_since: float = field(default_factory=time.monotonic)
 
@@ -215,7 +214,6 @@ class Pool:
         limits = self.limits
         worker.cpu_at_start = worker.usage()[1]
         with self.lock:
-            worker.busy = True
             self.busy.append(worker)
         try:
             wire.send_request(worker.sock, header, data)
@@ -238,7 +236,6 @@ class Pool:
             raise UdfFailure(f"the UDF's answer is not a data cube we can take: {exc}") from None
         finally:
             with self.lock:
-                worker.busy = False
                 if worker in self.busy:
                     self.busy.remove(worker)
         if reply.get("ok") is True and values is not None:

@@ -24,7 +24,6 @@ MAX_HEADER = 64 * 2**20
 _LENGTH = struct.Struct(">Q")
 # dtypes a reply may hold: booleans, integers and floats of at most 8 bytes
 _DATA_DTYPE = re.compile(r"^[<>|=]?(b1|[iuf][1248])$")
-_COORD_DTYPES = {"datetime64[ns]", "str"}
 
 
 class WireError(Exception):
