@@ -15,6 +15,7 @@ from backend.api import (
     process_graphs,
     processes,
     results,
+    web_services,
 )
 from backend.services import API_PREFIX, Services
 from core import errors
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         results.bp,
         jobs.bp,
         process_graphs.bp,
+        web_services.bp,
     ):
         app.register_blueprint(bp, url_prefix=API_PREFIX)
     app.register_blueprint(capabilities.well_known)

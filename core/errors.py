@@ -250,3 +250,27 @@ class PropertyNotEditable(OpenEOError):
         400,
         "The specified property '{property}' is read-only.",
     )
+
+
+class ServiceNotFound(OpenEOError):
+    code, status, default_message = (
+        "ServiceNotFound",
+        404,
+        "The requested secondary web service '{identifier}' does not exist.",
+    )
+
+
+class ServiceUnsupported(OpenEOError):
+    code, status, default_message = (
+        "ServiceUnsupported",
+        400,
+        "Secondary web service type '{service_type}' is not supported.",
+    )
+
+
+class ServiceConfigInvalid(OpenEOError):
+    code, status, default_message = (
+        "ServiceConfigInvalid",
+        400,
+        "Invalid configuration for the secondary web service: {reason}",
+    )

@@ -15,6 +15,7 @@ from core.errors import ProcessParameterInvalid
 from formats.blocks import iter_blocks
 from formats.cube import CLASS_NODATA, band_label, cast, crs_of, raster_of
 from formats.png import hex_rgb
+from formats.statistics import Statistics, gdal_tags
 
 
 def _write_classes(dst: Any, band: int, classes: list[dict[str, Any]]) -> None:
@@ -30,7 +31,8 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
     """A COG; every other dimension (t, bands) is laid into bands named '2022-06-01 B04'.
 
     Blocks are written into a tiled GTiff as they are computed, then GDAL copies it into a
-    COG, so the raster never sits in memory whole.
+    COG, so the raster never sits in memory whole. Band statistics are gathered from the
+    same blocks and written as GDAL tags, so viewers can stretch the image without reading it.
     """
     da_ = cast(raster_of(data, "GTiff"), options, "GTiff")
     other = [d for d in da_.dims if d not in ("y", "x")]
@@ -78,7 +80,9 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
             dst.update_tags(PRODUCER="cropcube")
             for i in class_bands:
                 _write_classes(dst, i + 1, classes)
+            stats = Statistics(len(names), nodata)
             for (bands, rows, cols), block in iter_blocks(layers):
+                stats.add(bands.start, block)
                 dst.write(
                     block,
                     indexes=list(range(bands.start + 1, bands.stop + 1)),
@@ -86,6 +90,9 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
                         cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start
                     ),
                 )
+            for i, figures in enumerate(stats.figures(), start=1):
+                if figures is not None:
+                    dst.update_tags(i, **gdal_tags(figures))
         rio_shutil.copy(
             tmp,
             path,

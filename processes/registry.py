@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from core import errors
-from processes import boundary, classify, crop, forecast, io, ml_models, segment, udf
+from processes import boundary, classify, crop, forecast, io, ml_models, naming, segment, udf
 from processes.declare import DECLARED, SPECS_DIR
 from processes.graph import Call, run
 from processes.standard import OVERRIDES
@@ -149,7 +149,8 @@ def caller(user_processes: dict[str, dict] | None = None) -> Call:
                     kwargs["axis"] = 0
             if pid in user:
                 kwargs["_call"] = call
-            return boundary.result(found.spec, found.implementation(**kwargs))
+            value = boundary.result(found.spec, found.implementation(**kwargs))
+            return naming.name_result(pid, node.get("arguments") or {}, args, value)
         except boundary.NullResult:
             return None
         except errors.OpenEOError as exc:

@@ -1,4 +1,4 @@
-"""Capabilities, well-known discovery, conformance, file formats, UDF runtimes, service types."""
+"""Capabilities, well-known discovery, conformance, file formats, UDF runtimes."""
 
 from __future__ import annotations
 
@@ -21,12 +21,17 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
 ]
 
+UNLISTED = {"web_services.tile", "processes.process_example"}
+
 
 def _endpoints() -> list[dict]:
-    """Every API route this app serves, with its methods: capabilities list nothing else."""
+    """Every openEO API route this app serves, with its methods: capabilities list nothing
+    else (the tiles and example graphs that services and specs link to are not API routes)."""
     found: dict[str, set[str]] = {}
     for rule in current_app.url_map.iter_rules():
         if not rule.rule.startswith(API_PREFIX + "/") or rule.rule == API_PREFIX + "/":
+            continue
+        if rule.endpoint in UNLISTED:
             continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule[len(API_PREFIX) :])
         found.setdefault(path, set()).update((rule.methods or set()) - {"HEAD", "OPTIONS"})
@@ -98,8 +103,3 @@ def file_formats():
 @bp.get("/udf_runtimes")
 def udf_runtimes():
     return jsonify(udf.runtimes(services().settings.udf_limits))
-
-
-@bp.get("/service_types")
-def service_types():
-    return jsonify({})

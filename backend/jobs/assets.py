@@ -11,6 +11,7 @@ import rasterio
 from pyproj import Transformer
 
 import formats
+from formats.statistics import from_gdal_tags
 from processes import model_files
 
 
@@ -63,6 +64,9 @@ def _raster_fields(path: Path) -> tuple[dict[str, Any], list[float] | None]:
                 band["nodata"] = "nan" if np.isnan(src.nodata) else src.nodata
             if desc:
                 band["name"] = desc
+            statistics = from_gdal_tags(src.tags(i))
+            if statistics:
+                band["statistics"] = statistics
             classes = _classes(src, i)
             if classes:
                 band["classification:classes"] = classes

@@ -24,9 +24,11 @@ from backend.jobs.assets import describe
 from backend.store import Store
 from core import errors
 from core.settings import Settings
+from formats import render
 from sources.catalog import Catalog
 
 log = logging.getLogger(__name__)
+THUMBNAIL = "thumbnail.png"  # a quick look of the first raster result, in every job's results
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -74,6 +76,16 @@ def compute(settings: Settings, store: Store, job_id: str, out_dir: Path) -> dic
         meta, asset_bbox = describe(out.path)
         assets[out.path.name] = meta
         bbox = bbox or asset_bbox
+    raster = next((o.path for o in outputs if o.path.suffix == ".tif"), None)
+    if raster is not None:
+        thumbnail = out_dir / THUMBNAIL
+        thumbnail.write_bytes(render.file_quicklook(raster))
+        meta, _ = describe(thumbnail)
+        assets[THUMBNAIL] = {
+            **meta,
+            "title": f"Quick look of {raster.name}",
+            "roles": ["thumbnail"],
+        }
     results: dict[str, Any] = {"assets": assets, "bbox": bbox}
     span = _time_range(ctx.loaded_times)
     if span:

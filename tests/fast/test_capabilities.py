@@ -36,7 +36,8 @@ def test_file_formats_udf_runtimes_service_types(client):
     wanted = {"numpy", "xarray", "pandas", "scipy", "torch", "onnxruntime", "openeo"}
     assert wanted <= set(libraries)
     assert all(lib["version"][0].isdigit() for lib in libraries.values())
-    assert client.get(f"{API}/service_types").json == {}
+    xyz = client.get(f"{API}/service_types").json["XYZ"]
+    assert set(xyz["configuration"]) == {"band", "rescale"} and xyz["process_parameters"] == []
     conf = client.get(f"{API}/conformance").json
     assert "https://api.openeo.org/1.2.0" in conf["conformsTo"]
 
