@@ -11,6 +11,7 @@ import psutil
 import pytest
 import rasterio
 import requests
+from PIL import Image
 
 from backend.auth import secret
 from backend.jobs.signing import UrlSigner
@@ -72,6 +73,29 @@ def test_client_batch_job_end_to_end(job_server, demo_catalog, tmp_path):
     assert asset["proj:epsg"] == 32632 and asset["proj:shape"] == [84, 96]
     assert asset["raster:bands"][0]["data_type"] == "float32"
     assert asset["type"].startswith("image/tiff") and asset["roles"] == ["data"]
+    # Statistics, written while the blocks streamed, equal numpy's on the file read back.
+    with rasterio.open(tif) as src:
+        values, tags = src.read(1), src.tags(1)
+        assert src.descriptions == ("NDVI max",)
+    valid = values[np.isfinite(values)]
+    wanted = {
+        "minimum": valid.min(),
+        "maximum": valid.max(),
+        "mean": valid.mean(dtype=np.float64),
+        "stddev": valid.std(dtype=np.float64),
+        "valid_percent": 100 * valid.size / values.size,
+    }
+    stats = asset["raster:bands"][0]["statistics"]
+    for key, value in wanted.items():
+        assert stats[key] == pytest.approx(float(value), rel=1e-6), key
+        assert float(
+            tags[f"STATISTICS_{'VALID_PERCENT' if key == 'valid_percent' else key.upper()}"]
+        ) == pytest.approx(float(value), rel=1e-6)
+    # A quick look comes with every raster result, and shows something.
+    thumb = meta["assets"]["thumbnail.png"]
+    assert thumb["roles"] == ["thumbnail"] and thumb["type"] == "image/png"
+    picture = np.asarray(Image.open(tmp_path / "thumbnail.png").convert("LA"))
+    assert picture[..., 1].max() == 255 and picture[..., 0][picture[..., 1] == 255].std() > 10
     assert meta["properties"]["start_datetime"].startswith("2022-06")
     assert "signature=" in asset["href"] and "expires=" in asset["href"]
     # Signed links download without a bearer token ...

@@ -106,3 +106,21 @@ def test_unknown_top_level_fields_are_ignored(client, alice_headers):
     r = client.post(f"{API}/result", json=body, headers=alice_headers)
     assert r.status_code == 200 and r.json == 42
     assert r.headers["Content-Type"].startswith("application/json")
+
+
+def test_crop_processes_are_listed_by_default_with_examples_a_client_can_load(client):
+    """The Web Editor hides experimental processes; its process pages link example graphs."""
+    specs = {p["id"]: p for p in client.get(f"{API}/processes").json["processes"]}
+    for pid in ("monthly_composite", "lstm_classify", "ndvi_forecast", "unet_segment"):
+        spec = specs[pid]
+        assert not spec.get("experimental") and "crop mapping" in spec["categories"], pid
+        examples = [link for link in spec["links"] if link["rel"] == "example"]
+        assert examples, pid
+        for link in examples:
+            assert link["href"].startswith(f"http://localhost{API}/process_examples/")
+            graph = client.get(link["href"].removeprefix("http://localhost")).json
+            assert pid in {n["process_id"] for n in graph["process_graph"].values()}
+            r = client.post(f"{API}/validation", json={"process_graph": graph["process_graph"]})
+            assert r.json["errors"] == [], (link["href"], r.json)
+    r = client.get(f"{API}/process_examples/nothing.json")
+    assert (r.status_code, r.json["code"]) == (404, "NotFound")
