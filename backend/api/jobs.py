@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, send_file
 
 from backend import executor
+from backend.api.bodies import check_editable, json_object
 from backend.execution import context_for
 from backend.jobs.assets import media_type
 from backend.services import base_url, current_user, services
@@ -46,13 +47,6 @@ def job_summary(job: Job) -> dict[str, Any]:
     return doc
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise errors.BadRequest("The request body must be a JSON object.")
-    return body
-
-
 def _job_fields(body: dict[str, Any]) -> dict[str, Any]:
     level = body.get("log_level", "info")
     if level not in LEVELS:
@@ -83,7 +77,7 @@ def _process(body: dict[str, Any]) -> dict[str, Any]:
 @bp.post("/jobs")
 def create_job():
     user = current_user()
-    body = _body()
+    body = json_object()
     known = {"process", "title", "description", "plan", "budget", "log_level"}
     options = {k: v for k, v in body.items() if k not in known} or None
     job = services().store.create_job(
@@ -120,12 +114,10 @@ def describe_job(job_id: str):
 @bp.patch("/jobs/<job_id>")
 def update_job(job_id: str):
     user = current_user()
-    body = _body()
+    body = json_object()
     store = services().store
     store.job(user, job_id)
-    for key in body:
-        if key not in EDITABLE:
-            raise errors.PropertyNotEditable(property=key)
+    check_editable(body, EDITABLE)
     fields = {k: v for k, v in _job_fields(body).items() if k in body}
     if "process" in body:
         fields["process"] = _process(body)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from backend import executor, tiles
+from backend.api.bodies import check_editable, json_object
 from backend.api.jobs import iso
 from backend.services import base_url, current_user, services
 from backend.store.models import WebService
@@ -16,13 +17,6 @@ bp = Blueprint("web_services", __name__)
 SOURCES = tiles.Sources()
 EDITABLE = {"title", "description", "process", "enabled", "configuration", "plan", "budget"}
 MAX_ZOOM = 24
-
-
-def _body() -> dict[str, Any]:
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise errors.BadRequest("The request body must be a JSON object.")
-    return body
 
 
 def _process(body: dict[str, Any], user: str) -> dict[str, Any]:
@@ -106,7 +100,7 @@ CONFIGURATION_SCHEMA = {
 @bp.post("/services")
 def create_service():
     user = current_user()
-    body = _body()
+    body = json_object()
     if body.get("type") is None or str(body["type"]).upper() != "XYZ":
         raise errors.ServiceUnsupported(service_type=body.get("type"))
     if "process" not in body:
@@ -139,12 +133,10 @@ def describe_service(service_id: str):
 @bp.patch("/services/<service_id>")
 def update_service(service_id: str):
     user = current_user()
-    body = _body()
+    body = json_object()
     store = services().store
     store.service(user, service_id)
-    for key in body:
-        if key not in EDITABLE:
-            raise errors.PropertyNotEditable(property=key)
+    check_editable(body, EDITABLE)
     store.update_service(user, service_id, _fields(body, user))
     SOURCES.forget(service_id)
     return Response(status=204)
