@@ -7,8 +7,12 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from backend.store import Store
+from backend.store.database import MIGRATIONS
 from core.errors import JobNotFound
 from helpers.jobs import Api, ndvi_graph
 from helpers.postgres import fresh_database, postgres_server
@@ -34,15 +38,35 @@ def _store(url: str, tmp_path) -> Store:
     return store
 
 
+def _config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def _upgrade(url: str, revision: str) -> None:
+    cfg = _config()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    engine.dispose()
+
+
 def test_migrations_create_the_schema_and_keep_jobs(db_url, tmp_path):
-    store = _store(db_url, tmp_path)
-    tables = set(sa.inspect(store.engine).get_table_names())
-    assert {"jobs", "job_logs", "tokens", "user_processes", "alembic_version"} <= tables
+    """A database made by the first release gains the newer tables and keeps its jobs."""
+    _upgrade(db_url, "0001")
+    store = Store(db_url, lock_dir=tmp_path)
     job = store.create_job("alice", {"process_graph": {}}, title="kept")
-    store.migrate()  # upgrading again (as every start does) keeps the jobs
+    assert "services" not in sa.inspect(store.engine).get_table_names()
+    store.migrate()
+    store.migrate()  # upgrading again (as every start does) changes nothing
+    tables = set(sa.inspect(store.engine).get_table_names())
+    assert {"jobs", "job_logs", "tokens", "user_processes", "services", "alembic_version"} <= tables
     assert store.job("alice", job.id).title == "kept"
+    head = ScriptDirectory.from_config(_config()).get_current_head()
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == "0001"
+        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == head
 
 
 def _claimer(url: str, worker: str, out) -> None:
