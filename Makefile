@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make serve      - install into .venv if needed, build the demo data if missing, serve on :8080
-#   make test       - install into .venv (and PostgreSQL, Node.js if missing), run every test
+#   make test       - install into .venv (and PostgreSQL, Node.js, Chromium if missing), run every test
 # and, for the daily round:
 #   make test-fast  - the in-process tier (tests/fast): API, errors, auth, layers; about 20 s
 # PYTHON must be a Python 3.11 (`make test PYTHON=python3.11` where python3 is another).
@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.cropcube-installed
 JS_STAMP := tests/js/node_modules/.cropcube-installed
 
-.PHONY: install serve test test-fast lint conformance js-deps pg-deps docs
+.PHONY: install serve test test-fast lint conformance js-deps pg-deps browser-deps docs
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
@@ -39,7 +39,12 @@ pg-deps:
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  (apt-get update -qq && apt-get install -y -qq postgresql)
 
-test: $(STAMP) $(JS_STAMP) pg-deps
+# Debian's Chromium for the Web Editor test (driven by playwright-core; never a downloaded browser)
+browser-deps:
+	test -x /usr/bin/chromium || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test: $(STAMP) $(JS_STAMP) pg-deps browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -1,14 +1,15 @@
 """What an XYZ service draws: a finished job's raster result (its COG, read through its
 overviews) or any process graph evaluated as a synchronous request would be, with the same
-size limit, computed lazily so a tile computes only the pixels under it. Sources are kept
-per service while it is unchanged, so a map's many tile requests evaluate the graph once.
+size limit. A layer small enough to keep is computed once, when the first tile asks for it;
+a larger one stays lazy, so that a tile computes only the blocks under it. Sources are kept per
+service while it is unchanged, and built once however many tiles ask at the same time.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ CONFIGURATION: dict[str, dict[str, Any]] = {
     },
 }
 _CACHED = 16
+KEEP_BYTES = 64 * 2**20  # a computed layer up to this size is kept with its service
 
 
 @dataclass
@@ -52,10 +54,25 @@ class FileSource:
 class CubeSource:
     layer: xr.DataArray
     style: render.Style | None
+    _ready: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _prepare(self) -> None:
+        """On the first tile: compute a small layer whole (a map's first view asks for all
+        its tiles at once, and each would compute the blocks under it), then the stretch."""
+        with self._lock:
+            if self._ready:
+                return
+            if self.layer.nbytes <= KEEP_BYTES:
+                self.layer = self.layer.persist()
+            if self.style is None:
+                self.style = render.cube_style(self.layer)
+            self._ready = True
 
     def tile(self, x: int, y: int, z: int) -> bytes:
-        if self.style is None:
-            self.style = render.cube_style(self.layer)
+        if not self._ready:
+            self._prepare()
+        assert self.style is not None
         return render.cube_tile(self.layer, self.style, x, y, z)
 
 
@@ -146,20 +163,37 @@ class Sources:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[str, Any], FileSource | CubeSource] = OrderedDict()
+        self._building: dict[tuple[str, Any], threading.Lock] = {}
 
-    def get(self, svc: Services, service: WebService) -> FileSource | CubeSource:
-        key = (service.id, service.updated)
+    def _cached(self, key: tuple[str, Any]) -> FileSource | CubeSource | None:
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        source = build_source(svc, service)
+        return None
+
+    def get(self, svc: Services, service: WebService) -> FileSource | CubeSource:
+        key = (service.id, service.updated)
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
         with self._lock:
-            for old in [k for k in self._cache if k[0] == service.id]:
-                del self._cache[old]
-            self._cache[key] = source
-            while len(self._cache) > _CACHED:
-                self._cache.popitem(last=False)
+            building = self._building.setdefault(key, threading.Lock())
+        with building:  # the other tiles of the same view wait for the first one's source
+            cached = self._cached(key)
+            if cached is not None:
+                return cached
+            try:
+                source = build_source(svc, service)
+                with self._lock:
+                    for old in [k for k in self._cache if k[0] == service.id]:
+                        del self._cache[old]
+                    self._cache[key] = source
+                    while len(self._cache) > _CACHED:
+                        self._cache.popitem(last=False)
+            finally:
+                with self._lock:
+                    self._building.pop(key, None)
         return source
 
     def forget(self, service_id: str) -> None:

@@ -115,12 +115,19 @@ def file_tile(path: Path, layer: Layer, x: int, y: int, z: int) -> bytes:
     return _png(img, layer.style)
 
 
-def file_quicklook(path: Path, max_size: int = 512) -> bytes:
+def file_quicklook(path: Path, max_size: int = 512, min_size: int = 256) -> bytes:
     """A PNG quick look of a COG at most max_size pixels wide or high, read from its
-    overviews."""
+    overviews; a small result is enlarged (nearest, by a whole factor) to at least min_size,
+    so that viewers which show it at its own size show more than a speck."""
     layer = file_layer(path)
     with Reader(str(path)) as src:
-        img = src.preview(indexes=layer.bands, max_size=max_size)
+        long_side = max(src.width, src.height)
+        if long_side < min_size:
+            factor = -(-min_size // long_side)
+            size = {"width": src.width * factor, "height": src.height * factor}
+            img = src.preview(indexes=layer.bands, max_size=None, **size)
+        else:
+            img = src.preview(indexes=layer.bands, max_size=max_size)
     return _png(img, layer.style)
 
 

@@ -94,6 +94,7 @@ def test_client_batch_job_end_to_end(job_server, demo_catalog, tmp_path):
     # A quick look comes with every raster result, and shows something.
     thumb = meta["assets"]["thumbnail.png"]
     assert thumb["roles"] == ["thumbnail"] and thumb["type"] == "image/png"
+    assert list(meta["assets"])[-1] != "thumbnail.png"  # data last: the Web Editor shows it
     picture = np.asarray(Image.open(tmp_path / "thumbnail.png").convert("LA"))
     assert picture[..., 1].max() == 255 and picture[..., 0][picture[..., 1] == 255].std() > 10
     assert meta["properties"]["start_datetime"].startswith("2022-06")

@@ -164,7 +164,12 @@ def job_results(job_id: str):
     results = job.results
     assets = {}
     expires = None
-    for name, meta in results.get("assets", {}).items():
+    # Previews first: the Web Editor opens a tab per asset and shows the last one, and a map
+    # drawn in a hidden tab stays blank, so the data must come last.
+    ordered = sorted(
+        results.get("assets", {}).items(), key=lambda kv: "thumbnail" not in kv[1].get("roles", ())
+    )
+    for name, meta in ordered:
         expires, signature = svc.signer.sign(job.id, name)
         assets[name] = {
             "href": f"{root}/download/{job.id}/{name}?expires={expires}&signature={signature}",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import morecantile
 import numpy as np
@@ -86,6 +88,43 @@ def test_tiles_of_a_graph_inside_and_outside_the_data(client, alice_headers):
     assert grey.std() > 10  # a stretch, not one flat colour
     outside = client.get(f"{API}/services/{sid}/tiles/{z}/{x + 40}/{y}.png")
     assert outside.status_code == 200 and (_rgba(outside.data)[..., 3] == 0).all()
+
+
+def test_a_view_asking_for_many_tiles_at_once_evaluates_the_graph_once(
+    app, client, alice_headers, monkeypatch
+):
+    from backend import tiles
+    from backend.api.web_services import SOURCES
+
+    built = []
+    real = tiles.build_source
+
+    def slow_build(*args):  # as a long graph is: the other tiles arrive while it evaluates
+        built.append(1)
+        time.sleep(0.5)
+        return real(*args)
+
+    monkeypatch.setattr(tiles, "build_source", slow_build)
+    sid = _create(client, alice_headers, ndvi_graph())
+    assert len(built) == 1  # creating it evaluates the graph (a bad one fails there)
+    r = client.patch(f"{API}/services/{sid}", json={"title": "NDVI"}, headers=alice_headers)
+    assert r.status_code == 204  # a changed service is evaluated anew, by the next tile
+    x, y, z = _tile_over_box(17)
+    wanted = [(x + dx, y + dy) for dx in (0, 1) for dy in (0, 1)]
+
+    def fetch(xy: tuple[int, int]) -> bytes:
+        r = app.test_client().get(f"{API}/services/{sid}/tiles/{z}/{xy[0]}/{xy[1]}.png")
+        assert r.status_code == 200
+        return r.data
+
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(fetch, wanted))
+    assert len(built) == 2
+    source = next(v for k, v in SOURCES._cache.items() if k[0] == sid)
+    graph = source.layer.data.__dask_graph__()
+    assert len(graph) == source.layer.data.npartitions  # computed once, kept
+    assert [fetch(xy) for xy in wanted] == together  # and the same tiles one by one
+    assert len(built) == 2
 
 
 def test_rescale_sets_the_stretch(client, alice_headers):
@@ -233,3 +272,24 @@ def test_class_map_tiles_have_exactly_the_class_colours(tmp_path):
     assert (rgba[..., 3] == 0).any()  # no-data and beyond the raster are transparent
     quick = _rgba(render.file_quicklook(path))
     assert {tuple(p) for p in quick.reshape(-1, 4) if p[3] == 255} == wanted
+
+
+def test_a_small_result_gets_an_enlarged_quick_look(tmp_path):
+    values = np.random.default_rng(2).integers(1, 4, size=(1, 30, 40)).astype(np.uint8)
+    cube = xr.DataArray(
+        values,
+        dims=("bands", "y", "x"),
+        coords={
+            "bands": ["class"],
+            "y": 5151920 - 5 - np.arange(30) * 10.0,
+            "x": 679720 + 5 + np.arange(40) * 10.0,
+        },
+        attrs={"classification:classes": CLASSES},
+    ).rio.write_crs(32632)
+    path = tmp_path / "small.tif"
+    write_gtiff(cube, path, {})
+    quick = _rgba(render.file_quicklook(path))
+    assert quick.shape == (210, 280, 4)  # 7 x 7 screen pixels per raster pixel
+    colour = {(*bytes.fromhex(c["color_hint"]), 255): c["value"] for c in CLASSES}
+    shown = np.vectorize(lambda *p: colour[p])(*quick[3::7, 3::7].transpose(2, 0, 1))
+    np.testing.assert_array_equal(shown, values[0])
