@@ -9,6 +9,8 @@ count of each part and each failure's first line. Parts:
 - WP5 `processes/processing --runner=http`: every process case through POST /result,
 - WP6 `workflows`: graphs over the Sentinel-2 collection.
 
+The parts run two at a time (`--lanes`), each in its own pytest process, against one server.
+
 Exit code 0 when the suite ran (tests/test_conformance.py compares with the known list).
 """
 
@@ -21,7 +23,9 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -43,6 +47,7 @@ PARTS: dict[str, tuple[str, list[str]]] = {
     ),
     "WP6": ("workflows", ["--s2-collection=SENTINEL2_L2A"]),
 }
+LONGEST_FIRST = ["WP5", "WP5-nonjson", "WP6", "WP4", "WP3"]  # as measured
 
 
 def _assets() -> Path:
@@ -88,16 +93,71 @@ def _results(junit: Path) -> dict[str, str | None]:
     return results
 
 
+def _run_part(
+    part: str, suite: Path, scratch: Path, url: str, pytest_args: list[str]
+) -> dict[str, Any]:
+    folder, extra = PARTS[part]
+    junit = scratch / f"junit-{part}.xml"
+    path = f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": path,
+        "OPENEO_AUTH_METHOD": "basic",
+        "OPENEO_AUTH_BASIC_USERNAME": "alice",
+        "OPENEO_AUTH_BASIC_PASSWORD": USERS["alice"],
+    }
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(suite / folder),
+            "-p",
+            "oidc_as_basic",
+            "-p",
+            "openeo_test_suite.lib.pytest_plugin",
+            "-U",
+            url + "/",
+            *extra,
+            "--rootdir",
+            str(scratch),
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--no-header",
+            "-rN",
+            f"--junitxml={junit}",
+            f"--basetemp={scratch / ('tmp-' + part)}",  # the lanes apart
+            "-o",
+            "addopts=",
+            "--timeout=300",
+            *pytest_args,
+        ],
+        cwd=scratch,
+        env=env,
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+    results = _results(junit)
+    return {
+        "passed": sum(m is None for m in results.values()),
+        "total": len(results),
+        "failed": {k: v for k, v in results.items() if v is not None},
+    }
+
+
 def run(
     parts: list[str] | None = None,
     out_json: Path | None = None,
     pytest_args: list[str] | None = None,
+    lanes: int = 2,
 ) -> dict[str, dict]:
-    """Summary per part: passed, total (skips not counted), failed {test: message}."""
+    """Summary per part: passed, total (skips not counted), failed {test: message}. The
+    parts run in `lanes` suite processes at once against one server, the longest first."""
     import openeo_test_suite
 
     suite = Path(openeo_test_suite.__file__).parent / "tests"
-    summaries: dict[str, dict] = {}
+    chosen = parts or list(PARTS)
     with tempfile.TemporaryDirectory(prefix="cropcube-conformance-") as tmp:
         scratch = Path(tmp)
         _layout(scratch, _assets())
@@ -106,54 +166,14 @@ def run(
         )
         server = start_server(scratch / "server", {"CROPCUBE_STAC_URL": str(catalog)})
         try:
-            for part in parts or list(PARTS):
-                folder, extra = PARTS[part]
-                junit = scratch / f"junit-{part}.xml"
-                path = f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
-                env = {
-                    **os.environ,
-                    "PYTHONPATH": path,
-                    "OPENEO_AUTH_METHOD": "basic",
-                    "OPENEO_AUTH_BASIC_USERNAME": "alice",
-                    "OPENEO_AUTH_BASIC_PASSWORD": USERS["alice"],
+            with ThreadPoolExecutor(lanes) as pool:
+                futures = {
+                    part: pool.submit(
+                        _run_part, part, suite, scratch, server.url, pytest_args or []
+                    )
+                    for part in sorted(chosen, key=LONGEST_FIRST.index)
                 }
-                subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "pytest",
-                        str(suite / folder),
-                        "-p",
-                        "oidc_as_basic",
-                        "-p",
-                        "openeo_test_suite.lib.pytest_plugin",
-                        "-U",
-                        server.url + "/",
-                        *extra,
-                        "--rootdir",
-                        str(scratch),
-                        "-p",
-                        "no:cacheprovider",
-                        "-q",
-                        "--no-header",
-                        "-rN",
-                        f"--junitxml={junit}",
-                        "-o",
-                        "addopts=",
-                        "--timeout=300",
-                        *(pytest_args or []),
-                    ],
-                    cwd=scratch,
-                    env=env,
-                    check=False,
-                    stdout=subprocess.DEVNULL,
-                )
-                results = _results(junit)
-                summaries[part] = {
-                    "passed": sum(m is None for m in results.values()),
-                    "total": len(results),
-                    "failed": {k: v for k, v in results.items() if v is not None},
-                }
+                summaries = {part: futures[part].result() for part in chosen}
         finally:
             stop_server(server)
     if out_json:
@@ -168,11 +188,12 @@ def main() -> int:
     parser.add_argument("parts", nargs="*", help=f"any of {', '.join(PARTS)} (default: all)")
     parser.add_argument("--json", type=Path, default=None, help="write the summary here")
     parser.add_argument("-k", default=None, help="pytest -k expression")
+    parser.add_argument("--lanes", type=int, default=2, help="parts run at once (default 2)")
     args = parser.parse_args()
     unknown = set(args.parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}")
-    summaries = run(args.parts or None, args.json, ["-k", args.k] if args.k else None)
+    summaries = run(args.parts or None, args.json, ["-k", args.k] if args.k else None, args.lanes)
     for part, summary in summaries.items():
         print(f"\n{part} ({PARTS[part][0]}): {summary['passed']} of {summary['total']} passed")
         for name, message in summary["failed"].items():
