@@ -109,9 +109,7 @@ def test_tampered_and_expired_links_are_refused(alice, job_server):
     job_id = alice.create(ndvi_graph())
     alice.start(job_id)
     assert alice.wait(job_id, {"finished", "error"}) == "finished"
-    href = next(iter(alice.request("GET", f"/jobs/{job_id}/results").json()["assets"].values()))[
-        "href"
-    ]
+    href = alice.request("GET", f"/jobs/{job_id}/results").json()["assets"]["result.tif"]["href"]
     tampered = href.replace("result.tif", "result.nc")
     r = requests.get(tampered, timeout=30)
     assert r.status_code == 403 and r.json()["code"] == "PermissionsInsufficient"
@@ -237,9 +235,7 @@ def test_tokens_and_signatures_stay_out_of_the_logs(alice, job_server):
     job_id = alice.create(ndvi_graph())
     alice.start(job_id)
     alice.wait(job_id, {"finished"})
-    href = next(iter(alice.request("GET", f"/jobs/{job_id}/results").json()["assets"].values()))[
-        "href"
-    ]
+    href = alice.request("GET", f"/jobs/{job_id}/results").json()["assets"]["result.tif"]["href"]
     assert requests.get(href, timeout=30).status_code == 200
     token = alice.headers["Authorization"].rsplit("//", 1)[1]
     signature = href.split("signature=")[1]

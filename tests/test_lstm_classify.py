@@ -114,7 +114,8 @@ def test_png_class_map_with_legend(connection, tmp_path):
 def test_job_result_carries_the_classes(crop_map):
     results = crop_map[2]
     assert any("classification" in e for e in results["stac_extensions"])
-    bands = next(iter(results["assets"].values()))["raster:bands"]
+    (data,) = [a for a in results["assets"].values() if "data" in a["roles"]]
+    bands = data["raster:bands"]
     classes = bands[0]["classification:classes"]
     assert classes[0] == {"value": 0, "name": "Legumes", "color_hint": "9C6ADE"}
     assert len(classes) == 16

@@ -1,4 +1,5 @@
-"""What the views that take a JSON object share: reading it and refusing read-only keys."""
+"""What the views of jobs and services share: reading a JSON object, refusing read-only
+keys, and writing timestamps and optional fields."""
 
 from __future__ import annotations
 
@@ -24,3 +25,16 @@ def check_editable(body: dict[str, Any], editable: Iterable[str]) -> None:
     for key in body:
         if key not in allowed:
             raise errors.PropertyNotEditable(property=key)
+
+
+def iso(value: Any) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+# Optional fields left out when unset: the API allows null for them, but validators of the
+# openEO spec (the official test suite's) reject null where a $ref is nullable.
+UNSET_LEFT_OUT = ("title", "description", "plan", "budget", "updated")
+
+
+def without_unset(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if v is not None or k not in UNSET_LEFT_OUT}

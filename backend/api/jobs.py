@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, send_file
 
 from backend import executor
-from backend.api.bodies import check_editable, json_object
+from backend.api.bodies import check_editable, iso, json_object, without_unset
 from backend.execution import context_for
 from backend.jobs.assets import media_type
 from backend.services import base_url, current_user, services
@@ -21,10 +21,6 @@ bp = Blueprint("jobs", __name__)
 downloads = Blueprint("downloads", __name__)
 
 EDITABLE = {"title", "description", "process", "plan", "budget", "log_level"}
-
-
-def iso(value: Any) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def job_summary(job: Job) -> dict[str, Any]:
@@ -44,7 +40,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         doc["progress"] = job.progress or 0.0
     elif job.status == "finished":
         doc["progress"] = 100.0
-    return doc
+    return without_unset(doc)
 
 
 def _job_fields(body: dict[str, Any]) -> dict[str, Any]:
@@ -278,9 +274,8 @@ def estimate(job_id: str):
     job = svc.store.job(user, job_id)
     ctx = context_for(svc.settings, svc.catalog, svc.store, user, dry_run=True)
     value = executor.evaluate(job.process["process_graph"], ctx)
-    return jsonify(
-        {"costs": 0, "size": executor.result_bytes(value, ctx), "downloads_included": None}
-    )
+    # downloads_included left out: unlimited, its default (null trips the spec's validators)
+    return jsonify({"costs": 0, "size": executor.result_bytes(value, ctx)})
 
 
 @downloads.get("/download/<job_id>/<asset>")

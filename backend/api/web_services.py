@@ -7,8 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from backend import executor, tiles
-from backend.api.bodies import check_editable, json_object
-from backend.api.jobs import iso
+from backend.api.bodies import check_editable, iso, json_object, without_unset
 from backend.services import base_url, current_user, services
 from backend.store.models import WebService
 from core import errors
@@ -58,19 +57,21 @@ def _fields(body: dict[str, Any], user: str) -> dict[str, Any]:
 
 
 def _summary(row: WebService) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "title": row.title,
-        "description": row.description,
-        "url": f"{base_url()}/services/{row.id}/tiles/{{z}}/{{x}}/{{y}}.png",
-        "type": row.type,
-        "enabled": row.enabled,
-        "configuration": row.configuration,
-        "created": iso(row.created),
-        "plan": row.plan,
-        "costs": 0,
-        "budget": row.budget,
-    }
+    return without_unset(
+        {
+            "id": row.id,
+            "title": row.title,
+            "description": row.description,
+            "url": f"{base_url()}/services/{row.id}/tiles/{{z}}/{{x}}/{{y}}.png",
+            "type": row.type,
+            "enabled": row.enabled,
+            "configuration": row.configuration,
+            "created": iso(row.created),
+            "plan": row.plan,
+            "costs": 0,
+            "budget": row.budget,
+        }
+    )
 
 
 @bp.get("/service_types")

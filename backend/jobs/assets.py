@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import rioxarray  # noqa: F401 - the .rio accessor
+import xarray as xr
 from pyproj import Transformer
 
 import formats
@@ -72,15 +74,33 @@ def _raster_fields(path: Path) -> tuple[dict[str, Any], list[float] | None]:
                 band["classification:classes"] = classes
             bands.append(band)
         fields["raster:bands"] = bands
-        bbox = None
-        if src.crs:
-            tr = Transformer.from_crs(src.crs, 4326, always_xy=True)
-            b = src.bounds
-            lon, lat = tr.transform(
-                [b.left, b.right, b.left, b.right], [b.bottom, b.bottom, b.top, b.top]
-            )
-            bbox = [min(lon), min(lat), max(lon), max(lat)]
+        bbox = _lonlat_bbox(src.crs, tuple(src.bounds)) if src.crs else None
     return fields, bbox
+
+
+def _lonlat_bbox(crs: Any, bounds: tuple[float, float, float, float]) -> list[float]:
+    left, bottom, right, top = bounds
+    lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform(
+        [left, right, left, right], [bottom, bottom, top, top]
+    )
+    return [min(lon), min(lat), max(lon), max(lat)]
+
+
+def _netcdf_fields(path: Path) -> tuple[dict[str, Any], list[float] | None]:
+    """The grid of a netCDF result (its CF grid mapping), read from its coordinates only."""
+    with xr.open_dataset(path, decode_times=False, decode_coords="all") as ds:
+        grids = [v for v in ds.data_vars.values() if {"x", "y"} <= set(v.dims)]
+        if not grids or ds.rio.crs is None:
+            return {}, None
+        grid = grids[0].rio.write_crs(ds.rio.crs)
+        fields: dict[str, Any] = {
+            "proj:shape": [grid.sizes["y"], grid.sizes["x"]],
+            "proj:bbox": list(grid.rio.bounds()),
+        }
+        epsg = grid.rio.crs.to_epsg()
+        if epsg:
+            fields["proj:epsg"] = epsg
+        return fields, _lonlat_bbox(grid.rio.crs, grid.rio.bounds())
 
 
 def media_type(path: Path) -> str:
@@ -92,7 +112,8 @@ def media_type(path: Path) -> str:
 
 
 def describe(path: Path) -> tuple[dict[str, Any], list[float] | None]:
-    """The asset's STAC fields (without href) and its lon/lat bbox when it is a raster."""
+    """The asset's STAC fields (without href) and its lon/lat bbox when it is a raster
+    (GeoTIFF or netCDF)."""
     asset: dict[str, Any] = {
         "title": path.name,
         "type": media_type(path),
@@ -103,6 +124,9 @@ def describe(path: Path) -> tuple[dict[str, Any], list[float] | None]:
     bbox = None
     if path.suffix == ".tif":
         fields, bbox = _raster_fields(path)
+        asset.update(fields)
+    if path.suffix == ".nc":
+        fields, bbox = _netcdf_fields(path)
         asset.update(fields)
     if path.suffix == ".pt":
         asset.update(model_files.stac_fields(model_files.load(path)))

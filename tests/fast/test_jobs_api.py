@@ -56,6 +56,17 @@ def test_create_patch_list_delete(client, alice_headers):
     assert client.get(f"{API}/jobs/{job_id}", headers=alice_headers).status_code == 404
 
 
+def test_unset_optional_fields_are_left_out_not_null(client, alice_headers):
+    """The spec allows null, but its validators (the official suite's) reject it."""
+    job_id = _create(client, alice_headers, ndvi_graph())
+    listed = client.get(f"{API}/jobs", headers=alice_headers).json["jobs"][0]
+    one = client.get(f"{API}/jobs/{job_id}", headers=alice_headers).json
+    for doc in (listed, one):
+        assert None not in doc.values(), doc
+        assert not {"title", "description", "plan", "budget"} & set(doc)
+        assert {"id", "status", "created"} <= set(doc)
+
+
 def test_jobs_belong_to_their_user(client, alice_headers, bob_headers):
     job_id = _create(client, alice_headers, ndvi_graph(), title="alice's")
     for method, path in [

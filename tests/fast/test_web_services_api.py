@@ -51,6 +51,7 @@ def test_create_list_patch_delete_and_owner_only(client, alice_headers, bob_head
     assert mine["url"] == f"http://localhost{API}/services/{sid}/tiles/{{z}}/{{x}}/{{y}}.png"
     doc = client.get(f"{API}/services/{sid}", headers=alice_headers).json
     assert doc["process"]["process_graph"]["ndvi"]["process_id"] == "ndvi"
+    assert None not in doc.values() and "description" not in doc  # unset: left out
     # Bob sees nothing of it and can change nothing.
     assert sid not in [
         s["id"] for s in client.get(f"{API}/services", headers=bob_headers).json["services"]
