@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -26,11 +28,35 @@ def _distributed_client() -> Any:
         return None
 
 
+_on_block: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar(
+    "cropcube_on_block", default=None
+)
+
+
+@contextlib.contextmanager
+def reporting(callback: Callable[[int, int], None]) -> Iterator[None]:
+    """Call callback(done, total) as each block of a raster written inside is done: the
+    progress of a job moves with its blocks."""
+    token = _on_block.set(callback)
+    try:
+        yield
+    finally:
+        _on_block.reset(token)
+
+
+def _reported(blocks: Iterator[tuple[Any, Any]], total: int) -> Iterator[tuple[Any, Any]]:
+    report = _on_block.get()
+    for done, block in enumerate(blocks, start=1):
+        yield block
+        if report is not None:
+            report(done, total)
+
+
 def _compute_alone(block: Any) -> Any:
     return dask.compute(block, scheduler="sync")[0]
 
 
-def iter_blocks(array: Any, threads: int | None = None):
+def iter_blocks(array: Any, threads: int | None = None) -> Iterator[tuple[Any, Any]]:
     """Yield (slices, numpy block) of a dask or numpy array as blocks finish, a few at a time.
 
     At most threads + 1 blocks are in flight (each computed on its own, the sync scheduler
@@ -42,7 +68,8 @@ def iter_blocks(array: Any, threads: int | None = None):
     to this process, so the writer never travels to the workers.
     """
     if not isinstance(array, da.Array):
-        yield tuple(slice(0, n) for n in array.shape), np.asarray(array)
+        whole = tuple(slice(0, n) for n in array.shape), np.asarray(array)
+        yield from _reported(iter([whole]), 1)
         return
     offsets = [np.cumsum((0, *c)) for c in array.chunks]
     delayed = array.to_delayed()
@@ -53,6 +80,10 @@ def iter_blocks(array: Any, threads: int | None = None):
         )
         for index in np.ndindex(*delayed.shape)
     ]
+    yield from _reported(_stream(blocks, threads), len(blocks))
+
+
+def _stream(blocks: list[tuple[Any, Any]], threads: int | None) -> Iterator[tuple[Any, Any]]:
     client = _distributed_client()
     if client is not None:
         threads = threads or sum(client.nthreads().values())

@@ -45,6 +45,7 @@ class ExecutionContext:
     loaded_times: list[Any] = field(default_factory=list)  # t labels of every loaded cube
     load_model: Callable[[str], Any] | None = None  # load_ml_model: job id or URL -> model
     job_folder: Callable[[str], Path] | None = None  # load_stac: own job id -> its results
+    log: Callable[[str, str], None] = lambda level, message: None  # a batch job's log
     # An estimate: build the graph's lazy result without training (fit_* give untrained
     # models of the asked shape) and without waiting for models still being made.
     dry_run: bool = False

@@ -47,7 +47,24 @@ def load_collection(
     )
     if "t" in cube.dims:
         ctx.loaded_times.append(cube["t"].values)
+    ctx.log("info", f"load_collection {id}: {describe_cube(cube)}.")
     return cube
+
+
+def describe_cube(cube: Any) -> str:
+    """Its dates, bands, size, chunks and weight, as a job's log tells them."""
+    sizes = dict(cube.sizes)
+    parts = [f"{sizes.pop('t')} dates"] if "t" in sizes else []
+    if "bands" in sizes:
+        parts.append(f"{sizes.pop('bands')} bands")
+    if "y" in sizes and "x" in sizes:
+        parts.append(f"{sizes.pop('y')} x {sizes.pop('x')} px")
+    parts += [f"{n} {dim}" for dim, n in sizes.items()]
+    chunks = getattr(cube.data, "chunksize", None)
+    if chunks is not None:
+        parts.append("chunks " + " x ".join(str(c) for c in chunks))
+    parts.append(f"{cube.nbytes / 1e6:,.0f} MB")
+    return ", ".join(parts)
 
 
 def load_stac(
@@ -86,6 +103,7 @@ def load_stac(
     coll = Collection.from_items(items, "load_stac")
     cube = ctx.catalog.load_items(coll, items, area, bands, None, ctx.max_values)
     ctx.loaded_times.append(cube["t"].values)
+    ctx.log("info", f"load_stac {url}: {len(items)} items; {describe_cube(cube)}.")
     return cube
 
 

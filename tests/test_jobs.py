@@ -103,6 +103,13 @@ def test_client_batch_job_end_to_end(job_server, demo_catalog, tmp_path):
     assert requests.get(asset["href"], timeout=30).content == tif.read_bytes()
     messages = [entry["message"] for entry in job.logs()]
     assert messages[0] == "Job created." and any("finished" in m for m in messages)
+    # The log says where the time went: what was loaded, each stage, the blocks written.
+    dates = len(ndvi_stack(demo_catalog, "2022-06-01", "2022-07-01", TEST_BOX))
+    loaded = next(m for m in messages if m.startswith("load_collection SENTINEL2_L2A: "))
+    assert loaded.startswith(f"load_collection SENTINEL2_L2A: {dates} dates, 2 bands, 84 x 96 px")
+    assert "chunks" in loaded
+    for stage in ("Graph evaluated in", "Read, computed and written in", "Results described in"):
+        assert any(m.startswith(stage) for m in messages), stage
 
 
 def test_tampered_and_expired_links_are_refused(alice, job_server):
@@ -164,6 +171,8 @@ def test_logs_level_and_offset_paging(alice):
     everything = alice.logs(job_id)
     assert [e["message"] for e in everything[:2]] == ["Job created.", "Job queued."]
     assert any(e["level"] == "debug" for e in everything)
+    blocks = [e["message"] for e in everything if e["message"].startswith("Written ")]
+    assert blocks and blocks[-1].split()[1] == blocks[-1].split()[3]  # "Written n of n blocks"
     assert all(e["level"] != "debug" for e in alice.logs(job_id, level="info"))
     after_first = alice.logs(job_id, offset=everything[0]["id"])
     assert after_first == everything[1:]

@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from backend.jobs.assets import describe
 from backend.store import Store
 from core import errors
 from core.settings import Settings
-from formats import render
+from formats import blocks, render
 from sources.catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -60,17 +61,60 @@ def _time_range(stamps: list[np.ndarray]) -> tuple[str, str] | None:
     return pd.Timestamp(values.min()).strftime(fmt), pd.Timestamp(values.max()).strftime(fmt)
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+class _Progress:
+    """Job progress from 30 to 90 % as the blocks of its results are written, logged (debug)
+    at each quarter."""
+
+    def __init__(self, store: Store, job_id: str, outputs: int) -> None:
+        self.store, self.job_id, self.outputs = store, job_id, outputs
+        self.output, self.shown, self.logged = 0, 30.0, 0
+
+    def __call__(self, done: int, total: int) -> None:
+        share = (self.output + done / total) / self.outputs
+        percent = min(90.0, round(30.0 + 60.0 * share, 1))
+        if percent - self.shown >= 1 or done == total:
+            self.store.set_progress(self.job_id, percent)
+            self.shown = percent
+        quarter = int(4 * done / total)
+        if quarter > self.logged or done == total:
+            self.store.log(self.job_id, "debug", f"Written {done} of {total} blocks.")
+            self.logged = quarter
+        if done == total:
+            self.output, self.logged = self.output + 1, 0
+
+
 def compute(settings: Settings, store: Store, job_id: str, out_dir: Path) -> dict[str, Any]:
-    """Evaluate the job's graph and write its results into out_dir; returns results metadata."""
+    """Evaluate the job's graph and write its results into out_dir; returns results metadata.
+    The log says how long each stage took."""
     job = store.get(job_id)
     if job is None:
         raise errors.JobNotFound(identifier=job_id)
     ctx = context_for(settings, Catalog(settings), store, job.user_id)
+    ctx.log = partial(store.log, job_id)
+    started = time.monotonic()
     value = executor.evaluate(job.process["process_graph"], ctx)
-    store.log(job_id, "debug", "Process graph evaluated; computing on Dask.")
+    store.log(
+        job_id,
+        "info",
+        f"Graph evaluated in {time.monotonic() - started:.1f} s (items located, the lazy "
+        "cube built); computing and writing on Dask.",
+    )
     store.set_progress(job_id, 30.0)
-    outputs = executor.write_outputs(value, ctx, out_dir, scheduler=None)
+    started = time.monotonic()
+    with blocks.reporting(_Progress(store, job_id, max(1, len(ctx.saved)))):
+        outputs = executor.write_outputs(value, ctx, out_dir, scheduler=None)
+    written = ", ".join(f"{o.path.name} ({_size(o.path.stat().st_size)})" for o in outputs)
+    store.log(
+        job_id,
+        "info",
+        f"Read, computed and written in {time.monotonic() - started:.1f} s: {written}.",
+    )
     store.set_progress(job_id, 90.0)
+    started = time.monotonic()
     assets, bbox = {}, None
     for out in outputs:
         meta, asset_bbox = describe(out.path)
@@ -86,6 +130,12 @@ def compute(settings: Settings, store: Store, job_id: str, out_dir: Path) -> dic
             "title": f"Quick look of {raster.name}",
             "roles": ["thumbnail"],
         }
+    store.log(
+        job_id,
+        "info",
+        f"Results described in {time.monotonic() - started:.1f} s (checksums, statistics, "
+        "quick look).",
+    )
     results: dict[str, Any] = {"assets": assets, "bbox": bbox}
     span = _time_range(ctx.loaded_times)
     if span:

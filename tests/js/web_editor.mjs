@@ -27,18 +27,29 @@ function drawnShare(png) {
   return drawn / (width * height);
 }
 
-// Wait until the visible map has drawn something (or give up), then keep its screenshot,
-// without the notifications that cover part of the map.
-async function shotOfMap(name, timeoutMs = 180_000) {
-  const map = page.locator(".ol-viewport").filter({ visible: true }).first();
-  await map.waitFor();
-  const options = { style: ".snotify { visibility: hidden !important; }" };
+// Wait for the viewer tab (when named) and until its map has drawn something (or give up),
+// then keep its screenshot, without the notifications that cover part of the map. Tabs open
+// and switch while results load, so the visible map is looked up anew for every shot.
+async function shotOfMap(name, tab = null, timeoutMs = 180_000) {
+  if (tab) {
+    const tabName = page.locator("#viewerTabs .tabName", { hasText: tab }).last();
+    await tabName.waitFor({ timeout: timeoutMs });
+    await tabName.click();
+  }
+  const options = { style: ".snotify { visibility: hidden !important; }", timeout: 5000 };
+  const shot = (extra = {}) =>
+    page.locator(".ol-viewport").filter({ visible: true }).first().screenshot({
+      ...options,
+      ...extra,
+    });
   const started = Date.now();
-  while (drawnShare(await map.screenshot(options)) < 0.1 && Date.now() - started < timeoutMs) {
+  for (;;) {
+    const png = await shot().catch(() => null);
+    if ((png && drawnShare(png) >= 0.1) || Date.now() - started > timeoutMs) break;
     await page.waitForTimeout(1000);
   }
   await page.waitForTimeout(1000); // let the last tiles settle
-  await map.screenshot({ ...options, path: `${outDir}/${name}.png` });
+  await shot({ path: `${outDir}/${name}.png`, timeout: 30_000 });
   report.maps[name] = { seconds: (Date.now() - started) / 1000 };
 }
 
@@ -81,11 +92,11 @@ try {
 
   // The example graph, loaded from the process's spec, run directly.
   await page.getByRole("button", { name: "Run directly" }).click();
-  await shotOfMap("direct");
+  await shotOfMap("direct", /^Result/);
 
   // The same as a batch job.
   await batchJob("crop map from the editor");
-  await shotOfMap("batch");
+  await shotOfMap("batch", /^result\.tif$/);
   report.resultTabs = await page.locator("#viewerTabs .tabName").allInnerTexts();
 
   // The same graph as an XYZ service on a map.
@@ -96,14 +107,14 @@ try {
   const service = page.getByRole("row", { name: /crop map tiles/ }).first();
   report.serviceType = await service.locator("td.type").innerText();
   await service.locator("button:has(i.fa-map)").click();
-  await shotOfMap("xyz");
+  await shotOfMap("xyz", /crop map tiles/);
 
   // A float result: the NDVI maximum, stretched from the statistics in the file or STAC.
   await open(ndviGraph);
   await page.getByRole("button", { name: "Run directly" }).click();
-  await shotOfMap("ndvi_direct");
+  await shotOfMap("ndvi_direct", /^Result/);
   await batchJob("NDVI max from the editor");
-  await shotOfMap("ndvi_batch");
+  await shotOfMap("ndvi_batch", /^result\.tif$/);
 } catch (error) {
   report.error = String(error).slice(0, 2000);
   await page.screenshot({ path: `${outDir}/failure.png` }).catch(() => {});

@@ -1,0 +1,25 @@
+"""A job's progress moves with the blocks its writers stream (formats.blocks.reporting)."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+
+from formats import blocks
+
+
+def test_every_block_written_is_reported_in_order():
+    array = da.arange(600, dtype="float32").reshape(20, 30).rechunk((10, 10))  # 2 x 3 blocks
+    seen: list[tuple[int, int]] = []
+    out = np.zeros((20, 30), dtype="float32")
+    with blocks.reporting(lambda done, total: seen.append((done, total))):
+        for slices, block in blocks.iter_blocks(array, threads=2):
+            out[slices] = block
+            assert len(seen) < 6  # a block is reported once the writer has taken it
+    assert seen == [(i, 6) for i in range(1, 7)]
+    np.testing.assert_array_equal(out, np.arange(600, dtype="float32").reshape(20, 30))
+    with blocks.reporting(lambda done, total: seen.append((done, total))):
+        list(blocks.iter_blocks(np.ones((3, 3))))
+    assert seen[-1] == (1, 1)
+    list(blocks.iter_blocks(array))  # outside reporting: nothing is called
+    assert len(seen) == 7
