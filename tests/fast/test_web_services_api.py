@@ -248,21 +248,27 @@ CLASSES = [
 ]
 
 
-def test_class_map_tiles_have_exactly_the_class_colours(tmp_path):
-    values = np.random.default_rng(1).integers(1, 4, size=(1, 300, 400)).astype(np.uint8)
-    values[0, :20] = 255  # no-data
+def _class_map(path, values: np.ndarray):
+    """A one-band class map GTiff at the test box's corner, 10 m pixels."""
+    height, width = values.shape[1:]
     cube = xr.DataArray(
         values,
         dims=("bands", "y", "x"),
         coords={
             "bands": ["class"],
-            "y": 5151920 - 5 - np.arange(300) * 10.0,
-            "x": 679720 + 5 + np.arange(400) * 10.0,
+            "y": 5151920 - 5 - np.arange(height) * 10.0,
+            "x": 679720 + 5 + np.arange(width) * 10.0,
         },
         attrs={"classification:classes": CLASSES},
     ).rio.write_crs(32632)
-    path = tmp_path / "classes.tif"
     write_gtiff(cube, path, {})
+    return path
+
+
+def test_class_map_tiles_have_exactly_the_class_colours(tmp_path):
+    values = np.random.default_rng(1).integers(1, 4, size=(1, 300, 400)).astype(np.uint8)
+    values[0, :20] = 255  # no-data
+    path = _class_map(tmp_path / "classes.tif", values)
     layer = render.file_layer(path)
     assert layer.style.colormap is not None
     x, y, z = _tile_over_box(14)
@@ -277,18 +283,7 @@ def test_class_map_tiles_have_exactly_the_class_colours(tmp_path):
 
 def test_a_small_result_gets_an_enlarged_quick_look(tmp_path):
     values = np.random.default_rng(2).integers(1, 4, size=(1, 30, 40)).astype(np.uint8)
-    cube = xr.DataArray(
-        values,
-        dims=("bands", "y", "x"),
-        coords={
-            "bands": ["class"],
-            "y": 5151920 - 5 - np.arange(30) * 10.0,
-            "x": 679720 + 5 + np.arange(40) * 10.0,
-        },
-        attrs={"classification:classes": CLASSES},
-    ).rio.write_crs(32632)
-    path = tmp_path / "small.tif"
-    write_gtiff(cube, path, {})
+    path = _class_map(tmp_path / "small.tif", values)
     quick = _rgba(render.file_quicklook(path))
     assert quick.shape == (210, 280, 4)  # 7 x 7 screen pixels per raster pixel
     colour = {(*bytes.fromhex(c["color_hint"]), 255): c["value"] for c in CLASSES}
