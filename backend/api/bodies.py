@@ -31,8 +31,9 @@ def iso(value: Any) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-# Optional fields left out when unset: the API allows null for them, but validators of the
-# openEO spec (the official test suite's) reject null where a $ref is nullable.
+# Optional fields left out when unset: the API allows null for them (OpenAPI 3.0
+# `nullable`), but validators that read the spec as 3.1 (the official test suite's) refuse
+# null; leaving a field out means the same to clients.
 UNSET_LEFT_OUT = ("title", "description", "plan", "budget", "updated")
 
 
