@@ -10,7 +10,10 @@ bands + SCL, in one run, each variant in its own process (for its peak memory):
      the same COGs: mask by SCL, aggregate_temporal_period(month, median), then
      array_interpolate_linear over t (block by block in numpy: apply_dimension refuses
      cubes over 50 million values);
-(c)  the floor: the same numba kernel on the whole in-memory numpy array, no dask.
+(c)  the floor: the same numba kernel on the whole in-memory numpy array, no dask;
+(d)  the decode floor: every COG of the year (ten bands + SCL) read whole with plain
+     rasterio into numpy, one thread per core, no warp, no dask. (a) can at best approach
+     (d) + (a').
 
 Prints median wall time of --runs, peak RSS above the process's start (for (a') and (c)
 above the loaded cube), and the ratios. --variants picks some, e.g. at sizes where the
@@ -173,6 +176,39 @@ def _through_backend(catalog, out_dir: Path) -> float:
         )
 
 
+def _cog_paths(size: int) -> tuple[list[str], int]:
+    """Every band file of the year's items, as load_collection would read them, and how many
+    dates they hold."""
+    import pystac
+
+    from demo.build import build_demo_data
+
+    catalog = pystac.Catalog.from_file(
+        str(build_demo_data(REPO / ".cache" / "bench" / f"demo-{size}", size=size))
+    )
+    start, end = np.datetime64(SPAN[0]), np.datetime64(SPAN[1])
+    paths, dates = [], set()
+    for item in catalog.get_child("SENTINEL2_L2A").get_items():
+        if start <= np.datetime64(item.datetime.replace(tzinfo=None)) < end:
+            paths += [a.get_absolute_href() for a in item.assets.values() if "data" in a.roles]
+            dates.add(item.datetime.date())
+    return paths, len(dates)
+
+
+def _decode_all(paths: list[str]) -> float:
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import rasterio
+
+    def read(path: str) -> int:
+        with rasterio.open(path) as src:
+            return src.read().nbytes
+
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        return float(sum(pool.map(read, paths)))
+
+
 def run_variant(name: str, size: int, runs: int) -> dict:
     import tempfile
 
@@ -193,6 +229,14 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
         def work():
             return _b08_sum(_standard(catalog, bands))
+    elif name == "d":
+        paths, dates = _cog_paths(size)
+
+        def work():
+            return _decode_all(paths)
+
+        result = measure(work, runs)
+        return {**result, "checksum_b08": float("nan"), "files": len(paths), "dates": dates}
     else:
         with dask.config.set(scheduler="threads"):
             memory = lazy.compute()
@@ -218,7 +262,7 @@ def _ratio(found: dict, top: str, bottom: str, field: str) -> str:
 
 
 def main() -> int:
-    args = parse(__doc__, 1000, "a,a_mem,b,c")
+    args = parse(__doc__, 1000, "a,a_mem,b,c,d")
     if args.variant:
         print(json.dumps(run_variant(args.variant, args.size, args.runs)))
         return 0
@@ -228,10 +272,12 @@ def main() -> int:
         "a_mem": "(a') monthly_composite, in memory",
         "b": "(b)  standard graph + interpolation",
         "c": "(c)  numba floor, in memory",
+        "d": "(d)  decode floor, rasterio, no warp",
     }
     found = run_each(__file__, args)
     print(
-        f"{args.size} x {args.size} px, one year (73 dates), 10 bands + SCL, median of {args.runs}:"
+        f"{args.size} x {args.size} px, one year ({_cog_paths(args.size)[1]} dates), "
+        f"10 bands + SCL, median of {args.runs}:"
     )
     for key, r in found.items():
         print(f"  {names[key]:38s} {r['seconds']:8.2f} s  peak +{r['peak_mb']:8.0f} MB")
@@ -247,7 +293,14 @@ def main() -> int:
         f"  memory (a)/(b)    {_ratio(found, 'a', 'b', 'peak_mb')}     "
         f"(a')/(b) {_ratio(found, 'a_mem', 'b', 'peak_mb')}"
     )
-    sums = {k: round(r["checksum_b08"], 0) for k, r in found.items()}
+    if {"a", "a_mem", "d"} <= set(found):
+        floor = found["d"]["seconds"] + found["a_mem"]["seconds"]
+        print(
+            f"  time (a)/(d)      {_ratio(found, 'a', 'd', 'seconds')}     "
+            f"(a)/((d) + (a')) {found['a']['seconds'] / floor:6.2f}  "
+            f"({found['d'].get('files')} files, {found['d']['value'] / 1e6:,.0f} MB decoded)"
+        )
+    sums = {k: round(r["checksum_b08"], 0) for k, r in found.items() if k != "d"}
     print(f"  B08 sums (same composite): {sums}")
     return 0
 
