@@ -109,6 +109,12 @@ class Settings:
     )
     token_ttl_s: int = setting(24 * 3600, "lifetime of a login token (s)", int)
     dask_chunk_px: int = setting(1024, "spatial chunk size of loaded cubes (px)", int)
+    read_threads: int = setting(
+        16, "concurrent requests per read block for remote (HTTP) COGs; local: one", int
+    )
+    read_cache_mb: int = setting(
+        1024, "read blocks kept per process for the chunks that share them (MB)", int
+    )
     demo_size: int | None = setting(
         None,
         "demo scene width and height (10 m px); unset: the scene the data dir holds",

@@ -394,10 +394,11 @@ def build_demo_data(
     """Build (or reuse) the demo catalog under data_dir/stac and return catalog.json's path."""
     if size % 2 or size < 100:
         raise ValueError("size must be an even number of 10 m pixels, at least 100")
-    root = Path(data_dir) / "stac"
+    data_dir = Path(data_dir).resolve()  # pystac writes relative hrefs against it
+    root = data_dir / "stac"
     if _up_to_date(root, size, seed):
         return root / "catalog.json"
-    tmp = Path(data_dir) / "stac.building"
+    tmp = data_dir / "stac.building"
     shutil.rmtree(tmp, ignore_errors=True)
     s2_dir, label_dir = tmp / S2_COLLECTION, tmp / LABEL_COLLECTION
     s2_dir.mkdir(parents=True)

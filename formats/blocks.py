@@ -56,6 +56,19 @@ def _compute_alone(block: Any) -> Any:
     return dask.compute(block, scheduler="sync")[0]
 
 
+def _z_order(index: tuple[int, ...]) -> tuple[int, ...]:
+    """Blocks in Z order over the last two (spatial) dims, the others innermost: blocks
+    that follow each other are neighbours, so the inputs they share (a read block that
+    serves several chunks) are still in the reader's cache."""
+    if len(index) < 2:
+        return index
+    y, x = index[-2], index[-1]
+    z = 0
+    for bit in range(max(y, x).bit_length()):
+        z |= ((y >> bit) & 1) << (2 * bit + 1) | ((x >> bit) & 1) << (2 * bit)
+    return (z, *index[:-2])
+
+
 def iter_blocks(array: Any, threads: int | None = None) -> Iterator[tuple[Any, Any]]:
     """Yield (slices, numpy block) of a dask or numpy array as blocks finish, a few at a time.
 
@@ -64,7 +77,8 @@ def iter_blocks(array: Any, threads: int | None = None) -> Iterator[tuple[Any, A
     memory stays flat however large the raster: a graph with many inputs per output block
     (whole time series) cannot make dask read ahead into memory. The price: work shared by
     several output blocks (a load chunk larger than an output block) is done once per
-    block, so processes keep output blocks aligned with their inputs. The blocks come back
+    block, so processes keep output blocks aligned with their inputs; the blocks go in Z
+    order, so that a reader's cache serves neighbours. The blocks come back
     to this process, so the writer never travels to the workers.
     """
     if not isinstance(array, da.Array):
@@ -78,7 +92,7 @@ def iter_blocks(array: Any, threads: int | None = None) -> Iterator[tuple[Any, A
             tuple(slice(int(offsets[d][i]), int(offsets[d][i + 1])) for d, i in enumerate(index)),
             delayed[index],
         )
-        for index in np.ndindex(*delayed.shape)
+        for index in sorted(np.ndindex(*delayed.shape), key=_z_order)
     ]
     yield from _reported(_stream(blocks, threads), len(blocks))
 
