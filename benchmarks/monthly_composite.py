@@ -14,6 +14,8 @@ bands + SCL, in one run, each variant in its own process (for its peak memory):
 (d)  the decode floor: every COG of the year (ten bands + SCL) read whole with plain
      rasterio into numpy, one thread per core, no warp, no dask. (a) can at best approach
      (d) + (a').
+(e)  (a) with the catalog and COGs served over HTTP on loopback (range requests, another
+     process), each answer --latency-ms late, as a cloud bucket's round trip would be.
 
 Prints median wall time of --runs, peak RSS above the process's start (for (a') and (c)
 above the loaded cube), and the ratios. --variants picks some, e.g. at sizes where the
@@ -25,6 +27,7 @@ in-memory ones do not fit.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -35,16 +38,29 @@ sys.path.insert(0, str(REPO))
 from variants import measure, parse, run_each  # noqa: E402  (beside this script)
 
 MASK = [0, 1, 3, 8, 9, 10, 11]
+LATENCY_MS = float(os.environ.get("CROPCUBE_BENCH_LATENCY_MS", "20"))  # added per request in (e)
 SPAN = ["2021-09-01", "2022-09-01"]
 
 
-def _catalog(size: int):
+def _catalog(size: int, over_http_ms: float | None = None):
+    import atexit
+    import subprocess
+
     from core.settings import Settings
     from demo.build import build_demo_data
     from sources.catalog import Catalog
 
     path = build_demo_data(REPO / ".cache" / "bench" / f"demo-{size}", size=size)
-    return Catalog(Settings(stac_url=str(path), dask_chunk_px=512))
+    if over_http_ms is None:
+        return Catalog(Settings(stac_url=str(path), dask_chunk_px=512))
+    server = REPO / "tests" / "helpers" / "range_http.py"
+    latency = str(over_http_ms / 1000)
+    proc = subprocess.Popen(
+        [sys.executable, str(server), str(path.parent), latency], stdout=subprocess.PIPE, text=True
+    )
+    atexit.register(proc.terminate)
+    base = proc.stdout.readline().strip()  # type: ignore[union-attr]
+    return Catalog(Settings(stac_url=f"{base}/catalog.json", dask_chunk_px=512))
 
 
 def _mask_graph() -> dict:
@@ -216,11 +232,11 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
     from udfs import monthly_composite as mc
 
-    catalog = _catalog(size)
+    catalog = _catalog(size, LATENCY_MS if name == "e" else None)
     lazy = catalog.load("SENTINEL2_L2A", None, SPAN, None)
     bands = [b for b in lazy.bands.values if b != "SCL"]
     assert bands.index("B08") == B08, bands
-    if name == "a":
+    if name in ("a", "e"):
         tmp = Path(tempfile.mkdtemp(prefix="cropcube-bench-"))
 
         def work():
@@ -273,6 +289,7 @@ def main() -> int:
         "b": "(b)  standard graph + interpolation",
         "c": "(c)  numba floor, in memory",
         "d": "(d)  decode floor, rasterio, no warp",
+        "e": f"(e)  (a) over HTTP, +{LATENCY_MS:g} ms a request",
     }
     found = run_each(__file__, args)
     print(
@@ -300,6 +317,8 @@ def main() -> int:
             f"(a)/((d) + (a')) {found['a']['seconds'] / floor:6.2f}  "
             f"({found['d'].get('files')} files, {found['d']['value'] / 1e6:,.0f} MB decoded)"
         )
+    if {"a", "e"} <= set(found):
+        print(f"  time (e)/(a)      {_ratio(found, 'e', 'a', 'seconds')}")
     sums = {k: round(r["checksum_b08"], 0) for k, r in found.items() if k != "d"}
     print(f"  B08 sums (same composite): {sums}")
     return 0

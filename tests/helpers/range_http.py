@@ -1,20 +1,33 @@
-"""A static file server with HTTP Range support on loopback, as object stores serve COGs."""
+"""A static file server with HTTP Range support on loopback, as object stores serve COGs,
+optionally waiting a fixed time before each answer (the round trip to a cloud bucket).
+
+    python tests/helpers/range_http.py DIR [LATENCY_S]   # prints the base URL, serves
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
+import time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
 class RangeHandler(SimpleHTTPRequestHandler):
+    latency_s = 0.0
+
     def log_message(self, *args) -> None:  # keep test output quiet
         pass
 
+    def do_HEAD(self) -> None:
+        time.sleep(self.latency_s)
+        super().do_HEAD()
+
     def do_GET(self) -> None:
+        time.sleep(self.latency_s)
         match = re.match(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
         path = Path(self.translate_path(self.path))
         if not match or not path.is_file():
@@ -38,8 +51,15 @@ class RangeHandler(SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def serve_directory(root: Path) -> tuple[ThreadingHTTPServer, str]:
+def serve_directory(root: Path, latency_s: float = 0.0) -> tuple[ThreadingHTTPServer, str]:
     """Serve `root` on a free loopback port in a daemon thread; returns server and base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(RangeHandler, directory=os.fspath(root)))
+    handler = type("Handler", (RangeHandler,), {"latency_s": latency_s})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=os.fspath(root)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+if __name__ == "__main__":
+    srv, url = serve_directory(Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0)
+    print(url, flush=True)
+    threading.Event().wait()
