@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.cropcube-installed
 JS_STAMP := tests/js/node_modules/.cropcube-installed
 
-.PHONY: install serve test test-fast lint conformance js-deps pg-deps browser-deps docs
+.PHONY: install serve test test-fast lint conformance js-deps pg-deps stac-deps browser-deps docs
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
@@ -36,15 +36,26 @@ serve: $(STAMP)
 	$(BIN)/cropcube serve --host $(HOST) --port $(PORT)
 
 pg-deps:
-	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
-	  (apt-get update -qq && apt-get install -y -qq postgresql)
+	(ls /usr/lib/postgresql/*/bin/initdb && ls /usr/share/postgresql/*/extension/postgis.control) \
+	  >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql postgis)
+
+# A real STAC API for the tests (stac-fastapi-pgstac on PostGIS), in its own virtual
+# environment: it pins its own FastAPI stack.
+STAC_VENV := .cache/stac-venv
+STAC_STAMP := $(STAC_VENV)/.cropcube-installed
+$(STAC_STAMP): tests/stac-api-requirements.txt
+	test -x $(STAC_VENV)/bin/python || $(PYTHON) -m venv $(STAC_VENV)
+	$(STAC_VENV)/bin/python -m pip install --quiet -r tests/stac-api-requirements.txt
+	touch $(STAC_STAMP)
+
+stac-deps: $(STAC_STAMP)
 
 # Debian's Chromium for the Web Editor test (driven by playwright-core; never a downloaded browser)
 browser-deps:
 	test -x /usr/bin/chromium || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-test: $(STAMP) $(JS_STAMP) pg-deps browser-deps
+test: $(STAMP) $(JS_STAMP) pg-deps $(STAC_STAMP) browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -109,6 +109,8 @@ class Settings:
     )
     token_ttl_s: int = setting(24 * 3600, "lifetime of a login token (s)", int)
     dask_chunk_px: int = setting(1024, "spatial chunk size of loaded cubes (px)", int)
+    stac_page_size: int = setting(100, "items per page asked of a STAC API", int)
+    stac_cache_s: float = setting(60.0, "how long a STAC API search's items are reused (s)", float)
     read_threads: int = setting(
         16, "concurrent requests per read block for remote (HTTP) COGs; local: one", int
     )

@@ -179,7 +179,9 @@ class Catalog:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.source = StacSource(settings.catalog_url)
+        self.source = StacSource(
+            settings.catalog_url, settings.stac_page_size, settings.stac_cache_s
+        )
 
     @cached_property
     def _collections(self) -> dict[str, Collection]:

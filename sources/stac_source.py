@@ -1,13 +1,18 @@
 """Find STAC items of a collection: from a static catalog (file or URL) or a STAC API.
 
-A static catalog is read once and kept in memory; a STAC API is searched per request.
-Both hand back pystac Items, so loading is one code path whatever the source.
+A static catalog is read once and kept in memory. A STAC API is searched page by page
+(`page_size` items a page, every page followed), and a search's items are kept for
+`cache_s` seconds, so the same search within a request (a graph loading one collection
+twice, an estimate before a run) asks the API once. Both hand back pystac Items, so
+loading is one code path whatever the source.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
+from collections import OrderedDict
 from functools import cached_property
 
 import pystac
@@ -22,10 +27,14 @@ def _is_static(url: str) -> bool:
 class StacSource:
     """Items and collection documents from one STAC root."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, page_size: int = 100, cache_s: float = 60.0):
         self.url = url
+        self.page_size = page_size
+        self.cache_s = cache_s
+        self.pages_read = 0  # pages fetched from a STAC API, for tests and logs
         self._lock = threading.Lock()
         self._items: dict[str, list[pystac.Item]] = {}
+        self._searches: OrderedDict[tuple, tuple[float, list[pystac.Item]]] = OrderedDict()
 
     @cached_property
     def _root(self) -> pystac.Catalog | pystac_client.Client:
@@ -62,10 +71,7 @@ class StacSource:
         """Items intersecting a lon/lat box whose time lies in [start, end)."""
         if isinstance(self._root, pystac_client.Client):
             interval = f"{iso(start) if start else '..'}/{iso(end) if end else '..'}"
-            found = self._root.search(
-                collections=[collection_id], bbox=list(bbox_ll), datetime=interval
-            )
-            items = list(found.items())
+            items = self._api_search(collection_id, bbox_ll, interval)
         else:
             area = box(*bbox_ll)
             items = [
@@ -74,6 +80,31 @@ class StacSource:
                 if i.geometry is None or shape(i.geometry).intersects(area)
             ]
         return [i for i in items if in_interval(i, start, end)]
+
+    def _api_search(
+        self, collection_id: str, bbox_ll: tuple[float, ...], interval: str
+    ) -> list[pystac.Item]:
+        key = (collection_id, tuple(round(v, 9) for v in bbox_ll), interval)
+        with self._lock:
+            hit = self._searches.get(key)
+            if hit is not None and time.monotonic() - hit[0] < self.cache_s:
+                return list(hit[1])
+        assert isinstance(self._root, pystac_client.Client)
+        found = self._root.search(
+            collections=[collection_id],
+            bbox=list(bbox_ll),
+            datetime=interval,
+            limit=self.page_size,
+        )
+        items: list[pystac.Item] = []
+        for page in found.pages():
+            self.pages_read += 1
+            items.extend(page.items)
+        with self._lock:
+            self._searches[key] = (time.monotonic(), items)
+            while len(self._searches) > 32:
+                self._searches.popitem(last=False)
+        return list(items)
 
 
 def iso(t: dt.datetime) -> str:
