@@ -37,7 +37,7 @@ serve: $(STAMP)
 
 pg-deps:
 	(ls /usr/lib/postgresql/*/bin/initdb && ls /usr/share/postgresql/*/extension/postgis.control) \
-	  >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql postgis)
+	  >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql postgresql-postgis)
 
 # A real STAC API for the tests (stac-fastapi-pgstac on PostGIS), in its own virtual
 # environment: it pins its own FastAPI stack.
