@@ -39,7 +39,7 @@ from core.settings import Settings
 from sources import cog_reader
 from sources.extents import Area, parse_spatial_extent, parse_temporal_extent
 from sources.reflectance import to_reflectance
-from sources.stac_source import StacSource, item_time
+from sources.stac_source import StacSource, epsg_of, item_time
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs" / "collections"
 CHUNK_BYTES = 16 * 2**20  # float32 bytes of one band of one load chunk, all dates
@@ -282,7 +282,7 @@ class Catalog:
                 f"No data in collection '{coll.id}' for the requested extent and "
                 f"filters; the collection covers {_extent_text(coll)}."
             )
-        epsg = Counter(_item_epsg(i) for i in items).most_common(1)[0][0]
+        epsg = Counter(epsg_of(i.properties) for i in items).most_common(1)[0][0]
         if asked is None:
             area = _native_area(items, epsg) or area
         footprint = Geometry(area.geometry, crs=area.crs)
@@ -416,14 +416,9 @@ def _asset_key(item: pystac.Item, coll: Collection, name: str) -> str:
     )
 
 
-def _item_epsg(item: pystac.Item) -> int:
-    code = item.properties.get("proj:epsg") or item.properties.get("proj:code", "EPSG:4326")
-    return int(str(code).split(":")[-1])
-
-
 def _native_area(items: list[pystac.Item], epsg: int) -> Area | None:
     """The union of the items' native bounding boxes (proj:bbox) in their CRS."""
-    boxes = [i.properties.get("proj:bbox") for i in items if _item_epsg(i) == epsg]
+    boxes = [i.properties.get("proj:bbox") for i in items if epsg_of(i.properties) == epsg]
     if not boxes or any(b is None for b in boxes):
         return None
     return Area(unary_union([box(*b[:4]) for b in boxes]), pyproj.CRS.from_epsg(epsg))

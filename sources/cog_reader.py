@@ -33,7 +33,7 @@ from rasterio.windows import Window
 
 from core.errors import Internal
 from sources.reflectance import convert_into
-from sources.stac_source import item_time
+from sources.stac_source import epsg_of, item_time
 
 # GDAL options that suit COGs: no directory listing on open, one HTTP/2 connection for many
 # range requests, neighbouring ranges merged, headers and tiles cached in the process.
@@ -103,10 +103,9 @@ def _grid(item: pystac.Item, key: str) -> tuple[list[float], list[int], int] | N
     asset = item.assets[key]
     fields = {**item.properties, **asset.extra_fields}
     transform, shape = fields.get("proj:transform"), fields.get("proj:shape")
-    code = fields.get("proj:epsg") or fields.get("proj:code")
-    if not transform or not shape or not code:
+    if not transform or not shape or not (fields.get("proj:epsg") or fields.get("proj:code")):
         return None
-    return list(transform[:6]), list(shape), int(str(code).split(":")[-1])
+    return list(transform[:6]), list(shape), epsg_of(fields)
 
 
 def _whole(value: float) -> int | None:
@@ -151,13 +150,18 @@ def plan_band(
         with rasterio.Env(**GDAL_OPTIONS), rasterio.open(dates[0][0].href) as ds:
             tile, dtype, file_nodata = ds.block_shapes[0][0], np.dtype(ds.dtypes[0]), ds.nodata
     except rasterio.errors.RasterioError as err:
-        raise Internal(f"Could not read band {key} of item {dates[0][0].item_id}.") from err
+        raise _unreadable(key, dates[0][0]) from err
     raster = (days[0][1][0].assets[key].extra_fields.get("raster:bands") or [{}])[0]
     nodata = raster.get("nodata", file_nodata)
     side = math.sqrt(READ_BLOCK_BYTES / (dtype.itemsize * len(dates)))
     block = max(1, int(side // tile)) * tile
     parts = (key, factor, row0, col0, block, dtype.str, nodata, dates)
     return BandPlan(key, factor, row0, col0, block, dtype, nodata, tuple(dates), tokenize(*parts))
+
+
+def _unreadable(key: str, src: Source) -> Internal:
+    """The error for a file GDAL cannot read: it names the item, never the server's path."""
+    return Internal(f"Could not read band {key} of item {src.item_id}.")
 
 
 def _fill(plan: BandPlan) -> Any:
@@ -179,7 +183,7 @@ def _read_piece(
         with rasterio.open(src.href) as ds:
             pixels = ds.read(1, window=window)
     except rasterio.errors.RasterioError as err:
-        raise Internal(f"Could not read band {key} of item {src.item_id}.") from err
+        raise _unreadable(key, src) from err
     return slice(r0 - rows[0], r1 - rows[0]), slice(c0 - cols[0], c1 - cols[0]), pixels
 
 
@@ -187,12 +191,20 @@ _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
 
 
+def _enter_gdal_env() -> None:
+    """Each reader thread keeps GDAL_OPTIONS for its life: no environment set up and torn
+    down per file, and threads that are not ours keep GDAL's defaults."""
+    rasterio.Env(**GDAL_OPTIONS).__enter__()
+
+
 def _pool(threads: int) -> ThreadPoolExecutor:
     """A process-wide pool of reader threads: GDAL decodes without the GIL, so the files of
     one block are read on every core, and the chunks waiting on that block do not idle."""
     with _POOLS_LOCK:
         if threads not in _POOLS:
-            _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="cog-read")
+            _POOLS[threads] = ThreadPoolExecutor(
+                threads, thread_name_prefix="cog-read", initializer=_enter_gdal_env
+            )
         return _POOLS[threads]
 
 
@@ -209,13 +221,13 @@ def read_block(
     jobs = [(t, src) for t, sources in enumerate(plan.dates) for src in sources]
 
     def piece(job: tuple[int, Source]) -> tuple[slice, slice, np.ndarray] | None:
-        with rasterio.Env(**GDAL_OPTIONS):
-            return _read_piece(job[1], rows, cols, plan.key)
+        return _read_piece(job[1], rows, cols, plan.key)
 
     if threads > 1 and len(jobs) > 1:
         pieces = list(_pool(threads).map(piece, jobs))
     else:
-        pieces = [piece(job) for job in jobs]
+        with rasterio.Env(**GDAL_OPTIONS):
+            pieces = [piece(job) for job in jobs]
     filled = [False] * len(plan.dates)  # a date no file covers is filled at the end
     for (t, _), piece in zip(jobs, pieces, strict=True):
         if piece is None:

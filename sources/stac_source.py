@@ -107,6 +107,13 @@ class StacSource:
         return list(items)
 
 
+def epsg_of(fields: dict) -> int:
+    """The EPSG code of an item's or asset's projection fields (proj:epsg or proj:code),
+    EPSG:4326 without them."""
+    code = fields.get("proj:epsg") or fields.get("proj:code") or "EPSG:4326"
+    return int(str(code).split(":")[-1])
+
+
 def iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
