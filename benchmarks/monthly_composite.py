@@ -16,6 +16,10 @@ bands + SCL, in one run, each variant in its own process (for its peak memory):
      (d) + (a').
 (e)  (a) with the catalog and COGs served over HTTP on loopback (range requests, another
      process), each answer --latency-ms late, as a cloud bucket's round trip would be.
+(f)  (a) on a Dask cluster on loopback: a `dask scheduler` and two `dask worker` processes
+     of one thread each, the blocks computed there as a batch job's are; prints how the
+     task time divides between reading and computing and between the workers (the job
+     log's line).
 
 Prints median wall time of --runs, peak RSS above the process's start (for (a') and (c)
 above the loaded cube), and the ratios. --variants picks some, e.g. at sizes where the
@@ -165,12 +169,17 @@ def _b08_sum(values: np.ndarray) -> float:
 
 def _through_backend(catalog, out_dir: Path) -> float:
     """load_collection -> monthly_composite -> save_result(GTiff), as POST /result runs it."""
-    import rasterio
-
     from backend.executor import evaluate, write_outputs
     from processes.context import ExecutionContext
 
-    graph = {
+    ctx = ExecutionContext(catalog)
+    value = evaluate(_composite_graph(), ctx)
+    (path,) = [o.path for o in write_outputs(value, ctx, out_dir)]
+    return _b08_of(path)
+
+
+def _composite_graph() -> dict:
+    return {
         "load": LOAD,
         "mc": {"process_id": "monthly_composite", "arguments": {"data": {"from_node": "load"}}},
         "save": {
@@ -179,9 +188,12 @@ def _through_backend(catalog, out_dir: Path) -> float:
             "result": True,
         },
     }
-    ctx = ExecutionContext(catalog)
-    value = evaluate(graph, ctx)
-    (path,) = [o.path for o in write_outputs(value, ctx, out_dir)]
+
+
+def _b08_of(path: Path) -> float:
+    """The sum of a composite GTiff's B08 bands: the same composite gives the same sum."""
+    import rasterio
+
     with rasterio.open(path) as src:
         return float(
             sum(
@@ -190,6 +202,55 @@ def _through_backend(catalog, out_dir: Path) -> float:
                 if d.endswith(" B08")
             )
         )
+
+
+def _cluster() -> str:
+    """A `dask scheduler` and two one-thread `dask worker` processes on loopback, stopped at
+    exit; the scheduler's address."""
+    import atexit
+    import subprocess
+
+    bin_dir = Path(sys.executable).parent
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = [bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port)]
+    worker = [bin_dir / "dask", "worker", address, "--nworkers", "2", "--nthreads", "1"]
+    for command in (
+        [*scheduler, "--no-dashboard"],
+        [*worker, "--no-dashboard", "--host", "127.0.0.1", "--memory-limit", "0"],
+    ):
+        proc = subprocess.Popen(command, stderr=subprocess.DEVNULL, cwd=REPO)
+        atexit.register(proc.wait, timeout=30)
+        atexit.register(proc.terminate)
+    return address
+
+
+def _on_cluster(catalog, out_dir: Path, client) -> tuple[float, str]:
+    """(a) with its blocks computed on the cluster's workers, as a batch job on
+    CROPCUBE_DASK_SCHEDULER computes them; the B08 sum and the job log's time split."""
+    import time
+
+    from distributed import span
+
+    from backend.executor import evaluate, write_outputs
+    from backend.jobs.runner import time_split
+    from formats import blocks
+    from processes.context import ExecutionContext
+
+    ctx = ExecutionContext(catalog)
+    value = evaluate(_composite_graph(), ctx)
+    started = time.perf_counter()
+    with blocks.reporting(lambda done, total: None) as watch, span("bench") as sid:
+        (path,) = [o.path for o in write_outputs(value, ctx, out_dir, scheduler=None)]
+    return _b08_of(path), time_split(client, sid, watch, time.perf_counter() - started)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _cog_paths(size: int) -> tuple[list[str], int]:
@@ -241,6 +302,35 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
         def work():
             return _through_backend(catalog, tmp)
+    elif name == "f":
+        from distributed import Client
+
+        tmp = Path(tempfile.mkdtemp(prefix="cropcube-bench-"))
+        splits: list[str] = []
+        client = Client(_cluster(), timeout=60)
+        client.wait_for_workers(2, timeout=60)
+
+        def peak_mb() -> float:  # defined here, so that it travels to the workers by value
+            import resource
+
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+        before = client.run(peak_mb)
+
+        def work():
+            value, split = _on_cluster(catalog, tmp, client)
+            splits.append(split)
+            return value
+
+        result = measure(work, runs)
+        workers = [v - before[k] for k, v in client.run(peak_mb).items()]
+        client.close()
+        return {
+            **result,
+            "checksum_b08": result["value"],
+            "split": splits[-1],
+            "worker_peaks_mb": sorted(workers),
+        }
     elif name == "b":
 
         def work():
@@ -290,6 +380,7 @@ def main() -> int:
         "c": "(c)  numba floor, in memory",
         "d": "(d)  decode floor, rasterio, no warp",
         "e": f"(e)  (a) over HTTP, +{LATENCY_MS:g} ms a request",
+        "f": "(f)  (a) on a Dask cluster, 2 workers",
     }
     found = run_each(__file__, args)
     print(
@@ -319,6 +410,10 @@ def main() -> int:
         )
     if {"a", "e"} <= set(found):
         print(f"  time (e)/(a)      {_ratio(found, 'e', 'a', 'seconds')}")
+    if "f" in found:
+        print(f"  time (f)/(a)      {_ratio(found, 'f', 'a', 'seconds')}")
+        peaks = ", ".join(f"+{mb:,.0f} MB" for mb in found["f"]["worker_peaks_mb"])
+        print(f"  (f) workers' peaks {peaks}; {found['f']['split']}")
     sums = {k: round(r["checksum_b08"], 0) for k, r in found.items() if k != "d"}
     print(f"  B08 sums (same composite): {sums}")
     return 0

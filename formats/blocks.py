@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -28,28 +30,46 @@ def _distributed_client() -> Any:
         return None
 
 
-_on_block: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar(
-    "cropcube_on_block", default=None
+@dataclass
+class Watch:
+    """What the writers inside `reporting` tell: a callback(done, total) per block written,
+    and the seconds they waited for blocks (the rest of their time is writing)."""
+
+    on_block: Callable[[int, int], None]
+    waited_s: float = 0.0
+
+
+_watch: contextvars.ContextVar[Watch | None] = contextvars.ContextVar(
+    "cropcube_block_watch", default=None
 )
 
 
 @contextlib.contextmanager
-def reporting(callback: Callable[[int, int], None]) -> Iterator[None]:
-    """Call callback(done, total) as each block of a raster written inside is done: the
-    progress of a job moves with its blocks."""
-    token = _on_block.set(callback)
+def reporting(callback: Callable[[int, int], None]) -> Iterator[Watch]:
+    """Call callback(done, total) as each block of a raster written inside is done (the
+    progress of a job moves with its blocks), and count the time spent waiting for them."""
+    watch = Watch(callback)
+    token = _watch.set(watch)
     try:
-        yield
+        yield watch
     finally:
-        _on_block.reset(token)
+        _watch.reset(token)
 
 
 def _reported(blocks: Iterator[tuple[Any, Any]], total: int) -> Iterator[tuple[Any, Any]]:
-    report = _on_block.get()
-    for done, block in enumerate(blocks, start=1):
+    watch = _watch.get()
+    done = 0
+    while True:
+        started = time.perf_counter()
+        block = next(blocks, None)
+        if watch is not None:
+            watch.waited_s += time.perf_counter() - started
+        if block is None:
+            return
         yield block
-        if report is not None:
-            report(done, total)
+        done += 1
+        if watch is not None:
+            watch.on_block(done, total)
 
 
 def _compute_alone(block: Any) -> Any:

@@ -42,12 +42,13 @@ def load_collection(
     """Lazy Sentinel-2 (or label) cube from the catalog; see sources.catalog.Catalog.load."""
     ctx = current.get()
     keep = _property_filter(properties) if isinstance(properties, dict) and properties else None
+    found: list[str] = []
     cube = ctx.catalog.load(
-        id, spatial_extent, temporal_extent, bands, keep, max_values=ctx.max_values
+        id, spatial_extent, temporal_extent, bands, keep, ctx.max_values, found.append
     )
     if "t" in cube.dims:
         ctx.loaded_times.append(cube["t"].values)
-    ctx.log("info", f"load_collection {id}: {describe_cube(cube)}.")
+    ctx.log("info", f"load_collection {id}: {'; '.join([*found, describe_cube(cube)])}.")
     return cube
 
 
@@ -101,9 +102,10 @@ def load_stac(
             f"No STAC items at {url} for the requested extent, bands and filters."
         )
     coll = Collection.from_items(items, "load_stac")
-    cube = ctx.catalog.load_items(coll, items, area, bands, None, ctx.max_values)
+    found: list[str] = []
+    cube = ctx.catalog.load_items(coll, items, area, bands, None, ctx.max_values, found.append)
     ctx.loaded_times.append(cube["t"].values)
-    ctx.log("info", f"load_stac {url}: {len(items)} items; {describe_cube(cube)}.")
+    ctx.log("info", f"load_stac {url}: {'; '.join([*found, describe_cube(cube)])}.")
     return cube
 
 

@@ -253,14 +253,16 @@ class Catalog:
         bands: Sequence[str] | None = None,
         keep_item: Callable[[dict[str, Any]], bool] | None = None,
         max_values: int | None = None,
+        note: Callable[[str], None] | None = None,
     ) -> xr.DataArray:
-        """A lazy (t, bands, y, x) float32 cube; see the module docstring."""
+        """A lazy (t, bands, y, x) float32 cube; see the module docstring. note(text) hears
+        how many items were found and how they are read (a job's log)."""
         coll = self.get(collection_id)
         start, end = parse_temporal_extent(temporal_extent) if temporal_extent else (None, None)
         asked = parse_spatial_extent(spatial_extent)
         search = asked or _collection_area(coll)
         items = self.source.search(coll.stac_id, search.lonlat_bounds(), start, end)
-        return self.load_items(coll, items, asked, bands, keep_item, max_values)
+        return self.load_items(coll, items, asked, bands, keep_item, max_values, note)
 
     def load_items(
         self,
@@ -270,6 +272,7 @@ class Catalog:
         bands: Sequence[str] | None = None,
         keep_item: Callable[[dict[str, Any]], bool] | None = None,
         max_values: int | None = None,
+        note: Callable[[str], None] | None = None,
     ) -> xr.DataArray:
         """The cube of the items found for a collection (load_collection, load_stac), over
         the area asked for (a parsed spatial extent), or the items' own without one."""
@@ -296,7 +299,9 @@ class Catalog:
                 f"{max_values:,} allowed for synchronous processing. Use a batch job, or "
                 "a smaller extent, fewer dates or fewer bands."
             )
-        cube = self._read(coll, items, names, geobox)
+        cube, how = self._read(coll, items, names, geobox)
+        if note is not None:
+            note(f"{len(items)} items, {how}")
         if area.polygons:
             inside = rasterize(footprint.to_crs(f"EPSG:{epsg}"), geobox)
             cube = cube.where(inside.rename({inside.dims[0]: "y", inside.dims[1]: "x"}).data)
@@ -304,7 +309,8 @@ class Catalog:
 
     def _read(
         self, coll: Collection, items: list[pystac.Item], names: list[str], geobox: GeoBox
-    ) -> xr.DataArray:
+    ) -> tuple[xr.DataArray, str]:
+        """The cube, and how its files are read."""
         keys = [_asset_key(items[0], coll, n) for n in names]
         n_times = len({item_time(i).date() for i in items}) if coll.has_time else 1
         chunk = _chunk_px(n_times, self.settings.dask_chunk_px)
@@ -326,8 +332,10 @@ class Catalog:
                 self.settings.read_threads,
                 self.settings.read_cache_mb * 2**20,
             )
+            how = "read on their own grids"
         else:  # the files do not line up with the output grid: warp
             times, data = _warped(items, keys, kinds, geobox, chunk)
+            how = "warped to the cube's grid (odc-stac)"
         common = {b["name"]: b.get("common_name", "") for b in coll.bands}
         cube = xr.DataArray(
             data,
@@ -343,7 +351,7 @@ class Catalog:
         cube.name = coll.id
         if not coll.has_time:
             cube = cube.isel(t=0, drop=True)
-        return cube
+        return cube, how
 
 
 def _warped(

@@ -28,6 +28,7 @@ import numpy as np
 import pystac
 import rasterio
 from dask.base import tokenize
+from distributed.metrics import context_meter
 from odc.geo.geobox import GeoBox
 from rasterio.windows import Window
 
@@ -49,6 +50,7 @@ GDAL_OPTIONS: dict[str, Any] = {
     "VSI_CACHE_SIZE": str(32 * 2**20),
 }
 READ_BLOCK_BYTES = 80 * 2**20  # raw bytes of one read block (one band, all dates)
+READ_METRIC = "read-cogs"  # the label of reading time in dask.distributed's task metrics
 
 
 @dataclass(frozen=True)
@@ -376,7 +378,8 @@ def cube(
             rows = ((y0 + o0) // k, -(-(y0 + o1) // k))
             cols = ((x0 + p0) // k, -(-(x0 + p1) // k))
             shared = p.block * k > chunk_px
-            raw = _native(p, rows, cols, shared, threads, cache_bytes)
+            with context_meter.meter(READ_METRIC):  # the job's log: reading apart from computing
+                raw = _native(p, rows, cols, shared, threads, cache_bytes)
             dy, dx = y0 + o0 - rows[0] * k, x0 + p0 - cols[0] * k
             nodata = p.nodata if scaling.mask else None
             convert_into(out[:, b], raw, scaling.scale, scaling.offset, nodata, k, dy, dx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 
 import numpy as np
@@ -106,10 +107,25 @@ def test_client_batch_job_end_to_end(job_server, demo_catalog, tmp_path):
     # The log says where the time went: what was loaded, each stage, the blocks written.
     dates = len(ndvi_stack(demo_catalog, "2022-06-01", "2022-07-01", TEST_BOX))
     loaded = next(m for m in messages if m.startswith("load_collection SENTINEL2_L2A: "))
-    assert loaded.startswith(f"load_collection SENTINEL2_L2A: {dates} dates, 2 bands, 84 x 96 px")
-    assert "chunks" in loaded
+    found = re.match(
+        rf"load_collection SENTINEL2_L2A: (\d+) items, read on their own grids; {dates} dates, "
+        r"2 bands, 84 x 96 px, chunks ",
+        loaded,
+    )
+    assert found and int(found.group(1)) >= dates, loaded
     for stage in ("Graph evaluated in", "Read, computed and written in", "Results described in"):
         assert any(m.startswith(stage) for m in messages), stage
+    # ... and how the compute stage divides: reading the COGs, computing, writing.
+    split = next(m for m in messages if m.startswith("Tasks ran "))
+    figures = re.match(
+        r"Tasks ran ([\d.]+) s on \d+ thread\(s\) of 1 worker\(s\): reading COGs ([\d.]+) s, "
+        r"computing ([\d.]+) s; the writers waited ([\d.]+) s for blocks and wrote for "
+        r"([\d.]+) s\.",
+        split,
+    )
+    assert figures, split
+    total, reading, computing = (float(figures.group(i)) for i in (1, 2, 3))
+    assert reading > 0 and computing > 0 and total == pytest.approx(reading + computing, abs=0.11)
 
 
 def test_tampered_and_expired_links_are_refused(alice, job_server):

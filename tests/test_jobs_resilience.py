@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -193,8 +194,10 @@ def test_job_on_a_separate_dask_scheduler(demo_catalog, tmp_path):
             os.path.join(bin_dir, "dask"),
             "worker",
             address,
-            "--nthreads",
+            "--nworkers",
             "2",
+            "--nthreads",
+            "1",
             "--no-dashboard",
             "--host",
             "127.0.0.1",
@@ -207,7 +210,7 @@ def test_job_on_a_separate_dask_scheduler(demo_catalog, tmp_path):
         from dask.distributed import Client
 
         with Client(address, timeout=60) as client:
-            client.wait_for_workers(1, timeout=60)
+            client.wait_for_workers(2, timeout=60)
 
             def transitions() -> int:
                 return client.run_on_scheduler(
@@ -230,6 +233,13 @@ def test_job_on_a_separate_dask_scheduler(demo_catalog, tmp_path):
             alice.start(job_id)
             assert alice.wait(job_id, {"finished", "error"}) == "finished", alice.logs(job_id)
             assert transitions() > before + 10  # the tasks ran on that scheduler
+            # the log divides the time between the two workers, and both read and computed
+            split = next(
+                e["message"] for e in alice.logs(job_id) if e["message"].startswith("Tasks ran ")
+            )
+            assert " on 2 thread(s) of 2 worker(s): " in split, split
+            per_worker = re.findall(r"(\S+) reading ([\d.]+) s, computing ([\d.]+) s", split)
+            assert len(per_worker) == 2 and all(float(r) > 0 for _, r, _ in per_worker), split
             # a UDF's blocks run in sandboxes the Dask worker starts, not in the job
             udf_job = alice.create(_rescale_udf_graph())
             alice.start(udf_job)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import dask.array as da
 import numpy as np
 
@@ -23,3 +25,20 @@ def test_every_block_written_is_reported_in_order():
     assert seen[-1] == (1, 1)
     list(blocks.iter_blocks(array))  # outside reporting: nothing is called
     assert len(seen) == 7
+
+
+def test_the_time_writers_wait_for_blocks_is_counted_apart_from_writing():
+    def slow(block):
+        time.sleep(0.1)
+        return block
+
+    array = da.ones((4, 4), chunks=2).map_blocks(slow)  # 4 blocks of 0.1 s, 2 at a time
+    with blocks.reporting(lambda done, total: None) as watch:
+        for _ in blocks.iter_blocks(array, threads=1):
+            time.sleep(0.05)  # "writing": not counted as waiting
+    # one thread: the blocks take at least 4 x 0.1 s, of which the writing hides at most 3
+    # x 0.05 s (the block computed while the writer writes)
+    assert 0.4 - 3 * 0.05 <= watch.waited_s
+    with blocks.reporting(lambda done, total: None) as idle:
+        pass
+    assert idle.waited_s == 0.0
