@@ -115,7 +115,7 @@ class Settings:
         16, "concurrent requests per read block for remote (HTTP) COGs; local: one", int
     )
     read_cache_mb: int = setting(
-        1024, "read blocks kept per process for the chunks that share them (MB)", int
+        384, "read blocks kept per process for the chunks that share them (MB)", int
     )
     demo_size: int | None = setting(
         None,

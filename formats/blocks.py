@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from typing import Any
 import dask
 import dask.array as da
 import numpy as np
+from dask.system import CPU_COUNT
 
 
 def _distributed_client() -> Any:
@@ -121,7 +121,7 @@ def _stream(blocks: list[tuple[Any, Any]], threads: int | None) -> Iterator[tupl
     client = _distributed_client()
     if client is not None:
         threads = threads or sum(client.nthreads().values())
-    threads = max(1, threads or os.cpu_count() or 1)
+    threads = max(1, threads or CPU_COUNT)  # the cores this process may use
     if len(blocks) <= threads and client is None:
         # Too few blocks to stream: let the threaded scheduler parallelise inside them.
         yield from zip([b[0] for b in blocks], dask.compute(*[b[1] for b in blocks]), strict=True)

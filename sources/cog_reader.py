@@ -3,9 +3,9 @@
 The 10, 20 and 60 m grids of a Sentinel-2 tile share a corner, so on an output grid in
 the same CRS whose pixel edges fall on the 10 m edges every output pixel lies inside one
 source pixel: nearest resampling is a repeat. Each band is read at its own resolution in
-blocks of whole COG tiles (each tile decoded once, each file opened once per block, files
-outside a block never opened) and written, repeated, scaled and masked in one compiled
-pass, straight into the cube's chunk. `plan` says None when the items do not line up
+blocks of whole COG tiles (each tile decoded once, each file opened once per process and
+kept open, files outside the cube never opened) and written, repeated, scaled and masked
+in one compiled pass, straight into the cube's chunk. `plan` says None when the items do not line up
 (another CRS, a rotated or fractional grid, no projection metadata); the caller then
 warps with odc-stac. Items of one solar day are fused as odc-stac fuses them (sorted by
 time and id, the first valid pixel wins), so both paths give the same values.
@@ -13,12 +13,14 @@ time and id, the first valid pixel wins), so both paths give the same values.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import os
+import resource
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,7 @@ import numpy as np
 import pystac
 import rasterio
 from dask.base import tokenize
+from dask.system import CPU_COUNT
 from distributed.metrics import context_meter
 from odc.geo.geobox import GeoBox
 from rasterio.windows import Window
@@ -37,7 +40,9 @@ from sources.reflectance import convert_into
 from sources.stac_source import epsg_of, item_time
 
 # GDAL options that suit COGs: no directory listing on open, one HTTP/2 connection for many
-# range requests, neighbouring ranges merged, headers and tiles cached in the process.
+# range requests, neighbouring ranges merged, a small block cache. No VSI cache: the
+# datasets stay open (their headers parsed once), and a per-handle cache over thousands of
+# open files would hold their compressed bytes a second time.
 GDAL_OPTIONS: dict[str, Any] = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF,.jp2",
@@ -46,10 +51,16 @@ GDAL_OPTIONS: dict[str, Any] = {
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "GDAL_HTTP_MAX_RETRY": "3",
     "GDAL_HTTP_RETRY_DELAY": "1",
-    "VSI_CACHE": "TRUE",
-    "VSI_CACHE_SIZE": str(32 * 2**20),
+    "VSI_CACHE": "FALSE",
+    # GDAL's block cache (process-wide) keeps decoded tiles of open datasets: with the
+    # datasets kept open it would fill to 5 % of RAM with tiles that are read only once.
+    "GDAL_CACHEMAX": 128 * 2**20,
 }
-READ_BLOCK_BYTES = 80 * 2**20  # raw bytes of one read block (one band, all dates)
+READ_BLOCK_BYTES = 24 * 2**20  # raw bytes of one read block (one band, all dates)
+# Remote blocks are larger: the tiles of one file in one block go in one merged request,
+# so fewer round trips, at the price of memory.
+REMOTE_READ_BLOCK_BYTES = 80 * 2**20
+MAX_OPEN_DATASETS = 4096  # per process; a quarter of the file limit where that is lower
 READ_METRIC = "read-cogs"  # the label of reading time in dask.distributed's task metrics
 
 
@@ -155,9 +166,17 @@ def plan_band(
         raise _unreadable(key, dates[0][0]) from err
     raster = (days[0][1][0].assets[key].extra_fields.get("raster:bands") or [{}])[0]
     nodata = raster.get("nodata", file_nodata)
-    side = math.sqrt(READ_BLOCK_BYTES / (dtype.itemsize * len(dates)))
+    remote = "://" in dates[0][0].href
+    budget = REMOTE_READ_BLOCK_BYTES if remote else READ_BLOCK_BYTES
+    side = math.sqrt(budget / (dtype.itemsize * len(dates)))
     block = max(1, int(side // tile)) * tile
-    parts = (key, factor, row0, col0, block, dtype.str, nodata, dates)
+    versions = []  # files rewritten in place make another plan: the cache does not serve them
+    for src in (src for sources in dates for src in sources):
+        try:
+            versions.append(_version(src.href))
+        except OSError as err:
+            raise _unreadable(key, src) from err
+    parts = (key, factor, row0, col0, block, dtype.str, nodata, dates, versions)
     return BandPlan(key, factor, row0, col0, block, dtype, nodata, tuple(dates), tokenize(*parts))
 
 
@@ -182,15 +201,96 @@ def _read_piece(
         return None
     window = Window(c0 - src.col, r0 - src.row, c1 - c0, r1 - r0)
     try:
-        with rasterio.open(src.href) as ds:
+        with HANDLES.dataset(src.href) as ds:
             pixels = ds.read(1, window=window)
-    except rasterio.errors.RasterioError as err:
+    except (rasterio.errors.RasterioError, OSError) as err:
         raise _unreadable(key, src) from err
     return slice(r0 - rows[0], r1 - rows[0]), slice(c0 - cols[0], c1 - cols[0]), pixels
 
 
+class Handles:
+    """Open datasets kept for the next block that reads the same file: opening a COG (its
+    header parsed, its tile index read) costs as much as decoding a tile, and a year's
+    chunk reads every file of every band. Each dataset serves one thread at a time; at
+    most max_open stay open per process (least recently used closed first), well inside
+    the process's file limit."""
+
+    def __init__(self, max_open: int) -> None:
+        self.max_open = max_open
+        self._lock = threading.Lock()
+        self._idle: OrderedDict[tuple, list[Any]] = OrderedDict()
+        self._count = 0
+
+    @contextlib.contextmanager
+    def dataset(self, href: str) -> Iterator[Any]:
+        key = _version(href)
+        with self._lock:
+            idle = self._idle.get(key)
+            ds = idle.pop() if idle else None
+            if idle is not None and not idle:
+                del self._idle[key]
+        if ds is None:
+            ds = rasterio.open(href)
+            with self._lock:
+                self._count += 1
+        try:
+            yield ds
+        except BaseException:
+            self._close(ds)  # a dataset that failed is not lent again
+            raise
+        with self._lock:
+            self._idle.setdefault(key, []).append(ds)
+            self._idle.move_to_end(key)
+            closing = []
+            while self._count > self.max_open and self._idle:
+                _, lru = next(iter(self._idle.items()))
+                closing.append(lru.pop())
+                self._count -= 1
+                if not lru:
+                    self._idle.popitem(last=False)
+        for old in closing:
+            old.close()
+
+    def _close(self, ds: Any) -> None:
+        ds.close()
+        with self._lock:
+            self._count -= 1
+
+    def forget(self) -> None:
+        """Drop every dataset without closing it (a forked child must not share the
+        parent's file offsets)."""
+        self._idle, self._count, self._lock = OrderedDict(), 0, threading.Lock()
+
+
+def _version(href: str) -> tuple:
+    """A file's identity for the kept datasets: a local file rewritten in place is opened
+    anew (remote objects of one href do not change while a cube is read)."""
+    if "://" in href:
+        return (href,)
+    st = os.stat(href)
+    return href, st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _max_open() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(16, min(MAX_OPEN_DATASETS, soft // 4))
+
+
+HANDLES = Handles(_max_open())
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
+
+
+def _after_fork() -> None:
+    """A forked child starts with no reader threads (they did not survive the fork) and no
+    open datasets of its own."""
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+    HANDLES.forget()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def _enter_gdal_env() -> None:
@@ -354,7 +454,7 @@ def cube(
     geobox: GeoBox,
     chunk_px: int,
     threads: int = 1,
-    cache_bytes: int = 1024 * 2**20,
+    cache_bytes: int = 384 * 2**20,
 ) -> da.Array:
     """The bands on the output grid as a lazy (dates, bands, y, x) float32 array, one task
     per spatial chunk holding every band, each band written straight into the chunk.
@@ -366,7 +466,7 @@ def cube(
     per core."""
     height, width = geobox.shape.yx
     remote = any("://" in s.href for p in plans for d in p.dates for s in d)
-    threads = threads if remote else os.cpu_count() or 1
+    threads = threads if remote else CPU_COUNT  # the cores this process may use
     finest = min(plans, key=lambda p: p.factor)
     n_dates = len(plans[0].dates)
 

@@ -245,3 +245,54 @@ def test_a_broken_file_is_named_by_item_not_path(two_tiles, monkeypatch):
         cube.compute()
     assert err.value.message == "Could not read band B05 of item c."
     assert str(two_tiles[2].assets["B05"].href) not in json.dumps(err.value.to_dict())
+
+
+def _cube_of(items):
+    extent = {"west": 600000, "east": 601000, "south": 4999000, "north": 5000000, "crs": 32632}
+    cat = Catalog(Settings(stac_url="unused.json", dask_chunk_px=256))
+    coll = catalog_module.Collection.from_items(items, "test")
+    return cat.load_items(coll, items, catalog_module.parse_spatial_extent(extent), ["B05"])
+
+
+def test_each_file_is_opened_once_and_kept_open(two_tiles, monkeypatch):
+    """The same files read again (another cube) are not opened again; a file rewritten in
+    place is opened anew and read as it is now."""
+    opened: list[str] = []
+    real = rasterio.open
+
+    def counting(href, *args, **kwargs):
+        opened.append(str(href))
+        return real(href, *args, **kwargs)
+
+    monkeypatch.setattr(cog_reader, "HANDLES", cog_reader.Handles(64))
+    monkeypatch.setattr(cog_reader.rasterio, "open", counting)
+    first = _cube_of(two_tiles).compute()
+    assert len(opened) == 1 + 3  # the plan's look at the first file, then each file once
+    opened.clear()
+    again = _cube_of(two_tiles).compute()
+    assert len(opened) == 1  # the plan's look only: the three files were still open
+    np.testing.assert_array_equal(first.values, again.values)
+    href = Path(two_tiles[2].assets["B05"].href)
+    with real(href) as src:
+        halved = src.read(1) // 2
+    _write(href, halved.astype(np.uint16), 600000, 5000100, 20)
+    changed = _cube_of(two_tiles).compute()
+    np.testing.assert_array_equal(changed.isel(t=0).values, first.isel(t=0).values)
+    assert np.nanmean(changed.isel(t=1).values) < 0.6 * np.nanmean(first.isel(t=1).values)
+
+
+def test_kept_datasets_stay_within_their_limit(two_tiles):
+    handles = cog_reader.Handles(2)
+    hrefs = [item.assets["B05"].href for item in two_tiles]
+    kept = []
+    for href in hrefs:
+        with handles.dataset(href) as ds:
+            kept.append(ds)
+    assert [ds.closed for ds in kept] == [True, False, False]  # the least recently used
+    with handles.dataset(hrefs[2]) as ds:
+        assert ds is kept[2]
+    with pytest.raises(ValueError), handles.dataset(hrefs[1]) as ds:
+        raise ValueError("a read that failed")
+    assert kept[1].closed  # not lent again
+    with handles.dataset(hrefs[1]) as ds:
+        assert ds is not kept[1] and not ds.closed

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from dask.system import CPU_COUNT
 from distributed import span
 
 from backend import executor
@@ -47,7 +48,7 @@ def _dask_client(settings: Settings):
 
     if settings.dask_scheduler:
         return Client(settings.dask_scheduler, timeout=30), None
-    threads = settings.job_threads or max(1, (os.cpu_count() or 1) // max(1, settings.workers))
+    threads = settings.job_threads or max(1, CPU_COUNT // max(1, settings.workers))
     cluster = LocalCluster(
         n_workers=1, threads_per_worker=threads, processes=False, dashboard_address=None
     )
