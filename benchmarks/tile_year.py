@@ -110,17 +110,16 @@ def main() -> int:
         f"({next(iter(found.values()))['dates']} dates), monthly_composite + lstm_classify "
         f"+ GTiff, median of {args.runs}:"
     )
+    one = found.get("1")
     for r in found.values():
         rate = r["pixels"] / r["seconds"]
+        speedup = f"  x{one['seconds'] / r['seconds']:.2f} of 1 core" if one else ""
         print(
             f"  {r['cores']:2d} core(s)  {r['seconds']:8.1f} s  {rate:10,.0f} px/s  "
             f"{rate / r['cores']:9,.0f} px/s/core  peak +{r['peak_mb']:6,.0f} MB  "
-            f"commonest class {r['value']:.0f}"
+            f"commonest class {r['value']:.0f}{speedup}"
         )
     most = max(found.values(), key=lambda r: r["cores"])
-    if "1" in found and most["cores"] > 1:
-        speedup = found["1"]["seconds"] / most["seconds"]
-        print(f"  speed-up 1 -> {most['cores']} cores  {speedup:.2f}x")
     rate16 = most["pixels"] / most["seconds"] * 16 / most["cores"]
     print(
         f"  tile-year (10980 x 10980 px) on 16 cores, at {most['cores']}-core throughput per "

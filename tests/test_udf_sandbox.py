@@ -100,8 +100,8 @@ HOSTILE = {
         "a = np.ones(50 * 2**30 // 8)\nreturn cube\n",
         ["1024 MiB", "line 6 of the UDF", "np.ones"],
     ),
-    "allocate in pieces": (
-        "a = [np.ones(2**27 // 8) for _ in range(100)]\nreturn cube\n",
+    "allocate in pieces": (  # zeros: no page is touched, so a busy machine cannot time it out
+        "a = [np.zeros(2**27 // 8) for _ in range(100)]\nreturn cube\n",
         ["1024 MiB", "line 6 of the UDF"],
     ),
     "fork bomb": ("while True:\n    os.fork()\n", []),

@@ -40,62 +40,89 @@ def _insertion_median(buf, n):
 
 
 @njit(parallel=True, cache=_CACHE)
-def _composite(values, bands, valid, month, n_months, method, red, nir):
-    """values (t, all bands, y, x) float32, bands: which of them to composite (int64),
-    valid (t, y, x) bool, month (t,) int64 (-1: outside).
-
-    Returns composites (months, len(bands), y, x) float32 and clear counts (months, y, x).
-    method: 0 median, 1 mean, 2 best (highest NDVI from bands `red` and `nir`, indices
-    into `values`).
-    """
-    nt = values.shape[0]
-    ny, nx = values.shape[2], values.shape[3]
-    nb = bands.shape[0]
-    out = np.full((n_months, nb, ny, nx), np.nan, dtype=np.float32)
+def _clear_counts(valid, order, bounds):
+    """valid (t, y, x) bool -> clear observations per month (months, y, x)."""
+    n_months = bounds.shape[0] - 1
+    ny, nx = valid.shape[1], valid.shape[2]
     count = np.zeros((n_months, ny, nx), dtype=np.int16)
     for yy in prange(ny):
-        buf = np.empty(nt, dtype=np.float32)
         for xx in range(nx):
             for m in range(n_months):
-                n_clear = 0
-                for t in range(nt):
-                    if month[t] == m and valid[t, yy, xx]:
-                        n_clear += 1
-                count[m, yy, xx] = n_clear
-                if n_clear == 0:
+                n = 0
+                for k in range(bounds[m], bounds[m + 1]):
+                    n += valid[order[k], yy, xx]
+                count[m, yy, xx] = n
+    return count
+
+
+@njit(parallel=True, cache=_CACHE)
+def _composite_band(values, valid, order, bounds, mean, out):
+    """One band: values (t, y, x) float32 -> out (months, y, x), the median (or the mean)
+    of each month's clear, non-NaN observations; months without any are left as they are.
+
+    order lists the dates month by month, bounds[m]:bounds[m + 1] the slice of month m, so
+    each date is visited once per pixel, not once per month.
+    """
+    n_months = bounds.shape[0] - 1
+    ny, nx = values.shape[1], values.shape[2]
+    for yy in prange(ny):
+        buf = np.empty(values.shape[0], dtype=np.float32)
+        for xx in range(nx):
+            for m in range(n_months):
+                n = 0
+                for k in range(bounds[m], bounds[m + 1]):
+                    t = order[k]
+                    if valid[t, yy, xx]:
+                        v = values[t, yy, xx]
+                        if not np.isnan(v):
+                            buf[n] = v
+                            n += 1
+                if n == 0:
                     continue
-                if method == 2:
-                    best_t = -1
-                    best_ndvi = -np.inf
-                    for t in range(nt):
-                        if month[t] == m and valid[t, yy, xx]:
-                            r = values[t, red, yy, xx]
-                            q = values[t, nir, yy, xx]
-                            ndvi = (q - r) / (q + r) if q + r != 0 else -np.inf
-                            if ndvi > best_ndvi or best_t < 0:
-                                best_ndvi = ndvi
-                                best_t = t
-                    for b in range(nb):
-                        out[m, b, yy, xx] = values[best_t, bands[b], yy, xx]
-                    continue
-                for b in range(nb):
-                    n = 0
-                    for t in range(nt):
-                        if month[t] == m and valid[t, yy, xx]:
-                            v = values[t, bands[b], yy, xx]
-                            if not np.isnan(v):
-                                buf[n] = v
-                                n += 1
-                    if n == 0:
-                        continue
-                    if method == 0:
-                        out[m, b, yy, xx] = _insertion_median(buf, n)
-                    else:
-                        total = 0.0
-                        for i in range(n):
-                            total += buf[i]
-                        out[m, b, yy, xx] = total / n
-    return out, count
+                if mean:
+                    total = 0.0
+                    for i in range(n):
+                        total += buf[i]
+                    out[m, yy, xx] = total / n
+                else:
+                    out[m, yy, xx] = _insertion_median(buf, n)
+
+
+@njit(parallel=True, cache=_CACHE)
+def _best_dates(red, nir, valid, order, bounds):
+    """The date of each month's clear observation with the highest NDVI (months, y, x);
+    -1 where the month has none."""
+    n_months = bounds.shape[0] - 1
+    ny, nx = red.shape[1], red.shape[2]
+    best = np.full((n_months, ny, nx), -1, dtype=np.int32)
+    for yy in prange(ny):
+        for xx in range(nx):
+            for m in range(n_months):
+                best_t = -1
+                best_ndvi = -np.inf
+                for k in range(bounds[m], bounds[m + 1]):
+                    t = order[k]
+                    if valid[t, yy, xx]:
+                        r = red[t, yy, xx]
+                        q = nir[t, yy, xx]
+                        ndvi = (q - r) / (q + r) if q + r != 0 else -np.inf
+                        if ndvi > best_ndvi or best_t < 0:
+                            best_ndvi = ndvi
+                            best_t = t
+                best[m, yy, xx] = best_t
+    return best
+
+
+@njit(parallel=True, cache=_CACHE)
+def _gather(values, best, out):
+    """out (months, y, x) = values (t, y, x) at the dates `best` picked (-1: left as is)."""
+    n_months, ny, nx = best.shape
+    for yy in prange(ny):
+        for xx in range(nx):
+            for m in range(n_months):
+                t = best[m, yy, xx]
+                if t >= 0:
+                    out[m, yy, xx] = values[t, yy, xx]
 
 
 @njit(parallel=True, cache=_CACHE)
@@ -153,8 +180,8 @@ def _clear_mask(scl, mask_classes, dilation):
 
 _BLOCK_ARGS = (
     "scl_index",
-    "month",
-    "n_months",
+    "order",
+    "bounds",
     "days",
     "method",
     "red",
@@ -171,8 +198,8 @@ def composite_block(
     clear=None,
     *,
     scl_index,
-    month,
-    n_months,
+    order,
+    bounds,
     days,
     method,
     red,
@@ -182,7 +209,7 @@ def composite_block(
     fill,
     with_count,
 ):
-    """One spatial block (t, bands, y, x) -> (months, out bands, y, x).
+    """One spatial block (t, bands, y, x) -> (months, out bands, y, x), band by band.
 
     `clear` is the block's clear-observation mask when it was computed outside (dilated
     across block edges); otherwise it comes from the block's SCL band.
@@ -190,21 +217,21 @@ def composite_block(
     block = np.asarray(block, dtype=np.float32)
     if clear is None:
         clear = _clear_mask(block[:, scl_index], mask_classes, dilation)
-    keep = np.array([b for b in range(block.shape[1]) if b != scl_index], dtype=np.int64)
-    out, count = _composite(
-        block,
-        keep,
-        np.asarray(clear),
-        month,
-        n_months,
-        METHODS.index(method),
-        int(keep[red]),
-        int(keep[nir]),
-    )
+    clear = np.asarray(clear)
+    bands = [block[:, b] for b in range(block.shape[1]) if b != scl_index]
+    n_months = len(bounds) - 1
+    out = np.full((n_months, len(bands) + with_count, *clear.shape[1:]), np.nan, np.float32)
+    if method == "best":
+        best = _best_dates(bands[red], bands[nir], clear, order, bounds)
+        for b, values in enumerate(bands):
+            _gather(values, best, out[:, b])
+    else:
+        for b, values in enumerate(bands):
+            _composite_band(values, clear, order, bounds, method == "mean", out[:, b])
     if fill == "linear":
-        _fill_linear(out, days)
+        _fill_linear(out[:, : len(bands)], days)
     if with_count:
-        out = np.concatenate([out, count[:, None].astype(np.float32)], axis=1)
+        out[:, -1] = _clear_counts(clear, order, bounds)
     return out
 
 
@@ -251,12 +278,14 @@ def composite(
         red, nir = out_bands.index(red_band), out_bands.index(nir_band)
     month, starts = month_windows(cube["t"].values, start_month)
     n_months = len(starts)
+    order = np.argsort(month, kind="stable")
+    bounds = np.searchsorted(month[order], np.arange(n_months + 1)).astype(np.int64)
     days = ((starts - starts[0]) / np.timedelta64(1, "D")).astype(np.float64)
     labels = out_bands + (["valid_count"] if valid_count else [])
     args = (
         scl_index,
-        month,
-        n_months,
+        order,
+        bounds,
         days,
         method,
         red,
@@ -281,8 +310,8 @@ def composite(
             # Dilation reaches `depth` pixels into the neighbours, so only the SCL band is
             # read with their edges (mirrored at the cube's edges, where a mirrored pixel
             # dilates exactly as the real one it mirrors); the reflectances are not.
-            # SCL from the cube as loaded (bands in their own chunks), not from `data`,
-            # whose chunks hold all bands: slicing those would read every band's halo.
+            # SCL from the cube as loaded, not from `data`, whose chunks may hold all
+            # bands (the readers' do): slicing those would read every band's halo.
             scl = cube.data[:, scl_index].rechunk({0: -1, 1: data.chunks[2], 2: data.chunks[3]})
             scl = da.overlap.overlap(
                 scl, depth={0: 0, 1: depth, 2: depth}, boundary={1: "reflect", 2: "reflect"}

@@ -27,6 +27,18 @@ def test_every_block_written_is_reported_in_order():
     assert len(seen) == 7
 
 
+def test_blocks_too_few_for_the_cores_come_from_the_threaded_scheduler_alike():
+    array = da.arange(600, dtype="float32").reshape(20, 30).rechunk((10, 30))  # 2 blocks
+    for threads in (1, 2, 4, 8):  # streamed (1, 2) or computed together (4, 8)
+        out = np.zeros((20, 30), dtype="float32")
+        seen: list[tuple[int, int]] = []
+        with blocks.reporting(lambda done, total, seen=seen: seen.append((done, total))):
+            for slices, block in blocks.iter_blocks(array, threads=threads):
+                out[slices] = block
+        assert seen == [(1, 2), (2, 2)]
+        np.testing.assert_array_equal(out, np.arange(600, dtype="float32").reshape(20, 30))
+
+
 def test_the_time_writers_wait_for_blocks_is_counted_apart_from_writing():
     def slow(block):
         time.sleep(0.1)

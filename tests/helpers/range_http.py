@@ -18,6 +18,7 @@ from pathlib import Path
 
 class RangeHandler(SimpleHTTPRequestHandler):
     latency_s = 0.0
+    protocol_version = "HTTP/1.1"  # connections kept alive between requests, as buckets do
 
     def log_message(self, *args) -> None:  # keep test output quiet
         pass
