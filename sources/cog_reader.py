@@ -74,6 +74,7 @@ class Source:
     col: int
     height: int
     width: int
+    version: tuple  # the file's identity when planned (_version): names its kept dataset
 
 
 @dataclass(frozen=True)
@@ -157,32 +158,32 @@ def plan_band(
             if row is None or col is None:
                 return None
             href = item.assets[key].get_absolute_href() or item.assets[key].href
-            sources.append(Source(href, item.id, row, col, height, width))
+            try:
+                version = _version(href)
+            except OSError as err:
+                raise _unreadable(key, item.id) from err
+            sources.append(Source(href, item.id, row, col, height, width, version))
         dates.append(tuple(sources))
     try:
         with rasterio.Env(**GDAL_OPTIONS), rasterio.open(dates[0][0].href) as ds:
             tile, dtype, file_nodata = ds.block_shapes[0][0], np.dtype(ds.dtypes[0]), ds.nodata
     except rasterio.errors.RasterioError as err:
-        raise _unreadable(key, dates[0][0]) from err
+        raise _unreadable(key, dates[0][0].item_id) from err
     raster = (days[0][1][0].assets[key].extra_fields.get("raster:bands") or [{}])[0]
     nodata = raster.get("nodata", file_nodata)
     remote = "://" in dates[0][0].href
     budget = REMOTE_READ_BLOCK_BYTES if remote else READ_BLOCK_BYTES
     side = math.sqrt(budget / (dtype.itemsize * len(dates)))
     block = max(1, int(side // tile)) * tile
-    versions = []  # files rewritten in place make another plan: the cache does not serve them
-    for src in (src for sources in dates for src in sources):
-        try:
-            versions.append(_version(src.href))
-        except OSError as err:
-            raise _unreadable(key, src) from err
-    parts = (key, factor, row0, col0, block, dtype.str, nodata, dates, versions)
+    # The sources' versions are in `dates`: files rewritten in place make another plan,
+    # which the cache does not serve from the old one's blocks.
+    parts = (key, factor, row0, col0, block, dtype.str, nodata, dates)
     return BandPlan(key, factor, row0, col0, block, dtype, nodata, tuple(dates), tokenize(*parts))
 
 
-def _unreadable(key: str, src: Source) -> Internal:
+def _unreadable(key: str, item_id: str) -> Internal:
     """The error for a file GDAL cannot read: it names the item, never the server's path."""
-    return Internal(f"Could not read band {key} of item {src.item_id}.")
+    return Internal(f"Could not read band {key} of item {item_id}.")
 
 
 def _fill(plan: BandPlan) -> Any:
@@ -201,10 +202,10 @@ def _read_piece(
         return None
     window = Window(c0 - src.col, r0 - src.row, c1 - c0, r1 - r0)
     try:
-        with HANDLES.dataset(src.href) as ds:
+        with HANDLES.dataset(src.href, src.version) as ds:
             pixels = ds.read(1, window=window)
     except (rasterio.errors.RasterioError, OSError) as err:
-        raise _unreadable(key, src) from err
+        raise _unreadable(key, src.item_id) from err
     return slice(r0 - rows[0], r1 - rows[0]), slice(c0 - cols[0], c1 - cols[0]), pixels
 
 
@@ -222,8 +223,10 @@ class Handles:
         self._count = 0
 
     @contextlib.contextmanager
-    def dataset(self, href: str) -> Iterator[Any]:
-        key = _version(href)
+    def dataset(self, href: str, version: tuple) -> Iterator[Any]:
+        """A dataset of `href` as it was when planned (`version`, from _version): asking
+        the file system again for every read cost a stat per window."""
+        key = version
         with self._lock:
             idle = self._idle.get(key)
             ds = idle.pop() if idle else None

@@ -286,13 +286,13 @@ def test_kept_datasets_stay_within_their_limit(two_tiles):
     hrefs = [item.assets["B05"].href for item in two_tiles]
     kept = []
     for href in hrefs:
-        with handles.dataset(href) as ds:
+        with handles.dataset(href, cog_reader._version(href)) as ds:
             kept.append(ds)
     assert [ds.closed for ds in kept] == [True, False, False]  # the least recently used
-    with handles.dataset(hrefs[2]) as ds:
+    with handles.dataset(hrefs[2], cog_reader._version(hrefs[2])) as ds:
         assert ds is kept[2]
-    with pytest.raises(ValueError), handles.dataset(hrefs[1]) as ds:
+    with pytest.raises(ValueError), handles.dataset(hrefs[1], cog_reader._version(hrefs[1])) as ds:
         raise ValueError("a read that failed")
     assert kept[1].closed  # not lent again
-    with handles.dataset(hrefs[1]) as ds:
+    with handles.dataset(hrefs[1], cog_reader._version(hrefs[1])) as ds:
         assert ds is not kept[1] and not ds.closed
