@@ -41,7 +41,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from variants import measure, parse, run_each  # noqa: E402  (beside this script)
+from tiled_scene import scene  # noqa: E402  (beside this script)
+from variants import measure, parse, run_each  # noqa: E402
 
 MASK = [0, 1, 3, 8, 9, 10, 11]
 LATENCY_MS = float(os.environ.get("CROPCUBE_BENCH_LATENCY_MS", "20"))  # added per request in (e)
@@ -53,10 +54,9 @@ def _catalog(size: int, over_http_ms: float | None = None):
     import subprocess
 
     from core.settings import Settings
-    from demo.build import build_demo_data
     from sources.catalog import Catalog
 
-    path = build_demo_data(REPO / ".cache" / "bench" / f"demo-{size}", size=size)
+    path = scene(size)
     if over_http_ms is None:
         return Catalog(Settings(stac_url=str(path), dask_chunk_px=512))
     server = REPO / "tests" / "helpers" / "range_http.py"
@@ -260,11 +260,7 @@ def _cog_paths(size: int) -> tuple[list[str], int]:
     dates they hold."""
     import pystac
 
-    from demo.build import build_demo_data
-
-    catalog = pystac.Catalog.from_file(
-        str(build_demo_data(REPO / ".cache" / "bench" / f"demo-{size}", size=size))
-    )
+    catalog = pystac.Catalog.from_file(str(scene(size)))
     start, end = np.datetime64(SPAN[0]), np.datetime64(SPAN[1])
     paths, dates = [], set()
     for item in catalog.get_child("SENTINEL2_L2A").get_items():

@@ -24,7 +24,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from variants import measure, parse, run_each  # noqa: E402  (beside this script)
+from tiled_scene import scene  # noqa: E402  (beside this script)
+from variants import measure, parse, run_each  # noqa: E402
 
 TILE_PX = 10980**2
 SPAN = ["2021-09-01", "2022-09-01"]
@@ -73,12 +74,11 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
     from backend.executor import evaluate, write_outputs
     from core.settings import Settings
-    from demo.build import build_demo_data
     from processes.context import ExecutionContext
     from sources.catalog import Catalog
 
     torch.set_num_threads(cores)
-    path = build_demo_data(REPO / ".cache" / "bench" / f"demo-{size}", size=size)
+    path = scene(size)
     catalog = Catalog(Settings(stac_url=str(path)))
     out_dir = Path(tempfile.mkdtemp(prefix="cropcube-bench-"))
     dates: list[int] = []

@@ -14,6 +14,7 @@ from rasterio.windows import Window
 from core.errors import ProcessParameterInvalid
 from formats.blocks import iter_blocks
 from formats.cube import CLASS_NODATA, band_label, cast, crs_of, raster_of
+from formats.overviews import Overviews
 from formats.png import hex_rgb
 from formats.statistics import Statistics, gdal_tags
 
@@ -41,9 +42,11 @@ _FAST_SMALL = {
 def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
     """A COG; every other dimension (t, bands) is laid into bands named '2022-06-01 B04'.
 
-    Blocks are written into a tiled GTiff as they are computed, then GDAL copies it into a
-    COG, so the raster never sits in memory whole. Band statistics are gathered from the
-    same blocks and written as GDAL tags, so viewers can stretch the image without reading it.
+    Blocks are written into a tiled GTiff as they are computed, their overviews sampled
+    on the way (formats.overviews), then GDAL copies both into a COG, so the raster never
+    sits in memory whole and is never read back but by that copy. Band statistics are
+    gathered from the same blocks and written as GDAL tags, so viewers can stretch the
+    image without reading it.
     """
     da_ = cast(raster_of(data, "GTiff"), options, "GTiff")
     other = [d for d in da_.dims if d not in ("y", "x")]
@@ -88,8 +91,10 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
         "BIGTIFF": "IF_SAFER",
     }
     tmp = path.with_name(path.name + ".part.tif")
+    overviews: Overviews | None = None
     try:
         with rasterio.open(tmp, "w", **profile) as dst:
+            overviews = Overviews(tmp, profile)
             for i, name in enumerate(names, start=1):
                 dst.set_band_description(i, name)
             dst.update_tags(PRODUCER="cropcube")
@@ -98,25 +103,32 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
             stats = Statistics(len(names), nodata)
             for (bands, rows, cols), block in iter_blocks(layers):
                 stats.add(bands.start, block)
+                indexes = list(range(bands.start + 1, bands.stop + 1))
                 dst.write(
                     block,
-                    indexes=list(range(bands.start + 1, bands.stop + 1)),
+                    indexes=indexes,
                     window=Window(
                         cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start
                     ),
                 )
+                overviews.add(indexes, rows, cols, block)
             for i, figures in enumerate(stats.figures(), start=1):
                 if figures is not None:
                     dst.update_tags(i, **gdal_tags(figures))
+        overviews.close()
         rio_shutil.copy(
-            tmp,
+            overviews.vrt(),
             path,
             driver="COG",
             compress=compress.upper(),
             **_FAST_SMALL[compress],
             num_threads="ALL_CPUS",
             BIGTIFF="IF_SAFER",
-            overview_resampling="nearest",
+            overviews="FORCE_USE_EXISTING",
         )
     finally:
+        if overviews is not None:
+            overviews.close()
+            for scratch in overviews.paths():
+                scratch.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)

@@ -35,3 +35,66 @@ def test_every_compression_is_lossless_and_a_cog(tmp_path, compression):
     assert layout.get("COMPRESSION", "NONE") == compression.upper()
     assert layout.get("PREDICTOR") == (None if compression == "none" else "2")
     assert not list(tmp_path.glob("*.part.tif"))  # the scratch file is gone
+
+
+def _gdal_cog(values: np.ndarray, path, transform) -> None:
+    """The same raster made a COG by GDAL alone, overviews built by GDAL (nearest)."""
+    import rasterio.shutil
+
+    plain = path.with_suffix(".plain.tif")
+    with rasterio.open(
+        plain,
+        "w",
+        driver="GTiff",
+        width=values.shape[2],
+        height=values.shape[1],
+        count=values.shape[0],
+        dtype=values.dtype,
+        crs="EPSG:32632",
+        transform=transform,
+    ) as dst:
+        dst.write(values)
+    rasterio.shutil.copy(plain, path, driver="COG", overview_resampling="nearest")
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "chunk"),
+    [(1024, 1536, 256), (1024, 1536, 300), (2048, 520, 512), (513, 200, 100), (400, 500, 256)],
+)
+def test_overviews_sampled_while_streaming_are_gdals(tmp_path, height, width, chunk):
+    """The levels are those GDAL would make; every overview pixel is the first of its
+    f x f pixels, as in GDAL's own nearest overviews where the sides are multiples of f,
+    whatever the chunks (aligned to the factors or not)."""
+    rng = np.random.default_rng(1)
+    values = rng.integers(0, 250, (2, height, width)).astype(np.uint8)
+    cube = xr.DataArray(
+        values,
+        dims=("bands", "y", "x"),
+        coords={
+            "bands": ["a", "b"],
+            "y": 5e6 - 10.0 * np.arange(height),
+            "x": 6e5 + 10.0 * np.arange(width),
+        },
+        attrs={"crs": "EPSG:32632"},
+    ).chunk({"x": chunk, "y": chunk, "bands": 1})
+    ours, theirs = tmp_path / "ours.tif", tmp_path / "gdal.tif"
+    write_gtiff(cube, ours, {})
+    with rasterio.open(ours) as src:
+        transform = src.transform
+    _gdal_cog(values, theirs, transform)
+    with rasterio.open(ours) as a, rasterio.open(theirs) as b:
+        assert a.overviews(1) == b.overviews(1)
+        assert a.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        for level, f in enumerate(a.overviews(1)):
+            with (
+                rasterio.open(ours, overview_level=level) as oa,
+                rasterio.open(theirs, overview_level=level) as ob,
+            ):
+                np.testing.assert_array_equal(oa.read(), values[:, ::f, ::f])
+                if height % f == 0 and width % f == 0:
+                    np.testing.assert_array_equal(oa.read(), ob.read())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "gdal.plain.tif",
+        "gdal.tif",
+        "ours.tif",
+    ]  # no scratch file, level or VRT left
