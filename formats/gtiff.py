@@ -14,7 +14,7 @@ from rasterio.windows import Window
 from core.errors import ProcessParameterInvalid
 from formats.blocks import iter_blocks
 from formats.cube import CLASS_NODATA, band_label, cast, crs_of, raster_of
-from formats.overviews import Overviews
+from formats.overviews import COG_BLOCK, Overviews
 from formats.png import hex_rgb
 from formats.statistics import Statistics, gdal_tags
 
@@ -81,8 +81,8 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
         "transform": da_.rio.transform(recalc=True),
         "nodata": nodata,
         "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
+        "blockxsize": COG_BLOCK,
+        "blockysize": COG_BLOCK,
         # The blocks land in a quickly compressed scratch file; the COG copy below
         # compresses once, properly, on every core.
         "compress": "zstd" if compress != "none" else "none",
@@ -122,6 +122,7 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
             driver="COG",
             compress=compress.upper(),
             **_FAST_SMALL[compress],
+            blocksize=COG_BLOCK,
             num_threads="ALL_CPUS",
             BIGTIFF="IF_SAFER",
             overviews="FORCE_USE_EXISTING",

@@ -353,6 +353,25 @@ def read_block(
     return out
 
 
+def _chunks_per_block(
+    plan: BandPlan, spans: tuple[tuple[int, ...], tuple[int, ...]]
+) -> Callable[[int, int], int]:
+    """How many chunks (of these row and column spans of the output grid) take the read
+    block of `plan` at band row r0, column c0."""
+    edges = [np.cumsum((0, *s)) for s in spans]
+
+    def overlapping(axis: int, start: int, offset: int) -> int:
+        lo = max(start * plan.factor - offset, 0)
+        hi = min((start + plan.block) * plan.factor - offset, int(edges[axis][-1]))
+        if lo >= hi:
+            return 0
+        first = np.searchsorted(edges[axis], lo, side="right")
+        last = np.searchsorted(edges[axis], hi - 1, side="right")
+        return int(last - first + 1)
+
+    return lambda r0, c0: overlapping(0, r0, plan.row0) * overlapping(1, c0, plan.col0)
+
+
 def _spans(start: int, stop: int, step: int) -> tuple[int, ...]:
     """Chunk sizes of [start, stop) cut at the multiples of step."""
     cuts = [start, *range((start // step + 1) * step, stop, step), stop]
@@ -361,36 +380,57 @@ def _spans(start: int, stop: int, step: int) -> tuple[int, ...]:
 
 class BlockCache:
     """Read blocks kept for the output chunks that share them (a 20 m block serves four
-    10 m chunks), up to max_bytes per process, least recently used first out. A block
-    being read by one thread is waited for, not read again by another."""
+    10 m chunks): each block is dropped as soon as the last chunk that needs it has taken
+    it, and at most max_bytes are kept per process (least recently used first out: the
+    guard for chunks computed elsewhere, on another worker, which never come to take
+    theirs). A block being read by one thread is waited for, not read again by another."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._blocks: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._blocks: OrderedDict[tuple, tuple[np.ndarray, int]] = OrderedDict()
         self._reading: dict[tuple, threading.Event] = {}
         self._bytes = 0
 
-    def get(self, key: tuple, read: Callable[[], np.ndarray], max_bytes: int) -> np.ndarray:
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the blocks kept now."""
+        return self._bytes
+
+    def _take(self, key: tuple) -> np.ndarray | None:
+        """The kept block, counted as taken by one more of its chunks (under the lock)."""
+        if key not in self._blocks:
+            return None
+        block, left = self._blocks.pop(key)
+        if left > 1:
+            self._blocks[key] = (block, left - 1)  # and the most recently used
+        else:
+            self._bytes -= block.nbytes
+        return block
+
+    def get(
+        self, key: tuple, read: Callable[[], np.ndarray], max_bytes: int, uses: int
+    ) -> np.ndarray:
+        """The block of `key`, read if no thread has it; `uses` is how many chunks take it."""
         with self._lock:
-            if key in self._blocks:
-                self._blocks.move_to_end(key)
-                return self._blocks[key]
+            block = self._take(key)
+            if block is not None:
+                return block
             waiting = self._reading.get(key)
             if waiting is None:
                 self._reading[key] = threading.Event()
         if waiting is not None:
             waiting.wait()
             with self._lock:
-                if key in self._blocks:
-                    return self._blocks[key]
-            return read()  # evicted already, or the other read failed
+                block = self._take(key)
+            return block if block is not None else read()  # gone already, or a failed read
         try:
             block = read()
-            with self._lock:
-                self._blocks[key] = block
-                self._bytes += block.nbytes
-                while self._bytes > max_bytes and self._blocks:
-                    self._bytes -= self._blocks.popitem(last=False)[1].nbytes
+            if uses > 1:
+                with self._lock:
+                    self._blocks[key] = (block, uses - 1)
+                    self._bytes += block.nbytes
+                    while self._bytes > max_bytes and self._blocks:
+                        self._bytes -= self._blocks.popitem(last=False)[1][0].nbytes
             return block
         finally:
             with self._lock:
@@ -404,13 +444,14 @@ def _native(
     plan: BandPlan,
     rows: tuple[int, int],
     cols: tuple[int, int],
-    shared: bool,
+    shared: Callable[[int, int], int] | None,
     threads: int,
     cache_bytes: int,
 ) -> np.ndarray:
     """Band-grid rows and columns of every date; from the shared read blocks (each read
-    whole, once, through the cache) when several chunks need one block."""
-    if not shared:
+    whole, once, through the cache) when several chunks need one block: shared(r0, c0)
+    says how many chunks take the block at band row r0, column c0."""
+    if shared is None:
         return read_block(plan, rows, cols, threads)
     b = plan.block
     out = np.empty((len(plan.dates), rows[1] - rows[0], cols[1] - cols[0]), plan.dtype)
@@ -420,6 +461,7 @@ def _native(
                 (plan.token, r0, c0),
                 lambda r0=r0, c0=c0: read_block(plan, (r0, r0 + b), (c0, c0 + b), threads),
                 cache_bytes,
+                shared(r0, c0),
             )
             y0, y1 = max(rows[0], r0), min(rows[1], r0 + b)
             x0, x1 = max(cols[0], c0), min(cols[1], c0 + b)
@@ -472,6 +514,11 @@ def cube(
     threads = threads if remote else CPU_COUNT  # the cores this process may use
     finest = min(plans, key=lambda p: p.factor)
     n_dates = len(plans[0].dates)
+    spans = (
+        _spans(finest.row0, finest.row0 + height, chunk_px),
+        _spans(finest.col0, finest.col0 + width, chunk_px),
+    )
+    uses = {p.key: _chunks_per_block(p, spans) for p in plans if p.block * p.factor > chunk_px}
 
     def chunk(block_info: dict | None = None) -> np.ndarray:
         _, _, (o0, o1), (p0, p1) = block_info[None]["array-location"]  # type: ignore[index]
@@ -480,20 +527,14 @@ def cube(
             k, y0, x0 = p.factor, p.row0, p.col0
             rows = ((y0 + o0) // k, -(-(y0 + o1) // k))
             cols = ((x0 + p0) // k, -(-(x0 + p1) // k))
-            shared = p.block * k > chunk_px
             with context_meter.meter(READ_METRIC):  # the job's log: reading apart from computing
-                raw = _native(p, rows, cols, shared, threads, cache_bytes)
+                raw = _native(p, rows, cols, uses.get(p.key), threads, cache_bytes)
             dy, dx = y0 + o0 - rows[0] * k, x0 + p0 - cols[0] * k
             nodata = p.nodata if scaling.mask else None
             convert_into(out[:, b], raw, scaling.scale, scaling.offset, nodata, k, dy, dx)
         return out
 
-    chunks = (
-        (n_dates,),
-        (len(plans),),
-        _spans(finest.row0, finest.row0 + height, chunk_px),
-        _spans(finest.col0, finest.col0 + width, chunk_px),
-    )
+    chunks = ((n_dates,), (len(plans),), *spans)
     token = tokenize([p.token for p in plans], scalings, geobox, chunk_px)
     return da.map_blocks(
         chunk,
