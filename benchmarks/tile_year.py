@@ -18,6 +18,7 @@ tile's COGs decode as fast per pixel as the demo's.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -93,6 +94,7 @@ def run_variant(name: str, size: int, runs: int) -> dict:
         return float(np.bincount(classes.ravel()).argmax())  # the commonest class
 
     result = measure(work, runs)
+    shutil.rmtree(out_dir)
     return {**result, "cores": cores, "dates": dates[-1], "pixels": size * size}
 
 

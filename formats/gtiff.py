@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import rasterio
 import rasterio.shutil as rio_shutil
-from rasterio.windows import Window
 
 from core.errors import ProcessParameterInvalid
 from formats.blocks import iter_blocks
@@ -94,7 +93,7 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
     overviews: Overviews | None = None
     try:
         with rasterio.open(tmp, "w", **profile) as dst:
-            overviews = Overviews(tmp, profile)
+            overviews = Overviews(tmp, dst, profile)
             for i, name in enumerate(names, start=1):
                 dst.set_band_description(i, name)
             dst.update_tags(PRODUCER="cropcube")
@@ -103,19 +102,11 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
             stats = Statistics(len(names), nodata)
             for (bands, rows, cols), block in iter_blocks(layers):
                 stats.add(bands.start, block)
-                indexes = list(range(bands.start + 1, bands.stop + 1))
-                dst.write(
-                    block,
-                    indexes=indexes,
-                    window=Window(
-                        cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start
-                    ),
-                )
-                overviews.add(indexes, rows, cols, block)
+                overviews.add(list(range(bands.start + 1, bands.stop + 1)), rows, cols, block)
+            overviews.finish()
             for i, figures in enumerate(stats.figures(), start=1):
                 if figures is not None:
                     dst.update_tags(i, **gdal_tags(figures))
-        overviews.close()
         rio_shutil.copy(
             overviews.vrt(),
             path,

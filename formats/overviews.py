@@ -1,4 +1,5 @@
-"""COG overviews sampled from the blocks as they stream, so GDAL never builds them.
+"""A COG's scratch pyramid: the raster and its overviews, written in whole tiles as the
+blocks stream, so GDAL never builds the overviews nor rewrites a tile.
 
 GDAL's COG driver builds missing overviews by reading the whole raster back and writing
 them to a temporary file before the copy; for the 120-band composite of a 1000 px year
@@ -7,9 +8,14 @@ benchmarks.md). Nearest overviews are samples of the full-resolution pixels, so 
 gives its share of every level as it passes: level f takes every f-th pixel from the
 first, as the COG driver's nearest overviews do, and has its side // f pixels (where the
 side is no multiple of f, GDAL spreads its picks over the last pixels; we take the first
-of each f). The levels go into
-small GTiffs beside the scratch file and a VRT of the scratch file names them as its
-overviews, which the COG driver then copies as they are.
+of each f). The levels go into small GTiffs beside the scratch file and a VRT of the
+scratch file names them as its overviews, which the COG driver then copies as they are.
+
+A block gives a level only part of a tile (a quarter of one at factor 2), and blocks need
+not fall on the tiles; a compressed tile written in parts is compressed and stored once per
+part whenever GDAL's block cache, busy with the readers' tiles, lets it go in between. So
+parts are gathered here and each tile is written once, whole; the writer's Z order keeps
+few tiles open at a time.
 """
 
 from __future__ import annotations
@@ -46,35 +52,89 @@ def _picks(start: int, stop: int, size: int, f: int) -> tuple[int, np.ndarray]:
     return first, np.arange(first * f, min(stop, size * f), f) - start
 
 
-class Overviews:
-    """One GTiff per overview level, filled block by block beside the scratch file."""
+class _Level:
+    """One raster of the pyramid (f = 1: the scratch file itself), written tile by tile."""
 
-    def __init__(self, scratch: Path, profile: dict[str, Any]) -> None:
+    def __init__(self, f: int, dst: Any) -> None:
+        self.f, self.dst = f, dst
+        self._open: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def add(self, indexes: list[int], rows: slice, cols: slice, block: np.ndarray) -> None:
+        """The samples of this level that a (bands, rows, cols) block holds."""
+        r0, ys = _picks(rows.start, rows.stop, self.dst.height, self.f)
+        c0, xs = _picks(cols.start, cols.stop, self.dst.width, self.f)
+        if not ys.size or not xs.size:
+            return
+        part = block if self.f == 1 else block[:, ys[:, None], xs[None, :]]
+        t = COG_BLOCK
+        bands = np.asarray(indexes) - 1
+        for ty in range(r0 // t, (r0 + ys.size - 1) // t + 1):
+            for tx in range(c0 // t, (c0 + xs.size - 1) // t + 1):
+                y0, x0 = ty * t, tx * t
+                y1, x1 = min(y0 + t, self.dst.height), min(x0 + t, self.dst.width)
+                a0, a1 = max(y0, r0), min(y1, r0 + ys.size)
+                b0, b1 = max(x0, c0), min(x1, c0 + xs.size)
+                piece = part[:, a0 - r0 : a1 - r0, b0 - c0 : b1 - c0]
+                if len(bands) == self.dst.count and (a0, a1, b0, b1) == (y0, y1, x0, x1):
+                    self.dst.write(piece, window=Window(x0, y0, x1 - x0, y1 - y0))
+                    continue
+                if (ty, tx) not in self._open:
+                    self._open[(ty, tx)] = (
+                        np.empty((self.dst.count, y1 - y0, x1 - x0), piece.dtype),
+                        np.zeros((self.dst.count, y1 - y0, x1 - x0), bool),
+                    )
+                tile, filled = self._open[(ty, tx)]
+                window = (bands, slice(a0 - y0, a1 - y0), slice(b0 - x0, b1 - x0))
+                tile[window] = piece
+                filled[window] = True
+                if filled.all():
+                    del self._open[(ty, tx)]
+                    self.dst.write(tile, window=Window(x0, y0, x1 - x0, y1 - y0))
+
+    def unfilled(self) -> int:
+        """Tiles still waiting for parts: none once every block has passed."""
+        return len(self._open)
+
+    def close(self) -> None:
+        """Close the level's file (not the scratch file's, whose writer closes it)."""
+        if self.f > 1:
+            self.dst.close()
+
+
+class Overviews:
+    """The scratch file and one GTiff per overview level beside it, filled block by block."""
+
+    def __init__(self, scratch: Path, dst: Any, profile: dict[str, Any]) -> None:
         self.scratch = scratch
-        self.width, self.height = profile["width"], profile["height"]
-        self.levels: list[tuple[int, Path, Any]] = []
-        for f in factors(self.width, self.height):
+        self.levels = [_Level(1, dst)]
+        self._paths: list[Path] = []
+        width, height = profile["width"], profile["height"]
+        for f in factors(width, height):
             path = scratch.with_name(f"{scratch.name}.ovr{f}.tif")
             level = {
                 **profile,
-                "width": self.width // f,
-                "height": self.height // f,
+                "width": width // f,
+                "height": height // f,
                 "transform": profile["transform"] * rasterio.Affine.scale(f),
             }
-            self.levels.append((f, path, rasterio.open(path, "w", **level)))
+            self._paths.append(path)
+            self.levels.append(_Level(f, rasterio.open(path, "w", **level)))
 
     def add(self, indexes: list[int], rows: slice, cols: slice, block: np.ndarray) -> None:
-        """The samples of every level that a (bands, rows, cols) block holds."""
-        for f, _, dst in self.levels:
-            r0, ys = _picks(rows.start, rows.stop, dst.height, f)
-            c0, xs = _picks(cols.start, cols.stop, dst.width, f)
-            if ys.size and xs.size:
-                part = block[:, ys[:, None], xs[None, :]]
-                dst.write(part, indexes=indexes, window=Window(c0, r0, xs.size, ys.size))
+        """A (bands, rows, cols) block into the raster and its share into every level."""
+        for level in self.levels:
+            level.add(indexes, rows, cols, block)
+
+    def finish(self) -> None:
+        """Close the levels once every block has passed, each tile written."""
+        unfilled = {level.f: level.unfilled() for level in self.levels if level.unfilled()}
+        if unfilled:
+            raise RuntimeError(f"tiles left unfilled at factors {unfilled}")
+        self.close()
 
     def close(self) -> None:
-        for _, _, dst in self.levels:
-            dst.close()
+        for level in self.levels:
+            level.close()
 
     def vrt(self) -> Path:
         """A VRT of the scratch file (all its metadata) whose bands list the levels as
@@ -83,7 +143,7 @@ class Overviews:
         rio_shutil.copy(self.scratch, path, driver="VRT")
         tree = ET.parse(path)
         for band in tree.getroot().iter("VRTRasterBand"):
-            for _, level_path, _ in self.levels:
+            for level_path in self._paths:
                 overview = ET.SubElement(band, "Overview")
                 source = ET.SubElement(overview, "SourceFilename", relativeToVRT="1")
                 source.text = level_path.name
@@ -92,6 +152,5 @@ class Overviews:
         return path
 
     def paths(self) -> list[Path]:
-        """Every file these overviews wrote (to delete with the scratch file)."""
-        vrt = self.scratch.with_name(self.scratch.name + ".vrt")
-        return [vrt, *(p for _, p, _ in self.levels)]
+        """Every file beside the scratch file that these overviews wrote."""
+        return [self.scratch.with_name(self.scratch.name + ".vrt"), *self._paths]

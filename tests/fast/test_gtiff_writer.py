@@ -109,3 +109,65 @@ def test_overviews_sampled_while_streaming_are_gdals(tmp_path, height, width, ch
         "gdal.tif",
         "ours.tif",
     ]  # no scratch file, level or VRT left
+
+
+class _Recording:
+    """A real dataset that remembers the windows written to it."""
+
+    def __init__(self, dst) -> None:
+        self.dst, self.windows = dst, []
+
+    def __getattr__(self, name: str):
+        return getattr(self.dst, name)
+
+    def write(self, array, window=None, **kwargs) -> None:
+        self.windows.append((window.row_off, window.col_off, window.height, window.width))
+        self.dst.write(array, window=window, **kwargs)
+
+
+@pytest.mark.parametrize("chunk", [256, 100, 300])
+def test_every_tile_is_written_once_and_whole(tmp_path, chunk):
+    """Blocks that cut the tiles, and bands in separate blocks, still give each tile of the
+    raster and of each overview level in one write (a compressed tile written in parts
+    is stored once per part)."""
+    from formats.overviews import Overviews, _Level
+
+    height, width, bands = 700, 900, 3
+    values = np.random.default_rng(2).random((bands, height, width)).astype(np.float32)
+    profile = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": bands,
+        "dtype": "float32",
+        "crs": "EPSG:32632",
+        "transform": rasterio.Affine(10, 0, 6e5, 0, -10, 5e6),
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "zstd",
+    }
+    scratch = tmp_path / "s.tif"
+    with rasterio.open(scratch, "w", **profile) as dst:
+        pyramid = Overviews(scratch, _Recording(dst), profile)
+        pyramid.levels = [_Level(lv.f, _Recording(lv.dst)) for lv in pyramid.levels]
+        for b in range(bands):
+            for y in range(0, height, chunk):
+                for x in range(0, width, chunk):
+                    rows, cols = slice(y, min(y + chunk, height)), slice(x, min(x + chunk, width))
+                    pyramid.add([b + 1], rows, cols, values[b : b + 1, rows, cols])
+        recorded = [(lv.f, lv.dst.windows, lv.dst.height, lv.dst.width) for lv in pyramid.levels]
+        pyramid.finish()
+    assert [f for f, *_ in recorded] == [1, 2, 4]
+    for _, windows, h, w in recorded:
+        tiles = [
+            (r, c, min(256, h - r), min(256, w - c))
+            for r in range(0, h, 256)
+            for c in range(0, w, 256)
+        ]
+        assert sorted(windows) == sorted(tiles)
+    for f in [1, 2, 4]:
+        with rasterio.open(scratch if f == 1 else tmp_path / f"s.tif.ovr{f}.tif") as src:
+            np.testing.assert_array_equal(
+                src.read(), values[:, ::f, ::f][:, : height // f, : width // f]
+            )
