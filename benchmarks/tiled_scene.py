@@ -27,12 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from pyproj import Transformer
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from demo.build import EPSG, build_demo_data, grid  # noqa: E402
+from demo.build import _bbox, build_demo_data, grid  # noqa: E402
 
 
 def _tile_cog(args: tuple[str, str, int, float, float]) -> None:
@@ -62,11 +61,7 @@ def _tile_cog(args: tuple[str, str, int, float, float]) -> None:
 def _regrid(doc: dict, size: int) -> dict:
     """An item's geometry and projection fields for the scene of `size` px."""
     _, west, north = grid(size)
-    native = [west, north - size * 10, west + size * 10, north]
-    lon, lat = Transformer.from_crs(EPSG, 4326, always_xy=True).transform(
-        [native[0], native[2], native[0], native[2]], [native[1], native[1], native[3], native[3]]
-    )
-    ll = [min(lon), min(lat), max(lon), max(lat)]
+    native, ll = _bbox(size)  # the simulator's own bounding boxes of a scene of that size
     doc["bbox"] = ll
     doc["geometry"] = {
         "type": "Polygon",
@@ -81,9 +76,8 @@ def _regrid(doc: dict, size: int) -> dict:
             gsd = asset["proj:transform"][0]
             asset["proj:shape"] = [size * 10 // gsd] * 2
             asset["proj:transform"] = [gsd, 0, west, 0, -gsd, north]
-    for field in ("extent",):  # collections: the spatial extent
-        if field in doc:
-            doc[field]["spatial"]["bbox"] = [ll]
+    if "extent" in doc:  # a collection
+        doc["extent"]["spatial"]["bbox"] = [ll]
     return doc
 
 

@@ -57,7 +57,7 @@ class _Level:
 
     def __init__(self, f: int, dst: Any) -> None:
         self.f, self.dst = f, dst
-        self._open: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._open: dict[tuple[int, int], list] = {}  # tile -> [values, values still due]
 
     def add(self, indexes: list[int], rows: slice, cols: slice, block: np.ndarray) -> None:
         """The samples of this level that a (bands, rows, cols) block holds."""
@@ -78,18 +78,15 @@ class _Level:
                 if len(bands) == self.dst.count and (a0, a1, b0, b1) == (y0, y1, x0, x1):
                     self.dst.write(piece, window=Window(x0, y0, x1 - x0, y1 - y0))
                     continue
-                if (ty, tx) not in self._open:
-                    self._open[(ty, tx)] = (
-                        np.empty((self.dst.count, y1 - y0, x1 - x0), piece.dtype),
-                        np.zeros((self.dst.count, y1 - y0, x1 - x0), bool),
-                    )
-                tile, filled = self._open[(ty, tx)]
-                window = (bands, slice(a0 - y0, a1 - y0), slice(b0 - x0, b1 - x0))
-                tile[window] = piece
-                filled[window] = True
-                if filled.all():
+                if (ty, tx) not in self._open:  # blocks never overlap: count what is due
+                    tile = np.empty((self.dst.count, y1 - y0, x1 - x0), piece.dtype)
+                    self._open[(ty, tx)] = [tile, tile.size]
+                entry = self._open[(ty, tx)]
+                entry[0][bands, a0 - y0 : a1 - y0, b0 - x0 : b1 - x0] = piece
+                entry[1] -= piece.size
+                if entry[1] == 0:
                     del self._open[(ty, tx)]
-                    self.dst.write(tile, window=Window(x0, y0, x1 - x0, y1 - y0))
+                    self.dst.write(entry[0], window=Window(x0, y0, x1 - x0, y1 - y0))
 
     def unfilled(self) -> int:
         """Tiles still waiting for parts: none once every block has passed."""
