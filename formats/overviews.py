@@ -12,8 +12,8 @@ of each f). The levels go into small GTiffs beside the scratch file and a VRT of
 scratch file names them as its overviews, which the COG driver then copies as they are.
 
 A block gives a level only part of a tile (a quarter of one at factor 2), and blocks need
-not fall on the tiles; a compressed tile written in parts is compressed and stored once per
-part whenever GDAL's block cache, busy with the readers' tiles, lets it go in between. So
+not fall on the tiles; a compressed tile written in parts can be compressed and stored once
+per part if GDAL's block cache, busy with the readers' tiles, lets it go in between. So
 parts are gathered here and each tile is written once, whole; the writer's Z order keeps
 few tiles open at a time.
 """
