@@ -27,6 +27,12 @@ def _write_classes(dst: Any, band: int, classes: list[dict[str, Any]]) -> None:
         )
 
 
+# GDAL's block cache holds the tiles written until it is full; left at its default (5 % of
+# RAM) it held 1.2 GB of a 2000 px composite's tiles (+1.85 GiB writing alone against
+# +0.71 GiB with this cap, docs/benchmarks.md). Written tiles are never read back but by
+# the COG copy, which streams.
+GDAL_WRITE_OPTIONS = {"GDAL_CACHEMAX": 64 * 2**20}
+
 # Lossless horizontal differencing, then the fastest level: for 120 float32 bands of
 # monthly composites at 1000 px, 8.0 s and 266 MB against 10.1 s and 321 MB with the
 # default level and no predictor (docs/benchmarks.md). Every TIFF reader knows predictor 2.
@@ -83,44 +89,48 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
         "blockxsize": COG_BLOCK,
         "blockysize": COG_BLOCK,
         # The blocks land in a quickly compressed scratch file; the COG copy below
-        # compresses once, properly, on every core.
+        # compresses once, properly, on every core. Here one thread: the cores are
+        # busy computing the blocks, and GDAL's compression threads keep buffers of whole
+        # tiles per file (31 MB a tile of 120 bands), which grew with the overview files
+        # (+0.97 against +0.70 GiB at 2000 px, docs/benchmarks.md).
         "compress": "zstd" if compress != "none" else "none",
         "zstd_level": 1,
-        "num_threads": "ALL_CPUS",
+        "num_threads": 1,
         "BIGTIFF": "IF_SAFER",
     }
-    tmp = path.with_name(path.name + ".part.tif")
-    overviews: Overviews | None = None
-    try:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            overviews = Overviews(tmp, dst, profile)
-            for i, name in enumerate(names, start=1):
-                dst.set_band_description(i, name)
-            dst.update_tags(PRODUCER="cropcube")
-            for i in class_bands:
-                _write_classes(dst, i + 1, classes)
-            stats = Statistics(len(names), nodata)
-            for (bands, rows, cols), block in iter_blocks(layers):
-                stats.add(bands.start, block)
-                overviews.add(list(range(bands.start + 1, bands.stop + 1)), rows, cols, block)
-            overviews.finish()
-            for i, figures in enumerate(stats.figures(), start=1):
-                if figures is not None:
-                    dst.update_tags(i, **gdal_tags(figures))
-        rio_shutil.copy(
-            overviews.vrt(),
-            path,
-            driver="COG",
-            compress=compress.upper(),
-            **_FAST_SMALL[compress],
-            blocksize=COG_BLOCK,
-            num_threads="ALL_CPUS",
-            BIGTIFF="IF_SAFER",
-            overviews="FORCE_USE_EXISTING",
-        )
-    finally:
-        if overviews is not None:
-            overviews.close()
-            for scratch in overviews.paths():
-                scratch.unlink(missing_ok=True)
-        tmp.unlink(missing_ok=True)
+    with rasterio.Env(**GDAL_WRITE_OPTIONS):
+        tmp = path.with_name(path.name + ".part.tif")
+        overviews: Overviews | None = None
+        try:
+            with rasterio.open(tmp, "w", **profile) as dst:
+                overviews = Overviews(tmp, dst, profile)
+                for i, name in enumerate(names, start=1):
+                    dst.set_band_description(i, name)
+                dst.update_tags(PRODUCER="cropcube")
+                for i in class_bands:
+                    _write_classes(dst, i + 1, classes)
+                stats = Statistics(len(names), nodata)
+                for (bands, rows, cols), block in iter_blocks(layers):
+                    stats.add(bands.start, block)
+                    overviews.add(list(range(bands.start + 1, bands.stop + 1)), rows, cols, block)
+                overviews.finish()
+                for i, figures in enumerate(stats.figures(), start=1):
+                    if figures is not None:
+                        dst.update_tags(i, **gdal_tags(figures))
+            rio_shutil.copy(
+                overviews.vrt(),
+                path,
+                driver="COG",
+                compress=compress.upper(),
+                **_FAST_SMALL[compress],
+                blocksize=COG_BLOCK,
+                num_threads="ALL_CPUS",
+                BIGTIFF="IF_SAFER",
+                overviews="FORCE_USE_EXISTING",
+            )
+        finally:
+            if overviews is not None:
+                overviews.close()
+                for scratch in overviews.paths():
+                    scratch.unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)

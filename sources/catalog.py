@@ -43,7 +43,7 @@ from sources.stac_source import StacSource, epsg_of, item_time
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs" / "collections"
 CHUNK_BYTES = 16 * 2**20  # float32 bytes of one band of one load chunk, all dates
-CHUNK_STEP_PX = 256  # chunk sides are multiples of the COG tile, so no tile is read twice
+CHUNK_STEP_PX = 256  # chunk sides are multiples of the COG tile, or half of one (below)
 
 
 @dataclass
@@ -388,14 +388,17 @@ def _chunk_px(n_times: int, max_px: int) -> int:
 
     Time-series processes (composites, classifiers) need every date of a pixel at once;
     loading all dates per chunk lets them consume one chunk each, and bounding the chunk's
-    area keeps a long series from filling memory. Sides are whole COG tiles (256 px), so
-    a 10 m tile is decoded once; a year of 5-day revisits gives 256 px. (Half tiles for
-    such a year cut the peak of its composite by a quarter, but the crop processes run
-    through run_udf see the cube block by block, and unet_segment's tiles then differ at
-    the block edges from the named process's; docs/benchmarks.md.)
+    area keeps a long series from filling memory. Sides are whole COG tiles (256 px), or
+    half a tile where the series is so long that a whole one would be much over
+    CHUNK_BYTES: a year of 5-day revisits (146 dates) gives 128 px, a chunk of 105 MB for
+    11 bands instead of 421 MB, which is what each core holds while it composites. A tile
+    that several chunks share is still decoded once: the reader keeps its block until the
+    last of them has taken it. (monthly_composite merges its output back to blocks of at
+    least a tile; docs/benchmarks.md has the figures.)
     """
     side = np.sqrt(CHUNK_BYTES / (4 * max(1, n_times)))
-    return int(min(max_px, max(CHUNK_STEP_PX, round(side / CHUNK_STEP_PX) * CHUNK_STEP_PX)))
+    step = CHUNK_STEP_PX if side >= 0.75 * CHUNK_STEP_PX else CHUNK_STEP_PX // 2
+    return int(min(max_px, max(step, round(side / step) * step)))
 
 
 def _scale_offset(

@@ -54,7 +54,9 @@ GDAL_OPTIONS: dict[str, Any] = {
     "VSI_CACHE": "FALSE",
     # GDAL's block cache (process-wide) keeps decoded tiles of open datasets: with the
     # datasets kept open it would fill to 5 % of RAM with tiles that are read only once.
-    "GDAL_CACHEMAX": 128 * 2**20,
+    # The same cap as formats.gtiff's writer sets: one cache per process, the last
+    # setting wins, and the writers run while these reads go on.
+    "GDAL_CACHEMAX": 64 * 2**20,
 }
 # Raw bytes of one read block (one band, all dates), local or remote. Larger remote blocks
 # (80 MB, one merged request for several tiles of a file) made fewer round trips, but the

@@ -264,8 +264,19 @@ def test_chunk_boundaries_leave_no_seams(method):
     args = {"method": method, "mask_dilation": 2}
     whole = mc.composite(cube, **args).values
     chunked = mc.composite(cube.chunk({"y": 17, "x": 23}), **args)
-    assert chunked.data.numblocks[2:] == (6, 5)
+    # computed in 6 x 5 blocks, the output merged back to one (within OUTPUT_PX)
+    (blocks,) = [n for n in chunked.data.dask.layers if n.startswith("_with_clear")]
+    assert len(chunked.data.dask.layers[blocks]) == 6 * 5
+    assert chunked.data.numblocks[2:] == (1, 1)
     np.testing.assert_array_equal(chunked.values, whole)
+
+
+def test_output_blocks_merge_up_to_a_tile():
+    """Half-tile load chunks give whole-tile output blocks; larger ones stay as they are."""
+    assert mc.merged_chunks((100, 128, 128, 128, 128, 72)) == (228, 256, 200)
+    assert mc.merged_chunks((256, 256, 40)) == (256, 256, 40)
+    assert mc.merged_chunks((300, 17, 17)) == (300, 34)
+    assert mc.merged_chunks((40, 56)) == (96,)
 
 
 def test_edge_cases():

@@ -23,6 +23,7 @@ DEFAULT_MASK = (0, 1, 3, 8, 9, 10, 11)
 _CACHE = "__file__" in globals()
 METHODS = ("median", "mean", "best")
 BLOCK_BYTES = 128 * 2**20  # input bytes of one spatial block (all dates and bands)
+OUTPUT_PX = 256  # side up to which output blocks are merged (a COG tile)
 
 
 @njit(cache=_CACHE)
@@ -247,6 +248,23 @@ def _dilated_clear(scl, mask_classes, dilation):
     return _clear_mask(scl, mask_classes, dilation)[:, d:-d, d:-d]
 
 
+def merged_chunks(chunks, most=OUTPUT_PX):
+    """Consecutive chunk sizes joined while their sum stays within `most`.
+
+    A long series is loaded in small chunks (half a COG tile for a year) to bound what each
+    core holds; the composite has 12 dates, so its blocks can be whole tiles again: what
+    comes after (classifiers, UDFs through run_udf, the writer) sees as few block edges as
+    from whole-tile chunks, and each input chunk is still computed once, one at a time.
+    """
+    out = []
+    for size in chunks:
+        if out and out[-1] + size <= most:
+            out[-1] += size
+        else:
+            out.append(size)
+    return tuple(out)
+
+
 def composite(
     cube,
     start_month=9,
@@ -330,6 +348,7 @@ def composite(
             )
         else:
             result = da.map_blocks(block_func, data, dtype=np.float32, chunks=chunks)
+        result = result.rechunk({2: merged_chunks(chunks[2]), 3: merged_chunks(chunks[3])})
     else:
         result = block_func(data)
     coords = {
