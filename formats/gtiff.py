@@ -33,6 +33,12 @@ def _write_classes(dst: Any, band: int, classes: list[dict[str, Any]]) -> None:
 # the COG copy, which streams.
 GDAL_WRITE_OPTIONS = {"GDAL_CACHEMAX": 64 * 2**20}
 
+# Threads compressing the scratch files: one, as the cores are busy computing the blocks,
+# and GDAL's compression threads keep buffers of whole tiles per file (31 MB a tile of 120
+# bands), which grew with the overview files (+0.97 against +0.70 GiB writing a 2000 px
+# composite alone, docs/benchmarks.md). The COG copy compresses on every core.
+SCRATCH_THREADS: int | str = 1
+
 # Lossless horizontal differencing, then the fastest level: for 120 float32 bands of
 # monthly composites at 1000 px, 8.0 s and 266 MB against 10.1 s and 321 MB with the
 # default level and no predictor (docs/benchmarks.md). Every TIFF reader knows predictor 2.
@@ -89,13 +95,10 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
         "blockxsize": COG_BLOCK,
         "blockysize": COG_BLOCK,
         # The blocks land in a quickly compressed scratch file; the COG copy below
-        # compresses once, properly, on every core. Here one thread: the cores are
-        # busy computing the blocks, and GDAL's compression threads keep buffers of whole
-        # tiles per file (31 MB a tile of 120 bands), which grew with the overview files
-        # (+0.97 against +0.70 GiB at 2000 px, docs/benchmarks.md).
+        # compresses once, properly, on every core.
         "compress": "zstd" if compress != "none" else "none",
         "zstd_level": 1,
-        "num_threads": 1,
+        "num_threads": SCRATCH_THREADS,
         "BIGTIFF": "IF_SAFER",
     }
     with rasterio.Env(**GDAL_WRITE_OPTIONS):
