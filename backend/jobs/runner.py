@@ -51,7 +51,7 @@ def _dask_client(settings: Settings):
         return Client(settings.dask_scheduler, timeout=30), None
     threads = settings.job_threads or max(1, CPU_COUNT // max(1, settings.workers))
     # The worker's statistical profiler (the dashboard's, which a job has not) samples
-    # every thread's stack each 10 ms under the GIL: a 1000 px year took 30.9 s with it
+    # every thread's stack each 10 ms under the GIL: a 1000 px year took 31.6 s with it
     # and 26.4 s without, as on the threaded scheduler (25.9 s; docs/benchmarks.md).
     dask.config.set({"distributed.worker.profile.enabled": False})
     cluster = LocalCluster(
