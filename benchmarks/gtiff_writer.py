@@ -1,8 +1,9 @@
 """The GTiff writer alone: peak memory and time of a 120-band composite-shaped COG.
 
-A lazy (12 months, 10 bands, y, x) float32 cube of smooth synthetic values (cheap to make,
-compressing as composites do) in 256 px chunks, written by formats.gtiff.write_gtiff as a
-job writes it. Variants, each in its own process (for its peak memory):
+A lazy (12 months, 10 bands, y, x) float32 cube of smooth synthetic values
+(variants.lazy_composites: cheap to make, compressing as composites do) in 256 px chunks,
+written by formats.gtiff.write_gtiff as a job writes it. Variants, each in its own
+process (for its peak memory):
 
   (w)  the writer as it is: GDAL's block cache capped while writing, scratch files
        compressed on one thread
@@ -24,36 +25,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from variants import measure, parse, run_each  # noqa: E402  (beside this script)
+from variants import lazy_composites, measure, parse, run_each  # noqa: E402
 
-MONTHS, BANDS, CHUNK = 12, 10, 256
-
-
-def _cube(size: int):
-    import dask.array as da
-    import numpy as np
-    import xarray as xr
-
-    def block(block_info=None):
-        (b0, b1), (y0, y1), (x0, x1) = block_info[None]["array-location"]
-        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        base = 1000 * np.cos(xx / 53) + (yy * xx % 7)
-        return np.stack([np.sin(yy / 37 + b) + base for b in range(b0, b1)])
-
-    side = tuple([CHUNK] * (size // CHUNK) + ([size % CHUNK] if size % CHUNK else []))
-    data = da.map_blocks(block, chunks=((MONTHS * BANDS,), side, side), dtype=np.float32)
-    months = np.arange(MONTHS).astype("datetime64[M]").astype("datetime64[ns]")
-    cube = xr.DataArray(
-        data.reshape(MONTHS, BANDS, size, size),
-        dims=("t", "bands", "y", "x"),
-        coords={
-            "t": months,
-            "bands": [f"B{i}" for i in range(BANDS)],
-            "y": 5_200_000 - 10 * np.arange(size) - 5.0,
-            "x": 600_000 + 10 * np.arange(size) + 5.0,
-        },
-    )
-    return cube.rio.write_crs(32632)
+BANDS, CHUNK = [f"B{i:02d}" for i in range(10)], 256
 
 
 def run_variant(name: str, size: int, runs: int) -> dict:
@@ -62,7 +36,7 @@ def run_variant(name: str, size: int, runs: int) -> dict:
     if name == "w0":
         gtiff.GDAL_WRITE_OPTIONS = {}
         gtiff.SCRATCH_THREADS = "ALL_CPUS"
-    cube = _cube(size)
+    cube = lazy_composites(size, BANDS, CHUNK, smooth=True)
     tmp = Path(tempfile.mkdtemp(prefix="cropcube-bench-writer-"))
 
     def work() -> float:
@@ -84,7 +58,7 @@ def main() -> int:
         print(json.dumps(run_variant(args.variant, args.size, args.runs)))
         return 0
     found = run_each(__file__, args)
-    print(f"{args.size} x {args.size} px, {MONTHS * BANDS} bands, median of {args.runs}:")
+    print(f"{args.size} x {args.size} px, {12 * len(BANDS)} bands, median of {args.runs}:")
     for key, r in found.items():
         print(
             f"  ({key:2s}) {r['seconds']:8.2f} s  peak +{r['peak_mb']:7.0f} MB  "

@@ -96,9 +96,10 @@ def pixel_rate_main(
     return 0
 
 
-def lazy_composites(size: int, bands: list[str], chunk: int = 512):
+def lazy_composites(size: int, bands: list[str], chunk: int = 512, smooth: bool = False):
     """A lazy (12 months, bands, size, size) cube of random reflectances: each chunk drawn
-    from its own seed when computed, so nothing exists before use."""
+    from its own seed when computed, so nothing exists before use. `smooth`: waves instead
+    of noise, cheap to make and compressing as real composites do (for the writers)."""
     import dask.array as da
     import numpy as np
     import xarray as xr
@@ -106,6 +107,12 @@ def lazy_composites(size: int, bands: list[str], chunk: int = 512):
     def block(block_info=None):
         loc = block_info[None]["chunk-location"]
         shape = block_info[None]["chunk-shape"]
+        if smooth:
+            (_, _), (_, _), (y0, y1), (x0, x1) = block_info[None]["array-location"]
+            yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+            base = 1000 * np.cos(xx / 53) + (yy * xx % 7)
+            layers = [np.sin(yy / 37 + b) + base for b in range(shape[0] * shape[1])]
+            return np.stack(layers).reshape(shape).astype(np.float32)
         rng = np.random.default_rng(loc[2] * 100003 + loc[3])
         return rng.uniform(0.01, 0.5, size=shape).astype(np.float32)
 
