@@ -142,6 +142,7 @@ class Pool:
     def __init__(self, limits: UdfLimits):
         self.limits = limits
         self.lock = threading.Lock()
+        self.spare_done = threading.Condition(self.lock)  # a spare's start ended, either way
         self.slots = threading.BoundedSemaphore(limits.processes)
         self.idle: dict[str, list[Worker]] = {}
         self.busy: list[Worker] = []
@@ -162,6 +163,7 @@ class Pool:
             worker = None
         with self.lock:
             self.starting -= 1
+            self.spare_done.notify_all()
             if worker is not None and not self.closed:
                 self.spares.append(worker)
                 return
@@ -180,6 +182,7 @@ class Pool:
             except RuntimeError:  # the interpreter is shutting down
                 with self.lock:
                     self.starting -= 1
+                    self.spare_done.notify_all()
 
     def _take(self, key: str) -> Worker:
         with self.lock:
@@ -188,6 +191,10 @@ class Pool:
                 if worker.alive():
                     return worker
                 worker.kill()
+            # a spare on its way is never further off than a start of our own, which would
+            # queue behind it on the one launcher thread
+            while not self.spares and self.starting > 0 and not self.closed:
+                self.spare_done.wait(START_TIMEOUT_S)
             spare = self.spares.pop() if self.spares else None
         return spare if spare is not None and spare.alive() else self._spawn()
 
@@ -283,6 +290,7 @@ class Pool:
     def close(self) -> None:
         with self.lock:
             self.closed = True
+            self.spare_done.notify_all()
             workers = [*self.spares, *self.busy, *(w for ws in self.idle.values() for w in ws)]
             self.spares, self.idle = [], {}
         for worker in workers:

@@ -166,10 +166,38 @@ def test_no_udf_process_outlives_its_request(strict, headers):
 def test_other_requests_carry_on_while_a_udf_spins(strict, headers):
     from concurrent.futures import ThreadPoolExecutor
 
+    def timed(body: str) -> tuple[requests.Response, float]:
+        r = _post(strict, headers, body)
+        return r, time.monotonic()
+
     with ThreadPoolExecutor(2) as pool:
-        spinning = pool.submit(_post, strict, headers, "while True:\n    pass\n")
+        spinning = pool.submit(timed, "while True:\n    pass\n")
         time.sleep(1)  # the spinning UDF is running by now
-        harmless = _post(strict, headers, "return cube * 2\n")
+        harmless, harmless_at = timed("return cube * 2\n")
         assert harmless.status_code == 200
-        assert not spinning.done()  # answered while the other still ran
-        _udf_error(spinning.result(), "longer than 5 s")
+        spun, spun_at = spinning.result()
+    # answered while the other still ran: were requests queued behind the spinning UDF,
+    # the harmless one would end after the spinning one's 5 s limit
+    assert harmless_at < spun_at
+    _udf_error(spun, "longer than 5 s")
+
+
+def test_a_run_takes_the_spare_on_its_way_rather_than_starting_its_own():
+    """With every spare still starting, a new run waits for the first of them instead of
+    queueing a start of its own behind them on the one launcher thread (CI saw a harmless
+    UDF wait > 4 s for two starts while another UDF spun)."""
+    from core.settings import UdfLimits
+    from sandbox.pool import Pool
+
+    pool = Pool(UdfLimits(workers=1, idle_s=60))
+    own_starts = []
+    real_spawn = pool._spawn
+    pool._spawn = lambda: own_starts.append(1) or real_spawn()  # type: ignore[method-assign]
+    try:
+        pool._refill()  # what the watcher does while nothing computes
+        assert pool.starting == 1 or pool.spares  # the spare is on its way
+        worker = pool._take("a run")
+        assert worker.alive()
+        assert own_starts == []
+    finally:
+        pool.close()
