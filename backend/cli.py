@@ -7,6 +7,7 @@ training commands in training.commands; this module parses and dispatches.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -57,18 +58,16 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from backend.jobs.worker import Worker
+    from backend.jobs.pool import supervise
 
     logging.getLogger("distributed").setLevel(logging.WARNING)
     settings = _settings(args)
     _migrate(settings)
-    Worker(settings, parent_pid=args.parent_pid).run()
+    supervise(settings, args.processes, parent_pid=args.parent_pid)
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from backend.app import create_app
-    from backend.http_server import run
     from backend.jobs.pool import WorkerPool
     from demo.build import ensure_demo_data
 
@@ -81,15 +80,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             say=lambda line: print(line, flush=True),
         )
     _migrate(settings)
-    app = create_app(settings)
     workers = settings.workers if args.workers is None else args.workers
     pool = WorkerPool(settings, workers)
+    pool.start()  # the workers' supervisor imports beside us
+    from backend.app import create_app
+    from backend.http_server import run
+
+    app = create_app(settings)
+    gc.freeze()  # as the job workers' supervisor does before forking (backend.jobs.pool)
     print(
         f"cropcube serves http://{args.host}:{args.port}/openeo/1.2/ "
         f"(data: {settings.catalog_url}; {workers} job workers)",
         flush=True,
     )
-    pool.start()
     try:
         run(app, settings, args.host, args.port)
     finally:
@@ -127,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="exit when this process is gone (used by serve)",
+    )
+    worker.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="workers to fork, each running one job at a time (default 1)",
     )
     data_dir(worker)
     worker.set_defaults(func=cmd_worker)

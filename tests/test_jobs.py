@@ -16,7 +16,7 @@ from PIL import Image
 
 from backend.auth import secret
 from backend.jobs.signing import UrlSigner
-from helpers.jobs import Api, ndvi_graph, slow_graph
+from helpers.jobs import Api, job_workers, ndvi_graph, slow_graph
 from helpers.reference import ndvi_stack
 from helpers.scene import TEST_BOX
 from helpers.serverctl import USERS, start_server, stop_server
@@ -200,14 +200,6 @@ def test_logs_level_and_offset_paging(alice):
     )
 
 
-def _job_processes(server) -> list[psutil.Process]:
-    return [
-        p
-        for p in psutil.Process(server.process.pid).children(recursive=True)
-        if "cropcube-job" in " ".join(p.cmdline()) or p.name().startswith("cropcube-job")
-    ]
-
-
 def test_cancel_stops_the_computation_and_delete_removes_files(alice, job_server):
     job_id = alice.create(slow_graph())
     alice.start(job_id)
@@ -217,8 +209,7 @@ def test_cancel_stops_the_computation_and_delete_removes_files(alice, job_server
     progress = alice.request("GET", f"/jobs/{job_id}").json()["progress"]
     assert 0 <= progress < 100
     time.sleep(1.0)
-    workers = {p.pid: p for p in psutil.Process(job_server.process.pid).children()}
-    busy = [c for w in workers.values() for c in w.children()]
+    busy = [job for worker in job_workers(job_server) for job in worker.children()]
     assert busy, "the running job has a process"
     assert alice.request("DELETE", f"/jobs/{job_id}/results").status_code == 204
     assert alice.status(job_id) == "canceled"

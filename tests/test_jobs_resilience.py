@@ -16,7 +16,7 @@ import rasterio
 import requests
 from test_jobs import JOB_ENV
 
-from helpers.jobs import Api, ndvi_graph, slow_graph
+from helpers.jobs import Api, job_workers, ndvi_graph, slow_graph
 from helpers.reference import ndvi_stack
 from helpers.scene import TEST_BOX
 from helpers.serverctl import USERS, free_port, start_server, stop_server
@@ -70,7 +70,7 @@ def test_killed_worker_marks_its_job_error_within_the_bound(demo_catalog, tmp_pa
         deadline = time.time() + 20
         busy = []
         while not busy and time.time() < deadline:
-            busy = [w for w in psutil.Process(srv.process.pid).children() if w.children()]
+            busy = [w for w in job_workers(srv) if w.children()]
             time.sleep(0.1)
         assert len(busy) == 1
         worker, job_proc = busy[0], busy[0].children()[0]
@@ -83,10 +83,18 @@ def test_killed_worker_marks_its_job_error_within_the_bound(demo_catalog, tmp_pa
         assert len(lost) == 1 and "heartbeats" in lost[0]["message"]
         psutil.wait_procs([job_proc], timeout=5)
         assert not job_proc.is_running() or job_proc.status() == psutil.STATUS_ZOMBIE
-        # The pool started a new worker: the next job runs.
+        # The supervisor forked a new worker: the next job runs.
         again = alice.create(ndvi_graph())
         alice.start(again)
         assert alice.wait(again, {"finished", "error"}) == "finished"
+        # The supervisor itself killed: its workers end with it, serve starts another.
+        workers = job_workers(srv)
+        workers[0].parent().send_signal(signal.SIGKILL)
+        gone, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive
+        last = alice.create(ndvi_graph())
+        alice.start(last)
+        assert alice.wait(last, {"finished", "error"}, timeout=120) == "finished"
     finally:
         stop_server(srv)
 

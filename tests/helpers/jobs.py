@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import psutil
 import requests
 
 from helpers.scene import TEST_BOX
@@ -134,3 +135,14 @@ def assert_parameter_invalid(
     assert body["code"] == "ProcessParameterInvalid", body
     assert f"'{parameter}'" in body["message"] and words in body["message"], body
     assert "Traceback" not in r.text
+
+
+def job_workers(server) -> list[psutil.Process]:
+    """The job workers of a `cropcube serve`: the children of its `cropcube worker`
+    supervisor (each running job is a child of one of them)."""
+    return [
+        worker
+        for supervisor in psutil.Process(server.process.pid).children()
+        if "worker" in supervisor.cmdline()
+        for worker in supervisor.children()
+    ]
