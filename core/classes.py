@@ -6,6 +6,8 @@ class names and colours from here.
 
 from __future__ import annotations
 
+import numpy as np
+
 CROP_CLASSES: list[str] = [
     "Legumes",
     "Grassland",
@@ -74,8 +76,46 @@ COLOURS: dict[str, str] = dict(
         strict=True,
     )
 )
+# What one date can tell apart: the crops differ in their season, so they are one class here;
+# settlements and roads are both built-up. The single-scene models of unet_segment map these.
+COVER_GROUPS: dict[str, tuple[int, ...]] = {
+    "Cropland": (0, *range(2, 14), 15),
+    "Grassland": (1,),
+    "Permanent plantation": (14,),
+    "Forest": (FOREST,),
+    "Water": (WATER,),
+    "Built-up": (SETTLEMENT, ROAD),
+    "Bare soil": (BARE_SOIL,),
+}
+# What a scene shows above the ground, by Sentinel-2 scene classification (SCL) code.
+SKY_LABELS: dict[str, tuple[int, ...]] = {
+    "Cloud": (8, 9),
+    "Thin cirrus": (10,),
+    "Cloud shadow": (3,),
+    "Snow": (11,),
+}
+COLOURS.update(  # the other groups keep their class's colour
+    {
+        "Cropland": "E6AB02",
+        "Built-up": "D62728",
+        "Cloud": "BDBDBD",
+        "Thin cirrus": "9ECAE1",
+        "Cloud shadow": "4D4D4D",
+        "Snow": "80DEEA",
+    }
+)
+
 # For classes of users' own models that are not in the table above, by class id.
 _FALLBACK = ("E41A1C", "377EB8", "4DAF4A", "984EA3", "FF7F00", "FFFF33", "A65628", "F781BF")
+
+
+def group_ids(labels: np.ndarray) -> np.ndarray:
+    """Label ids (CROP_LABELS) -> the index of their COVER_GROUPS entry; LABEL_NODATA else."""
+    lookup = np.full(256, LABEL_NODATA, np.uint8)
+    for index, ids in enumerate(COVER_GROUPS.values()):
+        lookup[list(ids)] = index
+    known = (labels >= 0) & (labels < 256)
+    return np.where(known, lookup[np.where(known, labels, 0).astype(np.int64)], LABEL_NODATA)
 
 
 def class_table(classes: list[str]) -> list[dict]:

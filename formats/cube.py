@@ -22,6 +22,24 @@ def band_label(value: Any) -> str:
     return str(value)
 
 
+def band_classes(name: str, table: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """The classes of one band of a classified cube: the cube's table for its `class` band;
+    for a band `label:<name>` of a multi-label model, 0 (does not hold, white) and 1 (holds,
+    in the label's colour)."""
+    if not table:
+        return None
+    if name == "class":
+        return table
+    if name.startswith("label:"):
+        label = name.removeprefix("label:")
+        entry = next((c for c in table if c["name"] == label), {})
+        return [
+            {"value": 0, "name": f"not {label}", "color_hint": "FFFFFF"},
+            {"value": 1, "name": label, "color_hint": entry.get("color_hint", "808080")},
+        ]
+    return None
+
+
 def crs_of(da: xr.DataArray) -> Any:
     crs = da.rio.crs
     return crs if crs is not None else da.attrs.get("crs")

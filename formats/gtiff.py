@@ -12,16 +12,21 @@ import rasterio.shutil as rio_shutil
 
 from core.errors import ProcessParameterInvalid
 from formats.blocks import iter_blocks
-from formats.cube import CLASS_NODATA, band_label, cast, crs_of, raster_of
+from formats.cube import CLASS_NODATA, band_classes, band_label, cast, crs_of, raster_of
 from formats.overviews import COG_BLOCK, Overviews
 from formats.png import hex_rgb
 from formats.statistics import Statistics, gdal_tags
 
 
 def _write_classes(dst: Any, band: int, classes: list[dict[str, Any]]) -> None:
-    """Class names as band tags (CLASS_<id>=name) and, for 8-bit bands, a colour table."""
+    """Class names and colours as band tags (CLASS_<id>=name, CLASS_<id>_COLOR=RRGGBB)
+    and, for a file of one 8-bit band, a colour table: TIFF keeps a colour table for
+    single-band images only, so a stack of label bands has its colours in the tags."""
     dst.update_tags(band, **{f"CLASS_{c['value']}": c["name"] for c in classes})
-    if dst.dtypes[band - 1] == "uint8":
+    dst.update_tags(
+        band, **{f"CLASS_{c['value']}_COLOR": c["color_hint"] for c in classes if "color_hint" in c}
+    )
+    if dst.dtypes[band - 1] == "uint8" and dst.count == 1:
         dst.write_colormap(
             band, {c["value"]: hex_rgb(c.get("color_hint", "808080")) + (255,) for c in classes}
         )
@@ -79,8 +84,10 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
             reason="compression must be deflate, lzw, zstd or none",
         )
     floating = np.issubdtype(da_.dtype, np.floating)
-    classes = da_.attrs.get("classification:classes") or []
-    class_bands = [i for i, n in enumerate(names) if n == "class"] if classes else []
+    table = da_.attrs.get("classification:classes")
+    class_bands = {
+        i: found for i, n in enumerate(names) if (found := band_classes(n, table)) is not None
+    }
     nodata = np.nan if floating else (CLASS_NODATA if class_bands else None)
     profile = {
         "driver": "GTiff",
@@ -110,7 +117,7 @@ def write_gtiff(data: Any, path: Path, options: dict[str, Any]) -> None:
                 for i, name in enumerate(names, start=1):
                     dst.set_band_description(i, name)
                 dst.update_tags(PRODUCER="cropcube")
-                for i in class_bands:
+                for i, classes in class_bands.items():
                     _write_classes(dst, i + 1, classes)
                 stats = Statistics(len(names), nodata)
                 for (bands, rows, cols), block in iter_blocks(layers):

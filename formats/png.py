@@ -69,6 +69,17 @@ def _class_image(classes: np.ndarray, table: list[dict[str, Any]]) -> Image.Imag
     return canvas
 
 
+def _top_labels(bands: xr.DataArray, table: list[dict[str, Any]]) -> np.ndarray:
+    """One class id per pixel from 0/1 label bands: where several labels hold, the later
+    in the model's order shows (the sky's labels come after the ground's), so clouds lie
+    over the land cover they hide; no label: none."""
+    ids = {c["name"]: c["value"] for c in table}
+    top = np.full((bands.sizes["y"], bands.sizes["x"]), -1, np.int64)
+    for name in bands["bands"].values:
+        top = np.where(bands.sel(bands=name).values == 1, ids[str(name)[6:]], top)
+    return top
+
+
 def write_png(data: Any, path: Path, options: dict[str, Any]) -> None:
     """Class map + legend, or a stretched picture of one (grey) or three (RGB) bands."""
     if not isinstance(data, xr.DataArray) or not {"x", "y"} <= set(data.dims):
@@ -79,9 +90,14 @@ def write_png(data: Any, path: Path, options: dict[str, Any]) -> None:
             f"PNG is for pictures up to {MAX_PIXELS:,} pixels; this raster is larger: use GTiff."
         )
     table = da.attrs.get("classification:classes")
-    if "bands" in da.dims and table and "class" in [str(b) for b in da["bands"].values]:
+    names = [str(b) for b in da["bands"].values] if "bands" in da.dims else []
+    if table and "class" in names:
         values = da.sel(bands="class").values
         _class_image(values.astype(np.int64), table).save(path, "PNG")
+        return
+    labels = [n for n in names if n.startswith("label:")]
+    if table and labels:
+        _class_image(_top_labels(da.sel(bands=labels), table), table).save(path, "PNG")
         return
     if "bands" in da.dims and da.sizes["bands"] not in (1, 3):
         raise FormatUnsupported(

@@ -21,6 +21,7 @@ from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader, XarrayReader
 from rio_tiler.models import ImageData
 
+from formats.cube import band_classes
 from formats.png import hex_rgb
 from formats.statistics import from_gdal_tags
 
@@ -139,7 +140,12 @@ def cube_layer(cube: xr.DataArray) -> xr.DataArray:
         layer = layer.isel(t=0)
     if "bands" in layer.dims:
         labels = [str(b) for b in layer["bands"].values]
-        layer = layer.isel(bands=labels.index("class") if "class" in labels else 0)
+        band = labels.index("class") if "class" in labels else 0
+        layer = layer.isel(bands=band)
+        classes = band_classes(labels[band], layer.attrs.get("classification:classes"))
+        layer.attrs = {k: v for k, v in layer.attrs.items() if k != "classification:classes"}
+        if classes:
+            layer.attrs["classification:classes"] = classes
     layer = layer.drop_vars([c for c in layer.coords if c not in ("x", "y", "spatial_ref")])
     layer = layer.transpose("y", "x").rio.write_crs(cube.rio.crs or cube.attrs.get("crs"))
     floating = np.issubdtype(layer.dtype, np.floating)

@@ -111,6 +111,26 @@ def _target_raster(
     raise _invalid(process, "target", "must be a label raster cube or a GeoJSON FeatureCollection")
 
 
+def _label_stack(target: xr.DataArray, like: xr.DataArray, process: str) -> tuple:
+    """(labels, y, x) 0/1 uint8 (255 unknown) and the label names, from a cube of one band
+    per label (1: holds, 0: does not, no value: unknown) on the predictors' grid."""
+    stack = target.squeeze(drop=True) if target.sizes.get("t", 1) == 1 else target
+    shape = (like.sizes["y"], like.sizes["x"])
+    if set(stack.dims) != {"bands", "y", "x"} or (stack.sizes["y"], stack.sizes["x"]) != shape:
+        raise _invalid(
+            process,
+            "target",
+            f"a multi-label target needs one band per label on the predictors' grid {shape}; "
+            f"got dimensions {dict(target.sizes)}",
+        )
+    values = np.asarray(stack.transpose("bands", "y", "x").values, np.float64)
+    odd = np.isfinite(values) & (values != 0) & (values != 1)
+    if odd.any():
+        raise _invalid(process, "target", "label bands hold 1 (yes), 0 (no) or no value")
+    labels = np.where(np.isfinite(values), values, 255).astype(np.uint8)
+    return labels, [str(b) for b in stack["bands"].values]
+
+
 @declare("fit_lstm_classifier")
 def fit_lstm_classifier(
     predictors: Any,
@@ -269,21 +289,21 @@ def fit_unet_segmenter(
     stack = us.channels_of(predictors, probe)
     if _dry_run():
         return planned_model(name, {"widths": widths}, times)
-    labels, _groups = _target_raster(
-        target,
-        predictors.isel(t=0) if "t" in predictors.dims else predictors,
-        target_property,
-        name,
-    )
-    labels = np.where((labels >= 0) & (labels < 255), labels, 255)
-    if (labels != 255).sum() < 100:
+    like = predictors.isel(t=0) if "t" in predictors.dims else predictors
+    multilabel = isinstance(target, xr.DataArray) and target.sizes.get("bands", 1) > 1
+    if multilabel:
+        labels, classes = _label_stack(target, like, name)
+    else:
+        labels, _groups = _target_raster(target, like, target_property, name)
+        labels = np.where((labels >= 0) & (labels < 255), labels, 255)
+        known = class_names()
+        classes = [known.get(i, f"class {i}") for i in range(int(labels.max(initial=0)) + 1)]
+    if (labels != 255).reshape(-1, *labels.shape[-2:]).any(axis=0).sum() < 100:
         raise _invalid(name, "target", "fewer than 100 labelled pixels")
     with dask.config.set(scheduler="threads"):
         channels = np.asarray(stack.values, np.float32)
-    known = class_names()
-    n_classes = int(labels[labels != 255].max()) + 1
     side = (
-        min(64, labels.shape[0] * 8 // 10, labels.shape[1])
+        min(64, labels.shape[-2] * 8 // 10, labels.shape[-1])
         // probe.network.multiple
         * probe.network.multiple
     )
@@ -296,8 +316,8 @@ def fit_unet_segmenter(
         )
     scene = Scene(
         channels,
-        labels.astype(np.int64),
-        [known.get(i, f"class {i}") for i in range(n_classes)],
+        labels if multilabel else labels.astype(np.int64),
+        classes,
         bands,
         times,
         {
@@ -305,6 +325,7 @@ def fit_unet_segmenter(
             "split": "by area: rows 0-80 % train, 80-100 % validation",
         },
         parts={"train": (0.0, 0.8), "val": (0.8, 1.0)},
+        multilabel=multilabel,
     )
     config = UNetConfig(
         widths=widths,

@@ -17,7 +17,7 @@ _invalid = invalid("unet_segment")
 @declare("unet_segment")
 def unet_segment(
     data: Any,
-    model: Any = "demo",
+    model: Any = None,
     output: list[str] | None = None,
     tile_size: int = 128,
     overlap: int = 32,
@@ -25,6 +25,11 @@ def unet_segment(
 ) -> xr.DataArray:
     """See specs/unet_segment.json (its schema has checked `output` and the integers)."""
     require_dims(data, "unet_segment", ("bands", "y", "x"))
+    if model is None:
+        try:
+            model = us.default_model(data)
+        except ValueError as exc:
+            raise _invalid("data", str(exc)) from None
     found = model_files.resolve(
         model, us.UNetModel, us.bundled, "a segmentation model (fit_unet_segmenter)", _invalid
     )
@@ -34,11 +39,11 @@ def unet_segment(
             "is a pre-trained backbone (train unet-ssl) without a "
             "trained decoder; fine-tune it first (train unet, fit_unet_segmenter)",
         )
-    outputs = tuple(output or ("class",))
+    outputs = tuple(output or us.default_outputs(found))
     if "class" in outputs and found.multilabel:
-        raise _invalid(
-            "output", "a multi-label model gives probabilities and confidence, not a class"
-        )
+        raise _invalid("output", "a multi-label model gives labels, not a class")
+    if "labels" in outputs and not found.multilabel:
+        raise _invalid("output", "labels come from a multi-label model; this one gives a class")
     multiple = found.network.multiple
     if tile_size % multiple or not multiple <= tile_size <= 2048:
         raise _invalid(

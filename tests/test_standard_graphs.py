@@ -312,6 +312,25 @@ def test_reducers_as_the_r_client_writes_them(server, auth_headers, tmp_path):
     np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
+def test_apply_dimension_makes_new_bands_with_array_create(connection, tmp_path):
+    """One band in, three out: array_create of band math in apply_dimension over bands
+    (a 500 before: the new axis came first, where y was), then rename_labels."""
+    from openeo.processes import array_create
+
+    labels = connection.load_collection("CROP_LABELS", spatial_extent=SMALL)
+    stack = labels.apply_dimension(
+        dimension="bands", process=lambda x: array_create([x[0] == 1, x[0] == 16, x[0] * 2])
+    ).rename_labels("bands", ["grass", "forest", "double"])
+    stack.download(tmp_path / "s.nc", format="netCDF")
+    labels.download(tmp_path / "l.nc", format="netCDF")
+    with xr.open_dataset(tmp_path / "s.nc") as made, xr.open_dataset(tmp_path / "l.nc") as raw:
+        assert {"grass", "forest", "double"} <= set(made.data_vars)
+        ids = raw["class"].values
+        np.testing.assert_array_equal(made["grass"].values, ids == 1)
+        np.testing.assert_array_equal(made["forest"].values, ids == 16)
+        np.testing.assert_array_equal(made["double"].values, ids * 2)
+
+
 def test_a_wrong_type_is_a_400_that_validation_predicts(server, auth_headers):
     graph = {"a": {"process_id": "absolute", "arguments": {"x": "abc"}, "result": True}}
     found = requests.post(

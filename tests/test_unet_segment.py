@@ -174,6 +174,97 @@ def test_simsiam_views_shift_the_season_and_fine_tuning_takes_the_encoder():
     assert not any(k.startswith(("up.", "decode.", "head.")) for k in part)
 
 
+def test_labels_cut_at_each_labels_threshold_and_the_dates_choose_the_model():
+    """Labels are 1 from each label's own threshold, 255 where the input is missing; the
+    cube's number of dates picks the bundled model, other numbers are refused."""
+    proba = np.array([[[0.2, 0.6, 0.9]], [[0.9, 0.1, 0.1]]], np.float32)  # 2 labels, 1 x 3
+    proba[:, 0, 2] = np.nan
+    labels = us._outputs(proba, ("labels",), np.array([0.5, 0.05], np.float32))
+    assert labels.dtype == np.uint8 and labels[:, 0].tolist() == [[0, 1, 255], [1, 1, 255]]
+    both = us._outputs(proba, ("labels", "probabilities"), np.array([0.5, 0.5], np.float32))
+    assert both.dtype == np.float32 and np.isnan(both[:, 0, 2]).all()
+    assert both[:2, 0, :2].tolist() == [[0, 1], [1, 0]]
+    assert us.default_model(_cube(40, 40)) == "scene_demo"
+    assert us.default_model(_cube(40, 40, times=12)) == "demo"
+    with pytest.raises(ValueError, match="3 time step"):
+        us.default_model(_cube(40, 40, times=3))
+    model = _model(classes=3, multilabel=True)
+    model.meta["thresholds"] = [0.3, 0.5, 0.7]
+    cube = _cube(70, 50)
+    out = us.segment(cube, model, tile_size=32, overlap=8)
+    assert out.dtype == np.uint8 and list(out.bands.values) == [
+        f"label:class {i}" for i in range(3)
+    ]
+    proba = us.segment(cube, model, ("probabilities",), 32, 8).values
+    cut = np.where(np.isnan(proba), 255, proba >= np.array([0.3, 0.5, 0.7])[:, None, None])
+    assert (out.values == cut).all() and out.values[0, 5, 7] == 255
+    with pytest.raises(ValueError, match="no class"):
+        us.segment(cube, model, ("class",), 32, 8)
+    with pytest.raises(ValueError, match="multi-label model"):
+        us.segment(cube, _model(), ("labels",), 32, 8)
+    assert model.stac_mlm()["mlm:output"][0]["name"] == "labels"
+
+
+def test_scenes_of_many_images_f1_and_thresholds_by_hand():
+    """A label raster serves every image; F1 counts known pixels only; the threshold per
+    label is the one with the best F1 on validation."""
+    scene = Scene(np.zeros((3, 10, 20, 8), np.float32), np.zeros((20, 8), np.int64), ["a"])
+    assert scene.labels.shape == (3, 20, 8) and scene.part("val")[0].shape == (3, 10, 2, 8)
+    stack = np.full((2, 2, 64, 96), 255, np.uint8)
+    stack[:, :, :40, :70] = 1
+    kept = tu.keep_fraction(stack, 0.34, seed=0)
+    assert (kept[0] == kept[1]).all() and (kept[:, 0] == kept[:, 1]).all()
+    blocks = {(r // 32, c // 32) for r, c in zip(*np.nonzero(kept[0, 0] != 255), strict=True)}
+    assert len(blocks) == 2  # of the 6 labelled blocks
+    truth = np.array([[[1, 1, 0, 255]], [[0, 0, 0, 1]]], np.uint8)[None]  # (1, 2 labels, 4)
+    yes = np.array([[[1, 0, 1, 1]], [[0, 0, 0, 0]]], np.uint8)[None]
+    scores = tu.f1_scores(truth, yes, ["a", "b"])
+    # a: 1 hit, 2 true, 2 said yes where known -> 0.5; b: 0 hits -> 0
+    assert scores["f1_per_label"] == {"a": 0.5, "b": 0.0} and scores["mean_f1"] == 0.25
+    assert scores["accuracy"] == 4 / 7
+    proba = np.array([[[0.9, 0.37, 0.32, 0.99]], [[0.1, 0.2, 0.1, 0.6]]], np.float32)[None]
+    assert tu.best_thresholds(truth, proba) == [0.35, 0.25]
+
+
+def test_label_bands_carry_colour_tables_and_a_legend(tmp_path):
+    """GTiff: a 0/1 colour table and class tags per label band, 255 no-data; PNG: the
+    labels over one another (the sky's on top) with a legend."""
+    import rasterio
+    from PIL import Image
+
+    from core.classes import COLOURS, class_table
+    from formats.gtiff import write_gtiff
+    from formats.png import hex_rgb, write_png
+
+    names = ["Cropland", "Cloud"]
+    values = np.array([[[1, 1, 0, 255]], [[0, 1, 0, 255]]], np.uint8).repeat(4, axis=1)
+    cube = xr.DataArray(
+        values,
+        dims=("bands", "y", "x"),
+        coords={
+            "bands": [f"label:{n}" for n in names],
+            "y": 5151000.0 - 10 * np.arange(4),
+            "x": 679000.0 + 10 * np.arange(4),
+        },
+        attrs={"classification:classes": class_table(names), "crs": "EPSG:32632"},
+    ).rio.write_crs("EPSG:32632")
+    write_gtiff(cube, tmp_path / "l.tif", {})
+    with rasterio.open(tmp_path / "l.tif") as src:
+        assert src.descriptions == ("label:Cropland", "label:Cloud") and src.nodata == 255
+        assert src.tags(2)["CLASS_1"] == "Cloud" and src.tags(2)["CLASS_0"] == "not Cloud"
+        assert src.tags(2)["CLASS_1_COLOR"] == COLOURS["Cloud"]  # TIFF: no colour table
+        assert src.tags(1)["CLASS_1_COLOR"] == COLOURS["Cropland"]  # for several bands
+    write_gtiff(cube.isel(bands=[1]), tmp_path / "one.tif", {})
+    with rasterio.open(tmp_path / "one.tif") as src:
+        assert src.colormap(1)[1][:3] == hex_rgb(COLOURS["Cloud"])
+        assert src.colormap(1)[0][:3] == (255, 255, 255)
+    write_png(cube, tmp_path / "l.png", {})
+    picture = np.asarray(Image.open(tmp_path / "l.png").convert("RGB"))
+    assert tuple(picture[0, 0]) == hex_rgb(COLOURS["Cropland"])
+    assert tuple(picture[0, 1]) == hex_rgb(COLOURS["Cloud"])  # both hold: the cloud shows
+    assert picture.shape[1] > 4  # the legend beside the map
+
+
 YEAR = ["2021-09-01", "2022-09-01"]
 S2 = [*us.BANDS, "SCL"]
 
@@ -209,9 +300,13 @@ def test_readme_chain_scores_against_the_label_raster(connection, tmp_path):
         ({"tile_size": 30}, "tile_size", "multiple of 4"),
         ({"overlap": 100}, "overlap", "half the tile size"),
         ({"output": ["class", "edges"]}, "output", "'edges' is not one of"),
-        ({"model": "sentinel"}, "model", "is not one of ['demo']"),
-        ({"model": "ssl_demo"}, "model", "is not one of ['demo']"),
-        ({"composite": False}, "data", "time step"),
+        ({"model": "sentinel"}, "model", "is not one of ['demo', 'scene_demo', 'multi"),
+        ({"model": "ssl_demo"}, "model", "is not one of ['demo', 'scene_demo', 'multi"),
+        ({"composite": False}, "data", "the bundled models take 1 (scene_demo) or 12 (demo)"),
+        ({"composite": False, "model": "demo"}, "data", "time step(s); the model needs 12"),
+        ({"model": "scene_demo"}, "data", "the cube has 12 time step(s); the model needs 1"),
+        ({"output": ["labels"]}, "output", "labels come from a multi-label model"),
+        ({"model": "multilabel_demo", "output": ["class"]}, "output", "gives labels, not a"),
         ({"bands": ["B02", "B03", "B04", "SCL"]}, "data", "lacks the band"),
     ],
 )
@@ -387,3 +482,129 @@ def test_fit_on_geojson_parcels_from_the_bundled_backbone(server, auth_headers, 
         timeout=300,
     )
     assert r.status_code == 400 and "'backbone'" in r.json()["message"], r.text
+
+
+JUNE = ["2022-06-01", "2022-07-01"]
+SEPTEMBER = ["2021-09-01", "2021-10-01"]
+HIDDEN_SCL = (0, 3, 8, 9, 10, 11)  # no data, cloud shadow, clouds, cirrus, snow
+
+
+def _clear_median(connection, month: list[str]):
+    """One scene as a user makes it: the month's clear observations, their median."""
+    s2 = connection.load_collection("SENTINEL2_L2A", temporal_extent=month, bands=S2)
+    scl = s2.band("SCL")
+    hidden = scl == HIDDEN_SCL[0]
+    for code in HIDDEN_SCL[1:]:
+        hidden = hidden | (scl == code)
+    bands = s2.filter_bands(list(us.BANDS)).mask(hidden)
+    return bands.reduce_dimension(dimension="t", reducer="median")
+
+
+def _truth(connection, path: Path):
+    import rasterio
+
+    connection.load_collection("CROP_LABELS").download(path, format="GTiff")
+    with rasterio.open(path) as src:
+        return np.nan_to_num(src.read(1), nan=255).astype(np.int64)
+
+
+@pytest.mark.parametrize(
+    ("month", "least_miou", "least_oa"),
+    # measured: June 2022 mIoU 0.7179, OA 0.9135; September 2021 0.7519, 0.9332
+    [(JUNE, 0.65, 0.88), (SEPTEMBER, 0.68, 0.9)],
+)
+def test_one_scene_in_land_cover_out(connection, tmp_path, month, least_miou, least_oa):
+    """A month's clear median (no `t`) takes the bundled single-scene model by default;
+    its class map, scored against the test scene's labels grouped as the model's classes
+    (a landscape of another seed than its training)."""
+    import rasterio
+
+    from core.classes import COLOURS, group_ids
+    from formats.png import hex_rgb
+
+    scene = _clear_median(connection, month)
+    scene.process("unet_segment", data=scene).download(tmp_path / "c.tif", format="GTiff")
+    truth = group_ids(_truth(connection, tmp_path / "l.tif"))
+    model = us.bundled("scene_demo")
+    with rasterio.open(tmp_path / "c.tif") as src:
+        assert src.dtypes[0] == "uint8" and src.descriptions == ("class",)
+        pred = src.read(1)
+        assert src.colormap(1)[0][:3] == hex_rgb(COLOURS["Cropland"])
+    scores = tu.iou_scores(truth, pred, model.classes)
+    print(month[0][:7], f"mIoU {scores['miou']:.4f}, OA {scores['overall_accuracy']:.4f}")
+    assert scores["miou"] > least_miou and scores["overall_accuracy"] > least_oa, scores
+
+
+@pytest.mark.parametrize(
+    ("day", "least_f1"),
+    # measured: mean F1 0.7536 (2022-06-21, 62 % cloud), 0.8448 (2021-09-11, 23 %)
+    [("2022-06-21", 0.68), ("2021-09-11", 0.78)],
+)
+def test_one_cloudy_date_in_a_label_stack_out(connection, tmp_path, day, least_f1):
+    """One acquisition with its clouds through the multi-label model: a 0/1 band per label,
+    scored per label against the grouped labels (where the ground shows) and the date's
+    SCL; the job's STAC metadata carries the labels' classes."""
+    import rasterio
+
+    from core.classes import SKY_LABELS, group_ids
+
+    one_day = [day, str(np.datetime64(day) + 1)]
+    s2 = connection.load_collection("SENTINEL2_L2A", temporal_extent=one_day, bands=S2)
+    stack = s2.process("unet_segment", data=s2, model="multilabel_demo")
+    stack.download(tmp_path / "m.tif", format="GTiff")
+    s2.band("SCL").download(tmp_path / "scl.tif", format="GTiff")
+    model = us.bundled("multilabel_demo")
+    with rasterio.open(tmp_path / "m.tif") as src, rasterio.open(tmp_path / "scl.tif") as s:
+        assert src.descriptions == tuple(f"label:{c}" for c in model.classes)
+        assert src.dtypes[0] == "uint8" and src.tags(1)["CLASS_1"] == model.classes[0]
+        yes, scl = src.read(), s.read(1).astype(np.int64)
+    cover = group_ids(_truth(connection, tmp_path / "l.tif"))
+    groups = len(model.classes) - len(SKY_LABELS)
+    truth = np.zeros(yes.shape, np.uint8)
+    truth[:groups] = cover[None] == np.arange(groups)[:, None, None]
+    truth[:groups][:, (cover == 255) | np.isin(scl, (8, 9))] = 255
+    for i, codes in enumerate(SKY_LABELS.values()):
+        truth[groups + i] = np.isin(scl, codes)
+    truth[:, yes[0] == 255] = 255
+    scores = tu.f1_scores(truth[None], yes[None] == 1, model.classes)
+    print(day, {k: round(v, 3) for k, v in scores["f1_per_label"].items()})
+    print(day, f"mean F1 {scores['mean_f1']:.4f}")
+    assert scores["mean_f1"] > least_f1, scores
+
+
+def test_fit_a_single_scene_multi_label_model_from_label_bands(connection):
+    """Predictors of one date and a target of one 0/1 band per label (made from the label
+    raster with band math, as a user would) train a multi-label single-scene model; a
+    target band holding other values than 0 and 1 is refused."""
+    import io
+
+    from openeo.internal.graph_building import PGNode
+    from openeo.processes import array_create
+    from openeo.rest import OpenEoApiError
+    from openeo.rest.mlmodel import MlModel
+
+    box = {"west": 679720, "east": 680360, "south": 5151280, "north": 5151920, "crs": 32632}
+    day = ["2022-06-16", "2022-06-17"]
+    s2 = connection.load_collection(
+        "SENTINEL2_L2A", spatial_extent=box, temporal_extent=day, bands=list(us.BANDS)
+    )
+    labels = connection.load_collection("CROP_LABELS", spatial_extent=box)
+    names = ["Grassland", "Forest", "Water"]
+    stack = labels.apply_dimension(
+        dimension="bands",
+        process=lambda x: array_create([x[0] == 1, x[0] == 16, x[0] == 17]),
+    ).rename_labels("bands", names)
+    fitted = MlModel(
+        PGNode("fit_unet_segmenter", predictors=s2, target=stack, epochs=1), connection=connection
+    )
+    model = us.UNetModel.from_dict(
+        torch.load(io.BytesIO(connection.download(fitted)), weights_only=True)
+    )
+    assert model.multilabel and model.classes == names and model.times == 1
+    assert len(model.meta["thresholds"]) == 3
+    assert model.stac_mlm()["mlm:output"][0]["name"] == "labels"
+    raw = labels.apply_dimension(dimension="bands", process=lambda x: array_create([x[0], x[0]]))
+    bad = MlModel(PGNode("fit_unet_segmenter", predictors=s2, target=raw, epochs=1), connection)
+    with pytest.raises(OpenEoApiError) as caught:
+        connection.download(bad)
+    assert caught.value.http_status_code == 400 and "'target'" in caught.value.message

@@ -76,7 +76,7 @@ def cmd_train_unet(args: argparse.Namespace) -> int:
     from demo.build import describe, ensure_demo_data
     from sources.catalog import Catalog
     from training import config as configs
-    from training.unet_data import demo_scene
+    from training.unet_data import PERIOD, demo_scene, single_scenes
     from training.unet_run import train_backbone, train_segmenter
 
     if args.dataset != "demo":
@@ -88,7 +88,11 @@ def cmd_train_unet(args: argparse.Namespace) -> int:
         if settings.stac_url
         else ensure_demo_data(settings.data_dir, settings.demo_size, settings.demo_seed)
     )
-    scene = demo_scene(Catalog(settings))
+    catalog = Catalog(settings)
+    if args.images == "months":
+        scene = demo_scene(catalog)
+    else:
+        scene = single_scenes(catalog, PERIOD, multilabel=args.images == "multilabel")
     if built is not None:
         scene.description["scene"] = describe(built.size, built.seed)
     kind = configs.SSLConfig if args.model == "unet-ssl" else configs.UNetConfig
@@ -104,7 +108,10 @@ def cmd_train_unet(args: argparse.Namespace) -> int:
         print(f"SimSiam loss {history[-1]['loss']:.4f}")
     else:
         test = train_segmenter(scene, args.out, config, backbone=args.backbone)
-        print(f"test mIoU {test['miou']:.4f}  overall accuracy {test['overall_accuracy']:.4f}")
+        if scene.multilabel:
+            print(f"test mean F1 {test['mean_f1']:.4f}  accuracy {test['accuracy']:.4f}")
+        else:
+            print(f"test mIoU {test['miou']:.4f}  overall accuracy {test['overall_accuracy']:.4f}")
     print(f"written to {args.out}")
     return 0
 
@@ -152,6 +159,7 @@ def add_train_parsers(
         help="self-supervised (SimSiam) pre-training of the U-Net encoder of unet_segment",
     )
     ssl.add_argument("--dataset", default="demo", help="'demo' (the demo collection)")
+    _images_option(ssl)
     ssl.add_argument(
         "--out",
         type=Path,
@@ -165,6 +173,7 @@ def add_train_parsers(
         "unet", help="the U-Net of unet_segment (fine-tuned from a backbone, or from scratch)"
     )
     unet.add_argument("--dataset", default="demo", help="'demo' (the demo collection)")
+    _images_option(unet)
     unet.add_argument(
         "--backbone",
         type=Path,
@@ -180,6 +189,18 @@ def add_train_parsers(
     _config_options(unet, "UNetConfig")
     data_dir(unet)
     unet.set_defaults(func=cmd_train_unet)
+
+
+def _images_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--images",
+        choices=("months", "scene", "multilabel"),
+        default="months",
+        help="months: the 12 monthly composites of the agricultural year as one image, 21 "
+        "classes; scene: every date and monthly composite as an image of its own, the 7 "
+        "land-cover groups; multilabel: the same images, the groups and cloud, cirrus, "
+        "shadow and snow as labels (default months)",
+    )
 
 
 def _config_options(parser: argparse.ArgumentParser, config: str) -> None:

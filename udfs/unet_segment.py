@@ -6,8 +6,9 @@ time steps, laid into channels date by date) go through a U-Net in tiles of `til
 pixels that overlap by `overlap`; the tiles' probabilities are blended with weights that
 fall linearly towards each tile's edge. The tile grid is anchored at the cube's corner and
 every output chunk reads exactly the tiles that cover it, so results do not depend on how
-the cube is chunked. Self-contained (numpy, torch, xarray, dask), so the file also runs
-through the openeo client's local UDF runner.
+the cube is chunked. A multi-label model (one sigmoid per label) gives a 0/1 band per
+label, cut at the thresholds chosen on its validation area. Self-contained (numpy, torch,
+xarray, dask), so the file also runs through the openeo client's local UDF runner.
 """
 
 import numpy as np
@@ -20,7 +21,9 @@ from core.classes import class_table
 FORMAT = "cropcube-unet/1"
 BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
 NORMS = ("batch", "group", "none")
-OUTPUTS = ("class", "confidence", "probabilities")
+OUTPUTS = ("class", "labels", "confidence", "probabilities")
+# The bundled model a cube gets when none is named, by its number of dates.
+DEFAULT_MODELS = {12: "demo", 1: "scene_demo"}
 CLASS_NODATA = 255
 BATCH_TILES = 8  # tiles per forward pass
 BLOCK_PX = 768  # output block side: tiles straddling block edges are computed twice
@@ -145,6 +148,13 @@ class UNetModel:
     def multilabel(self) -> bool:
         return bool(self.network.config["multilabel"])
 
+    @property
+    def thresholds(self) -> np.ndarray:
+        """Per label, the probability from which a multi-label model says yes (chosen on
+        validation; 0.5 where none was chosen)."""
+        chosen = self.meta.get("thresholds") or [0.5] * len(self.classes)
+        return np.asarray(chosen, np.float32)
+
     def to_dict(self) -> dict:
         return {
             "format": FORMAT,
@@ -159,6 +169,26 @@ class UNetModel:
     def stac_mlm(self) -> dict:
         """This model's STAC MLM fields: name, architecture, task, inputs and outputs."""
         channels = self.network.config["in_channels"]
+        output = {
+            "name": "labels" if self.multilabel else "classes",
+            "tasks": ["semantic-segmentation"],
+            "result": {
+                "shape": [-1, len(self.classes), -1, -1],
+                "dim_order": ["batch", "class", "height", "width"],
+                "data_type": "float32",
+            },
+            "classification:classes": class_table(self.classes),
+        }
+        if self.multilabel:  # MLM has no multi-label task: the output says it
+            output["description"] = (
+                "multi-label: one sigmoid per label, several can hold at once; a label "
+                "holds where its probability reaches its threshold"
+            )
+            output["post_processing_function"] = {
+                "format": "python",
+                "expression": "sigmoid(logits) >= "
+                + str([round(float(t), 4) for t in self.thresholds]),
+            }
         return {
             "mlm:name": "cropcube U-Net segmenter",
             "mlm:architecture": "U-Net",
@@ -177,18 +207,7 @@ class UNetModel:
                     "reflectance; normalisation is inside the model",
                 }
             ],
-            "mlm:output": [
-                {
-                    "name": "classes",
-                    "tasks": ["semantic-segmentation"],
-                    "result": {
-                        "shape": [-1, len(self.classes), -1, -1],
-                        "dim_order": ["batch", "class", "height", "width"],
-                        "data_type": "float32",
-                    },
-                    "classification:classes": class_table(self.classes),
-                }
-            ],
+            "mlm:output": [output],
         }
 
     def save(self, path) -> None:
@@ -297,18 +316,23 @@ def _window_probabilities(
     return np.where(inside, proba, np.nan).astype(np.float32)
 
 
-def _outputs(proba: np.ndarray, outputs: tuple, multilabel: bool) -> np.ndarray:
+def _outputs(proba: np.ndarray, outputs: tuple, thresholds: "np.ndarray | None") -> np.ndarray:
+    """The requested layers of (classes, y, x) probabilities; `thresholds` for labels."""
     valid = np.isfinite(proba).all(axis=0)
     layers = []
-    only_class = outputs == ("class",)
+    small = outputs in (("class",), ("labels",))  # uint8, 255 where the input is missing
     if "class" in outputs:
         cls = np.where(valid, np.argmax(np.nan_to_num(proba, nan=-1.0), axis=0), CLASS_NODATA)
-        layers.append(cls.astype(np.uint8 if only_class else np.float32))
+        layers.append(cls.astype(np.uint8 if small else np.float32))
+    if "labels" in outputs:
+        yes = np.nan_to_num(proba, nan=0.0) >= thresholds[:, None, None]
+        missing = CLASS_NODATA if small else np.nan
+        layers += list(np.where(valid, yes, missing).astype(np.uint8 if small else np.float32))
     if "confidence" in outputs:
         layers.append(np.where(valid, np.nanmax(np.where(valid, proba, 0), axis=0), np.nan))
     if "probabilities" in outputs:
         layers += list(proba)
-    return np.stack(layers).astype(np.uint8 if only_class else np.float32)
+    return np.stack(layers).astype(np.uint8 if small else np.float32)
 
 
 def channels_of(cube: xarray.DataArray, model: UNetModel) -> xarray.DataArray:
@@ -341,27 +365,47 @@ def channels_of(cube: xarray.DataArray, model: UNetModel) -> xarray.DataArray:
     return cube.transpose("bands", "y", "x").rename(bands="c")
 
 
+def default_model(cube: xarray.DataArray) -> str:
+    """The bundled model for a cube of this many dates, or a ValueError."""
+    times = cube.sizes.get("t", 1)
+    if times not in DEFAULT_MODELS:
+        raise ValueError(
+            f"the cube has {times} time step(s); the bundled models take "
+            + " or ".join(f"{n} ({name})" for n, name in sorted(DEFAULT_MODELS.items()))
+        )
+    return DEFAULT_MODELS[times]
+
+
+def default_outputs(model: UNetModel) -> tuple:
+    return ("labels",) if model.multilabel else ("class",)
+
+
 def segment(
     cube: xarray.DataArray,
-    model: "UNetModel | str" = "demo",
-    outputs=("class",),
+    model: "UNetModel | str | None" = None,
+    outputs: "tuple | None" = None,
     tile_size: int = 128,
     overlap: int = 32,
     block_px: "int | None" = BLOCK_PX,
 ) -> xarray.DataArray:
-    """Class map (and on request confidence and per-class probabilities) of a cube; lazy
-    when the cube is dask-backed: each output block (block_px square, or the cube's own
-    chunks with None) computes the tiles that cover it."""
+    """Class map or label bands (and on request confidence and per-class probabilities)
+    of a cube, by default from the bundled model for its number of dates; lazy when the
+    cube is dask-backed: each output block (block_px square, or the cube's own chunks with
+    None) computes the tiles that cover it."""
     import dask
     import dask.array as da
 
+    if model is None:
+        model = default_model(cube)
     if isinstance(model, str):
         model = bundled(model)
-    outputs = tuple(outputs)
-    if not outputs or any(o not in OUTPUTS for o in outputs):
+    outputs = tuple(outputs) if outputs else default_outputs(model)
+    if any(o not in OUTPUTS for o in outputs):
         raise ValueError(f"output must be a non-empty list of {list(OUTPUTS)}")
     if "class" in outputs and model.multilabel:
-        raise ValueError("a multi-label model gives probabilities (and confidence), no class")
+        raise ValueError("a multi-label model gives labels (and probabilities), no class")
+    if "labels" in outputs and not model.multilabel:
+        raise ValueError("labels come from a multi-label model; this one gives a class")
     m = model.network.multiple
     if tile_size % m or tile_size < m:
         raise ValueError(f"tile_size must be a positive multiple of {m} for this model")
@@ -373,10 +417,12 @@ def segment(
     rows_all, cols_all = tile_origins(ny, tile_h, overlap), tile_origins(nx, tile_w, overlap)
     labels = (
         (["class"] if "class" in outputs else [])
+        + ([f"label:{c}" for c in model.classes] if "labels" in outputs else [])
         + (["confidence"] if "confidence" in outputs else [])
         + ([f"probability:{c}" for c in model.classes] if "probabilities" in outputs else [])
     )
-    dtype = np.uint8 if outputs == ("class",) else np.float32
+    dtype = np.uint8 if outputs in (("class",), ("labels",)) else np.float32
+    cuts = model.thresholds if model.multilabel else None
     data = stack.data
     lazy = isinstance(data, da.Array)
     if lazy and block_px:  # larger blocks: fewer tiles computed twice at their edges
@@ -393,11 +439,9 @@ def segment(
         args = (model, win_r[0], win_c[0], rows, cols, tile_size, overlap, (r0, r1), (c0, c1))
         if lazy:
             proba = dask.delayed(_window_probabilities)(window, *args)
-            out = dask.delayed(_outputs)(proba, outputs, model.multilabel)
+            out = dask.delayed(_outputs)(proba, outputs, cuts)
             return da.from_delayed(out, (len(labels), r1 - r0, c1 - c0), dtype=dtype)
-        return _outputs(
-            _window_probabilities(np.asarray(window, np.float32), *args), outputs, model.multilabel
-        )
+        return _outputs(_window_probabilities(np.asarray(window, np.float32), *args), outputs, cuts)
 
     edges_r = np.concatenate([[0], np.cumsum(row_chunks)])
     edges_c = np.concatenate([[0], np.cumsum(col_chunks)])
@@ -412,7 +456,7 @@ def segment(
     coords = {k: v for k, v in stack.coords.items() if k in ("y", "x")}
     coords["bands"] = labels
     attrs = dict(cube.attrs)
-    if "class" in outputs:
+    if "class" in outputs or "labels" in outputs:
         attrs["classification:classes"] = class_table(model.classes)
     return xarray.DataArray(
         result, dims=("bands", "y", "x"), coords=coords, attrs=attrs, name="unet_segment"
@@ -420,16 +464,16 @@ def segment(
 
 
 def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:
-    """openEO UDF entry point; context: model (bundled name or path to a model.pt), output
-    (list), tile_size, overlap."""
+    """openEO UDF entry point; context: model (bundled name or path to a model.pt; by
+    default the bundled model for the cube's dates), output (list), tile_size, overlap."""
     context = dict(context or {})
-    model = context.get("model", "demo")
+    model = context.get("model")
     if isinstance(model, str) and model.endswith(".pt"):
         model = UNetModel.load(model)
     return segment(
         cube,
         model,
-        tuple(context.get("output", ("class",))),
+        context.get("output"),
         context.get("tile_size", 128),
         context.get("overlap", 32),
     )

@@ -26,7 +26,8 @@ def _multihash_sha256(path: Path) -> str:
 
 
 def _classes(src: Any, band: int) -> list[dict[str, Any]]:
-    """STAC classification:classes from the CLASS_<id> tags and colour table of a band."""
+    """STAC classification:classes from the CLASS_<id> tags and the colour table (or the
+    CLASS_<id>_COLOR tags) of a band."""
     tags = src.tags(band)
     found = sorted(
         (int(k[6:]), v) for k, v in tags.items() if k.startswith("CLASS_") and k[6:].isdigit()
@@ -35,16 +36,14 @@ def _classes(src: Any, band: int) -> list[dict[str, Any]]:
         colours = src.colormap(band)
     except ValueError:  # no colour table
         colours = {}
+    hints = {
+        value: "{:02X}{:02X}{:02X}".format(*colours[value][:3])
+        if value in colours
+        else tags.get(f"CLASS_{value}_COLOR")
+        for value, _ in found
+    }
     return [
-        {
-            "value": value,
-            "name": name,
-            **(
-                {"color_hint": "{:02X}{:02X}{:02X}".format(*colours[value][:3])}
-                if value in colours
-                else {}
-            ),
-        }
+        {"value": value, "name": name, **({"color_hint": hints[value]} if hints[value] else {})}
         for value, name in found
     ]
 
