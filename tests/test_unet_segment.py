@@ -370,7 +370,8 @@ def test_train_through_openeo_then_segment_with_the_job_model(connection, tmp_pa
 
 def test_train_commands_pretrain_then_fine_tune(demo_catalog, tmp_path):
     """`cropcube train unet-ssl`, then `train unet --backbone` with 5 % of the labels, on
-    the test scene (tiny settings: this checks the commands and their files)."""
+    the test scene, then a single-scene multi-label model (tiny settings: this checks the
+    commands and their files)."""
     import json
     import os
     import subprocess
@@ -430,6 +431,21 @@ def test_train_commands_pretrain_then_fine_tune(demo_catalog, tmp_path):
     assert "labels used: 5% of the training area" in card and "pre-trained with SimSiam" in card
     model = us.UNetModel.load(tmp_path / "seg" / "model.pt")
     assert model.meta["pretrained"] and len(model.classes) == 21
+    run = subprocess.run(
+        [*base, "unet", "--images", "multilabel", "--out", str(tmp_path / "ml"), *small],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "test mean F1" in run.stdout
+    model = us.UNetModel.load(tmp_path / "ml" / "model.pt")
+    assert model.multilabel and model.times == 1 and model.classes[-1] == "Snow"
+    assert len(model.meta["thresholds"]) == 11
+    card = (tmp_path / "ml" / "MODEL_CARD.md").read_text()
+    assert "| Cloud |" in card and "one date (10 bands)" in card
 
 
 def test_fit_on_geojson_parcels_from_the_bundled_backbone(server, auth_headers, demo_catalog):
