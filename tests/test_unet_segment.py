@@ -588,12 +588,12 @@ def test_one_cloudy_date_in_a_label_stack_out(connection, tmp_path, day, least_f
     assert scores["mean_f1"] > least_f1, scores
 
 
-def test_fit_a_single_scene_multi_label_model_from_label_bands(connection):
+def test_fit_a_single_scene_multi_label_model_from_label_bands(connection, tmp_path):
     """Predictors of one date and a target of one 0/1 band per label (made from the label
-    raster with band math, as a user would) train a multi-label single-scene model; a
-    target band holding other values than 0 and 1 is refused."""
-    import io
-
+    raster with band math, as a user would) train a multi-label single-scene model in a
+    batch job, whose MLM fields name the labels; the job's model then gives a label stack;
+    a target band holding other values than 0 and 1 is refused."""
+    import rasterio
     from openeo.internal.graph_building import PGNode
     from openeo.processes import array_create
     from openeo.rest import OpenEoApiError
@@ -613,12 +613,19 @@ def test_fit_a_single_scene_multi_label_model_from_label_bands(connection):
     fitted = MlModel(
         PGNode("fit_unet_segmenter", predictors=s2, target=stack, epochs=1), connection=connection
     )
-    model = us.UNetModel.from_dict(
-        torch.load(io.BytesIO(connection.download(fitted)), weights_only=True)
-    )
-    assert model.multilabel and model.classes == names and model.times == 1
-    assert len(model.meta["thresholds"]) == 3
-    assert model.stac_mlm()["mlm:output"][0]["name"] == "labels"
+    job = fitted.create_job(title="fit a multi-label unet")
+    job.start_and_wait(max_poll_interval=1)
+    asset = job.get_results().get_metadata()["assets"]["model.pt"]
+    assert asset["mlm:tasks"] == ["semantic-segmentation"]
+    (output,) = asset["mlm:output"]
+    assert output["name"] == "labels" and "multi-label" in output["description"]
+    assert [c["name"] for c in output["classification:classes"]] == names
+    assert asset["mlm:input"][0]["input"]["shape"][1] == len(us.BANDS)  # one date
+    mine = s2.process("unet_segment", data=s2, model=connection.load_ml_model(job.job_id))
+    mine.download(tmp_path / "mine.tif", format="GTiff")
+    with rasterio.open(tmp_path / "mine.tif") as src:
+        assert src.descriptions == tuple(f"label:{n}" for n in names)
+        assert set(np.unique(src.read())) <= {0, 1, 255}
     raw = labels.apply_dimension(dimension="bands", process=lambda x: array_create([x[0], x[0]]))
     bad = MlModel(PGNode("fit_unet_segmenter", predictors=s2, target=raw, epochs=1), connection)
     with pytest.raises(OpenEoApiError) as caught:
