@@ -5,11 +5,14 @@
         GTiff writer (class map, uint8): what a job does after monthly_composite;
 (floor) the tiles of the same cube already cut and in memory as one (tiles, 120, 128, 128)
         float32 array, the bundled model's forward in batches of unet_segment's size, one
-        torch thread per core, each on its own batches (no blending, no writing).
+        torch thread per core, each on its own batches (no blending, no writing);
+(scene_e2e, scene_floor) the same for the single-scene model (`scene_demo`) on one date of
+        that cube (10 channels).
 
 Each variant in its own process. Prints median tiles and pixels per second, per core,
-peak RSS above the start, and the ratio e2e / floor. The floor cuts its tiles beforehand,
-so it holds them all: keep --size for it modest (1000 px: about 1 GB).
+peak RSS above the start, and the ratios e2e / floor and scene_e2e / scene_floor. The
+floor cuts its tiles beforehand, so it holds them all: keep --size for it modest (1000 px:
+about 1 GB).
 
     .venv/bin/python benchmarks/unet_segment.py [--size 1000] [--runs 3]
 """
@@ -44,8 +47,10 @@ def run_variant(name: str, size: int, runs: int) -> dict:
     from formats.gtiff import write_gtiff
     from udfs import unet_segment as us
 
-    model = us.bundled("demo")
-    cube = _cube(size)
+    scene = name.startswith("scene_")  # the single-scene model on one date
+    model = us.bundled("scene_demo" if scene else "demo")
+    cube = _cube(size).isel(t=[5]) if scene else _cube(size)
+    name = name.removeprefix("scene_")
     origins = [
         (r, c)
         for r in us.tile_origins(size, TILE, OVERLAP)
@@ -85,10 +90,10 @@ def main() -> int:
     code = pixel_rate_main(
         __file__,
         __doc__,
-        "e2e,floor",
-        f"12 months x 10 bands, {TILE} px tiles, {OVERLAP} px overlap",
+        "e2e,floor,scene_e2e,scene_floor",
+        f"12 months (scene_: one date) x 10 bands, {TILE} px tiles, {OVERLAP} px overlap",
         run_variant,
-        ("e2e",),
+        ("e2e", "scene_e2e:scene_floor"),
     )
     return code
 

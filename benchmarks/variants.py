@@ -73,7 +73,7 @@ def pixel_rate_main(
 ) -> int:
     """main() of a pixels-per-second benchmark: as a child, run one variant and print its
     JSON; as the parent, run each variant in its own process and print the table and the
-    ratios of the `faster` variants to "floor"."""
+    ratios of the `faster` variants to "floor" (or to the baseline named after a colon)."""
     import os
 
     args = parse(doc, 1000, variants)
@@ -90,9 +90,11 @@ def pixel_rate_main(
             f"  {key:20s} {r['seconds']:8.2f} s  {r['px_per_s']:10,.0f} px/s  "
             f"{r['px_per_s'] / cores:9,.0f} px/s/core{tiles}  peak +{r['peak_mb']:7.0f} MB"
         )
-    for key in faster:
-        if {key, "floor"} <= set(found):
-            print(f"  {key} / floor: {found[key]['px_per_s'] / found['floor']['px_per_s']:.2f}")
+    for pair in faster:  # "variant" (against "floor") or "variant:baseline"
+        key, _, base = pair.partition(":")
+        base = base or "floor"
+        if {key, base} <= set(found):
+            print(f"  {key} / {base}: {found[key]['px_per_s'] / found[base]['px_per_s']:.2f}")
     return 0
 
 
