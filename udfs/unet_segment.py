@@ -4,13 +4,11 @@ An openEO Python UDF (`apply_datacube`) and the implementation of cropcube's
 `unet_segment` process. The cube's bands (and, for a model trained on several dates, its
 time steps, laid into channels date by date) go through a U-Net in tiles of `tile_size`
 pixels that overlap by `overlap`; the tiles' probabilities are blended with weights that
-fall linearly towards each tile's edge. The tile grid is anchored at the cube's corner;
-each tile is computed once, by the block that holds its upper-left corner, and each output
-block adds up the weighted tiles that reach it, so results do not depend on how the cube
-is chunked (but for the order of float additions). A multi-label model (one sigmoid per
-label) gives a 0/1 band per label, cut at the thresholds chosen on its validation area.
-Self-contained (numpy, torch, xarray, dask), so the file also runs through the openeo
-client's local UDF runner.
+fall linearly towards each tile's edge. The tile grid is anchored at the cube's corner and
+every output chunk reads exactly the tiles that cover it, so results do not depend on how
+the cube is chunked. A multi-label model (one sigmoid per label) gives a 0/1 band per
+label, cut at the thresholds chosen on its validation area. Self-contained (numpy, torch,
+xarray, dask), so the file also runs through the openeo client's local UDF runner.
 """
 
 import numpy as np
@@ -28,7 +26,7 @@ OUTPUTS = ("class", "labels", "confidence", "probabilities")
 DEFAULT_MODELS = {12: "demo", 1: "scene_demo"}
 CLASS_NODATA = 255
 BATCH_TILES = 8  # tiles per forward pass
-BLOCK_PX = 768  # output block side
+BLOCK_PX = 768  # output block side: tiles straddling block edges are computed twice
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -263,62 +261,59 @@ def blend_weights(tile: int, overlap: int) -> np.ndarray:
     return np.outer(ramp, ramp)
 
 
-def _tile_sums(
+def _window_probabilities(
     window: np.ndarray,
     model: UNetModel,
+    row0: int,
+    col0: int,
     rows: list[int],
     cols: list[int],
     tile: int,
     overlap: int,
+    out_rows: tuple[int, int],
+    out_cols: tuple[int, int],
 ) -> np.ndarray:
-    """(classes + 1, h, w): the tiles at rows x cols (relative to the window, which covers
-    them all) weighted and summed, their summed weights last."""
+    """Blend the tiles at global origins rows x cols over the output block out_rows x
+    out_cols; `window` holds the input from (row0, col0), covering all those tiles."""
     torch.set_num_threads(1)  # blocks run in parallel
     weights = blend_weights(tile, overlap)
-    h, w = window.shape[1:]
-    sums = np.zeros((len(model.classes) + 1, h, w), np.float32)
+    h, w = out_rows[1] - out_rows[0], out_cols[1] - out_cols[0]
+    total = np.zeros((len(model.classes), h, w), np.float32)
+    norm = np.zeros((h, w), np.float32)
+    valid = np.ones(window.shape[1:], bool)
+    for band in window:  # band by band: no full-size temporary
+        valid &= np.isfinite(band)
     data = window
-    pad_h, pad_w = max(0, tile - h), max(0, tile - w)
+    pad_h, pad_w = max(0, tile - data.shape[1]), max(0, tile - data.shape[2])
     if pad_h or pad_w:  # a cube smaller than a tile: mirror it out to one tile
         data = np.pad(data, ((0, 0), (0, pad_h), (0, pad_w)), mode="reflect")
     origins = [(r, c) for r in rows for c in cols]
     for i in range(0, len(origins), BATCH_TILES):
         batch = origins[i : i + BATCH_TILES]
         x = np.nan_to_num(
-            np.stack([data[:, r : r + tile, c : c + tile] for r, c in batch]), nan=0.0
+            np.stack(
+                [data[:, r - row0 : r - row0 + tile, c - col0 : c - col0 + tile] for r, c in batch]
+            ),
+            nan=0.0,
         ).astype(np.float32, copy=False)
         with torch.inference_mode():
             prob = model.network.probabilities(torch.from_numpy(x)).numpy()
-        for (r, c), q in zip(batch, prob, strict=True):
-            th, tw = min(tile, h - r), min(tile, w - c)  # cut to the cube (a padded tile)
-            part = weights[:th, :tw]
-            sums[:-1, r : r + th, c : c + tw] += q[:, :th, :tw] * part
-            sums[-1, r : r + th, c : c + tw] += part
-    return sums
-
-
-def _blend(
-    block: np.ndarray,
-    out_rows: tuple[int, int],
-    out_cols: tuple[int, int],
-    corners: list[tuple[int, int]],
-    *sums: np.ndarray,
-) -> np.ndarray:
-    """Probabilities (classes, h, w) of an output block from the tile sums that reach it
-    (each anchored at its corner), NaN where the block's input has a missing value."""
-    h, w = out_rows[1] - out_rows[0], out_cols[1] - out_cols[0]
-    total = np.zeros((sums[0].shape[0], h, w), np.float32)
-    for (r0, c0), part in zip(corners, sums, strict=True):
-        r_lo, r_hi = max(r0, out_rows[0]), min(r0 + part.shape[1], out_rows[1])
-        c_lo, c_hi = max(c0, out_cols[0]), min(c0 + part.shape[2], out_cols[1])
-        total[
-            :, r_lo - out_rows[0] : r_hi - out_rows[0], c_lo - out_cols[0] : c_hi - out_cols[0]
-        ] += part[:, r_lo - r0 : r_hi - r0, c_lo - c0 : c_hi - c0]
-    valid = np.ones((h, w), bool)
-    for band in block:  # band by band: no full-size temporary
-        valid &= np.isfinite(band)
-    proba = total[:-1] / np.maximum(total[-1], 1e-12)
-    return np.where(valid, proba, np.nan).astype(np.float32)
+        for (r, c), p in zip(batch, prob, strict=True):
+            # the part of this tile inside the output block
+            r_lo, r_hi = max(r, out_rows[0]), min(r + tile, out_rows[1])
+            c_lo, c_hi = max(c, out_cols[0]), min(c + tile, out_cols[1])
+            if r_lo >= r_hi or c_lo >= c_hi:
+                continue
+            src = (slice(r_lo - r, r_hi - r), slice(c_lo - c, c_hi - c))
+            dst = (
+                slice(r_lo - out_rows[0], r_hi - out_rows[0]),
+                slice(c_lo - out_cols[0], c_hi - out_cols[0]),
+            )
+            total[(slice(None),) + dst] += p[(slice(None),) + src] * weights[src]
+            norm[dst] += weights[src]
+    proba = total / np.maximum(norm, 1e-12)
+    inside = valid[out_rows[0] - row0 : out_rows[1] - row0, out_cols[0] - col0 : out_cols[1] - col0]
+    return np.where(inside, proba, np.nan).astype(np.float32)
 
 
 def _outputs(proba: np.ndarray, outputs: tuple, thresholds: "np.ndarray | None") -> np.ndarray:
@@ -395,8 +390,8 @@ def segment(
 ) -> xarray.DataArray:
     """Class map or label bands (and on request confidence and per-class probabilities)
     of a cube, by default from the bundled model for its number of dates; lazy when the
-    cube is dask-backed, in blocks of block_px square (or the cube's own chunks with
-    None)."""
+    cube is dask-backed: each output block (block_px square, or the cube's own chunks with
+    None) computes the tiles that cover it."""
     import dask
     import dask.array as da
 
@@ -430,51 +425,32 @@ def segment(
     cuts = model.thresholds if model.multilabel else None
     data = stack.data
     lazy = isinstance(data, da.Array)
-    if lazy and block_px:
+    if lazy and block_px:  # larger blocks: fewer tiles computed twice at their edges
         data = data.rechunk({0: -1, 1: block_px, 2: block_px})
-    edges_r = np.concatenate([[0], np.cumsum(data.chunks[1] if lazy else (ny,))]).astype(int)
-    edges_c = np.concatenate([[0], np.cumsum(data.chunks[2] if lazy else (nx,))]).astype(int)
-    if not lazy:
-        data = np.asarray(data, np.float32)
-    delayed = dask.delayed if lazy else (lambda f: f)
+    row_chunks = data.chunks[1] if lazy else (ny,)
+    col_chunks = data.chunks[2] if lazy else (nx,)
 
-    # Stage 1: each tile computed once, by the block that holds its upper-left corner; its
-    # weighted probabilities summed over the tiles' extent, which may reach into the
-    # blocks right of and below it.
-    sums = []  # (corner, extent's end, summed tiles)
-    for i in range(len(edges_r) - 1):
-        rows = [r for r in rows_all if edges_r[i] <= r < edges_r[i + 1]]
-        for j in range(len(edges_c) - 1):
-            cols = [c for c in cols_all if edges_c[j] <= c < edges_c[j + 1]]
-            if not rows or not cols:
-                continue
-            r_end, c_end = min(rows[-1] + tile_h, ny), min(cols[-1] + tile_w, nx)
-            window = data[:, rows[0] : r_end, cols[0] : c_end]
-            local_r, local_c = [r - rows[0] for r in rows], [c - cols[0] for c in cols]
-            part = delayed(_tile_sums)(window, model, local_r, local_c, tile_size, overlap)
-            sums.append(((rows[0], cols[0]), (r_end, c_end), part))
-
-    # Stage 2: each output block adds up the sums that reach it.
     def block(r0: int, r1: int, c0: int, c1: int):
-        reach = [
-            (corner, part)
-            for corner, end, part in sums
-            if corner[0] < r1 and end[0] > r0 and corner[1] < c1 and end[1] > c0
-        ]
-        proba = delayed(_blend)(
-            data[:, r0:r1, c0:c1], (r0, r1), (c0, c1), [c for c, _ in reach], *[p for _, p in reach]
-        )
-        out = delayed(_outputs)(proba, outputs, cuts)
+        rows = [r for r in rows_all if r < r1 and r + tile_h > r0]
+        cols = [c for c in cols_all if c < c1 and c + tile_w > c0]
+        win_r = (rows[0], min(rows[-1] + tile_h, ny))
+        win_c = (cols[0], min(cols[-1] + tile_w, nx))
+        window = data[:, win_r[0] : win_r[1], win_c[0] : win_c[1]]
+        args = (model, win_r[0], win_c[0], rows, cols, tile_size, overlap, (r0, r1), (c0, c1))
         if lazy:
+            proba = dask.delayed(_window_probabilities)(window, *args)
+            out = dask.delayed(_outputs)(proba, outputs, cuts)
             return da.from_delayed(out, (len(labels), r1 - r0, c1 - c0), dtype=dtype)
-        return out
+        return _outputs(_window_probabilities(np.asarray(window, np.float32), *args), outputs, cuts)
 
+    edges_r = np.concatenate([[0], np.cumsum(row_chunks)])
+    edges_c = np.concatenate([[0], np.cumsum(col_chunks)])
     grid = [
         [
-            block(edges_r[i], edges_r[i + 1], edges_c[j], edges_c[j + 1])
-            for j in range(len(edges_c) - 1)
+            block(int(edges_r[i]), int(edges_r[i + 1]), int(edges_c[j]), int(edges_c[j + 1]))
+            for j in range(len(col_chunks))
         ]
-        for i in range(len(edges_r) - 1)
+        for i in range(len(row_chunks))
     ]
     result = da.block(grid) if lazy else grid[0][0]
     coords = {k: v for k, v in stack.coords.items() if k in ("y", "x")}
