@@ -6,8 +6,8 @@
 (floor) the tiles of the same cube already cut and in memory as one (tiles, 120, 128, 128)
         float32 array, the bundled model's forward in batches of unet_segment's size, one
         torch thread per core, each on its own batches (no blending, no writing);
-(scene_e2e, scene_floor) the same for the single-scene model (`scene_demo`) on one date of
-        that cube (10 channels).
+(scene_e2e, scene_floor) the same for the single-scene model (`scene_demo`) on a cube of
+        one date (10 channels).
 
 Each variant in its own process. Prints median tiles and pixels per second, per core,
 peak RSS above the start, and the ratios e2e / floor and scene_e2e / scene_floor. The
@@ -34,10 +34,10 @@ CHUNK = 512
 TILE, OVERLAP = 128, 32
 
 
-def _cube(size: int):
+def _cube(size: int, months: int = 12):
     from udfs import unet_segment as us
 
-    return lazy_composites(size, list(us.BANDS), CHUNK)
+    return lazy_composites(size, list(us.BANDS), CHUNK, months=months)
 
 
 def run_variant(name: str, size: int, runs: int) -> dict:
@@ -49,7 +49,7 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
     scene = name.startswith("scene_")  # the single-scene model on one date
     model = us.bundled("scene_demo" if scene else "demo")
-    cube = _cube(size).isel(t=[5]) if scene else _cube(size)
+    cube = _cube(size, months=1 if scene else 12)
     name = name.removeprefix("scene_")
     origins = [
         (r, c)

@@ -98,8 +98,10 @@ def pixel_rate_main(
     return 0
 
 
-def lazy_composites(size: int, bands: list[str], chunk: int = 512, smooth: bool = False):
-    """A lazy (12 months, bands, size, size) cube of random reflectances: each chunk drawn
+def lazy_composites(
+    size: int, bands: list[str], chunk: int = 512, smooth: bool = False, months: int = 12
+):
+    """A lazy (months, bands, size, size) cube of random reflectances: each chunk drawn
     from its own seed when computed, so nothing exists before use. `smooth`: waves instead
     of noise, cheap to make and compressing as real composites do (for the writers)."""
     import dask.array as da
@@ -119,12 +121,14 @@ def lazy_composites(size: int, bands: list[str], chunk: int = 512, smooth: bool 
         return rng.uniform(0.01, 0.5, size=shape).astype(np.float32)
 
     side = tuple(min(chunk, size - i) for i in range(0, size, chunk))
-    data = da.map_blocks(block, chunks=((12,), (len(bands),), side, side), dtype=np.float32)
+    data = da.map_blocks(block, chunks=((months,), (len(bands),), side, side), dtype=np.float32)
     return xr.DataArray(
         data,
         dims=("t", "bands", "y", "x"),
         coords={
-            "t": np.arange("2021-09", "2022-09", dtype="datetime64[M]").astype("datetime64[ns]"),
+            "t": np.arange("2021-09", "2022-09", dtype="datetime64[M]")[:months].astype(
+                "datetime64[ns]"
+            ),
             "bands": list(bands),
             "y": 5_200_000 - 10.0 * np.arange(size) - 5,
             "x": 600_000 + 10.0 * np.arange(size) + 5,
