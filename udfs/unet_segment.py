@@ -26,7 +26,12 @@ OUTPUTS = ("class", "labels", "confidence", "probabilities")
 DEFAULT_MODELS = {12: "demo", 1: "scene_demo"}
 CLASS_NODATA = 255
 BATCH_TILES = 8  # tiles per forward pass
-BLOCK_PX = 768  # output block side: tiles straddling block edges are computed twice
+# Output blocks: tiles straddling their edges are computed once per block, so as large as
+# memory allows (the input window of 120 channels at 768 px is 0.28 GB; the class planes
+# at most 128 MB; 2048 px at most), yet at least as many as the cores.
+BLOCK_INPUT_BYTES = 120 * 768 * 768 * 4
+BLOCK_CLASS_BYTES = 128 * 2**20
+BLOCK_MAX_PX = 2048
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -380,18 +385,45 @@ def default_outputs(model: UNetModel) -> tuple:
     return ("labels",) if model.multilabel else ("class",)
 
 
+def block_shape(
+    ny: int, nx: int, channels: int, classes: int, cores: int | None = None
+) -> tuple[int, int]:
+    """Rows and columns of the output blocks: as large as BLOCK_INPUT_BYTES,
+    BLOCK_CLASS_BYTES and BLOCK_MAX_PX allow (fewer tiles straddle their edges), at least
+    one block per core where the cube is large enough, the blocks along an axis about equal
+    (multiples of 32 px)."""
+    from dask.system import CPU_COUNT
+
+    largest = min(
+        BLOCK_MAX_PX,
+        int((BLOCK_INPUT_BYTES / (4 * channels)) ** 0.5),
+        int((BLOCK_CLASS_BYTES / (4 * max(classes, 1))) ** 0.5),
+    )
+    n_y, n_x = -(-ny // largest), -(-nx // largest)
+    while n_y * n_x < (cores or CPU_COUNT) and (n_y < ny // 64 or n_x < nx // 64):
+        if ny / n_y >= nx / n_x:
+            n_y += 1
+        else:
+            n_x += 1
+    return _up32(-(-ny // n_y)), _up32(-(-nx // n_x))
+
+
+def _up32(n: int) -> int:
+    return -(-n // 32) * 32
+
+
 def segment(
     cube: xarray.DataArray,
     model: "UNetModel | str | None" = None,
     outputs: "tuple | None" = None,
     tile_size: int = 128,
     overlap: int = 32,
-    block_px: "int | None" = BLOCK_PX,
+    block_px: "int | str | None" = "auto",
 ) -> xarray.DataArray:
     """Class map or label bands (and on request confidence and per-class probabilities)
     of a cube, by default from the bundled model for its number of dates; lazy when the
-    cube is dask-backed: each output block (block_px square, or the cube's own chunks with
-    None) computes the tiles that cover it."""
+    cube is dask-backed: each output block (`block_shape`'s, or block_px square, or the
+    cube's own chunks with None) computes the tiles that cover it."""
     import dask
     import dask.array as da
 
@@ -425,8 +457,13 @@ def segment(
     cuts = model.thresholds if model.multilabel else None
     data = stack.data
     lazy = isinstance(data, da.Array)
-    if lazy and block_px:  # larger blocks: fewer tiles computed twice at their edges
-        data = data.rechunk({0: -1, 1: block_px, 2: block_px})
+    if lazy and block_px:
+        rows, cols = (
+            block_shape(ny, nx, data.shape[0], len(model.classes))
+            if block_px == "auto"
+            else (block_px, block_px)
+        )
+        data = data.rechunk({0: -1, 1: rows, 2: cols})
     row_chunks = data.chunks[1] if lazy else (ny,)
     col_chunks = data.chunks[2] if lazy else (nx,)
 
