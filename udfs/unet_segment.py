@@ -295,12 +295,10 @@ def _window_probabilities(
     origins = [(r, c) for r in rows for c in cols]
     for i in range(0, len(origins), BATCH_TILES):
         batch = origins[i : i + BATCH_TILES]
-        x = np.nan_to_num(
-            np.stack(
-                [data[:, r - row0 : r - row0 + tile, c - col0 : c - col0 + tile] for r, c in batch]
-            ),
-            nan=0.0,
+        x = np.stack(
+            [data[:, r - row0 : r - row0 + tile, c - col0 : c - col0 + tile] for r, c in batch]
         ).astype(np.float32, copy=False)
+        x[~np.isfinite(x)] = 0.0  # a copy already: cleaned in place, one pass
         with torch.inference_mode():
             prob = model.network.probabilities(torch.from_numpy(x)).numpy()
         for (r, c), p in zip(batch, prob, strict=True):
