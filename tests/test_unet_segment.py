@@ -378,69 +378,41 @@ def test_train_commands_pretrain_then_fine_tune(demo_catalog, tmp_path):
     import sys
 
     env = {**os.environ, "CROPCUBE_STAC_URL": str(demo_catalog)}
-    base = [sys.executable, "-m", "backend.cli", "train"]
-    small = [
-        "--widths",
-        "4,8",
-        "--patch",
-        "16",
-        "--batch-size",
-        "4",
-        "--steps",
-        "2",
-        "--epochs",
-        "2",
-        "--threads",
-        "1",
-    ]
-    run = subprocess.run(
-        [*base, "unet-ssl", "--out", str(tmp_path / "ssl"), *small],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr
+    small = "--widths 4,8 --patch 16 --batch-size 4 --steps 2 --epochs 2 --threads 1".split()
+
+    def train(*args: str) -> str:
+        run = subprocess.run(
+            [sys.executable, "-m", "backend.cli", "train", *args, *small],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env,
+            timeout=600,
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout
+
+    train("unet-ssl", "--out", str(tmp_path / "ssl"))
     backbone = us.UNetModel.load(tmp_path / "ssl" / "model.pt")
     assert backbone.meta["kind"] == "backbone" and backbone.network.config["in_channels"] == 120
     assert "SimSiam" in (tmp_path / "ssl" / "MODEL_CARD.md").read_text()
-    run = subprocess.run(
-        [
-            *base,
-            "unet",
-            "--out",
-            str(tmp_path / "seg"),
-            "--backbone",
-            str(tmp_path / "ssl" / "model.pt"),
-            "--label-fraction",
-            "0.05",
-            *small,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=600,
+    out = train(
+        "unet",
+        "--out",
+        str(tmp_path / "seg"),
+        "--backbone",
+        str(tmp_path / "ssl" / "model.pt"),
+        "--label-fraction",
+        "0.05",
     )
-    assert run.returncode == 0, run.stderr
-    assert "test mIoU" in run.stdout
+    assert "test mIoU" in out
     metrics = json.loads((tmp_path / "seg" / "metrics.json").read_text())
     assert 0 <= metrics["test"]["miou"] <= 1 and metrics["config"]["label_fraction"] == 0.05
     card = (tmp_path / "seg" / "MODEL_CARD.md").read_text()
     assert "labels used: 5% of the training area" in card and "pre-trained with SimSiam" in card
     model = us.UNetModel.load(tmp_path / "seg" / "model.pt")
     assert model.meta["pretrained"] and len(model.classes) == 21
-    run = subprocess.run(
-        [*base, "unet", "--images", "multilabel", "--out", str(tmp_path / "ml"), *small],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr
-    assert "test mean F1" in run.stdout
+    assert "test mean F1" in train("unet", "--images", "multilabel", "--out", str(tmp_path / "ml"))
     model = us.UNetModel.load(tmp_path / "ml" / "model.pt")
     assert model.multilabel and model.times == 1 and model.classes[-1] == "Snow"
     assert len(model.meta["thresholds"]) == 11
