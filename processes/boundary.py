@@ -132,17 +132,19 @@ def _is_array(value: Any) -> bool:
 
 def _stack(items: list) -> Any:
     """Elements of a list that hold arrays (`sum([x, y])` in a callback that sees whole
-    chunks) as one array along a new first axis, scalars and nulls broadcast."""
+    chunks) as one array along a new last axis, scalars and nulls broadcast: the list is
+    an array dimension, last as apply_dimension and reduce_dimension put theirs (so
+    `array_create([x, y])` there makes that dimension anew)."""
     import dask.array as da
 
     items = [np.nan if v is None else getattr(v, "data", v) for v in items]
     if any(isinstance(v, da.Array) for v in items):
-        return da.stack(da.broadcast_arrays(*[da.asarray(v) for v in items]))
-    return np.stack(np.broadcast_arrays(*[np.asarray(v) for v in items]))
+        return da.stack(da.broadcast_arrays(*[da.asarray(v) for v in items]), axis=-1)
+    return np.stack(np.broadcast_arrays(*[np.asarray(v) for v in items]), axis=-1)
 
 
 class Stacked:
-    """Marks an argument `_stack` built: the process reduces it along axis 0."""
+    """Marks an argument `_stack` built: its last axis is the list's."""
 
     def __init__(self, value: Any):
         self.value = value
@@ -183,7 +185,7 @@ def prepare(
     holds them as the graph did. Standard processes: literal arguments are checked, numeric
     JSON arrays become numpy arrays, as openeo-processes-dask expects. cropcube's own
     processes (`own`): every JSON value is checked, computed ones too, with every bound of
-    the schema, and lists stay lists. A `Stacked` value means: reduce it along axis 0."""
+    the schema, and lists stay lists. A `Stacked` value's last axis is the list's."""
     numpy = not own
     if not spec:
         return args

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import numpy as np
-
 from core import errors
 from processes import boundary, classify, crop, forecast, io, ml_models, naming, segment, udf
 from processes.declare import DECLARED, SPECS_DIR
@@ -25,9 +23,6 @@ OWN = DECLARED  # our processes: id -> (spec, code), one @declare each
 # users' code in the server's own process), the others are not openEO processes.
 _EXCLUDED = {"load_stac", "run_udf", "ddmc", "apply_neighborhood_intertwin"}
 # Keywords a parent process passes to every process of its callback (openeo-processes-dask).
-# Processes whose list of arrays (one per element of a dimension, in apply_dimension's
-# callback) forms that dimension anew: as its last axis, where apply_dimension put it.
-NEW_LAST_AXIS = {"array_create"}
 _CALL_KEYWORDS = ("axis", "keepdims", "source_transposed_axis", "context", "dim_labels")
 
 
@@ -147,13 +142,11 @@ def caller(user_processes: dict[str, dict] | None = None) -> Call:
             )
             kwargs.update({k: v for k, v in keywords.items() if k in found.keywords})
             stacked = [k for k, v in kwargs.items() if isinstance(v, boundary.Stacked)]
-            for name in stacked:  # a list of arrays: reduced across the list, element-wise
+            for name in stacked:  # a list of arrays: an array dimension, the last axis
                 kwargs[name] = kwargs[name].value
                 kwargs.pop("keepdims", None)
-                if pid in NEW_LAST_AXIS:  # apply_dimension's dimension is the last axis
-                    kwargs[name] = np.moveaxis(kwargs[name], 0, -1)
-                elif "axis" in found.keywords:
-                    kwargs["axis"] = 0
+                if "axis" in found.keywords:
+                    kwargs["axis"] = -1
             if pid in user:
                 kwargs["_call"] = call
             value = boundary.result(found.spec, found.implementation(**kwargs))
