@@ -40,10 +40,9 @@ def unet_segment(
             "trained decoder; fine-tune it first (train unet, fit_unet_segmenter)",
         )
     outputs = tuple(output or us.default_outputs(found))
-    if "class" in outputs and found.multilabel:
-        raise _invalid("output", "a multi-label model gives labels, not a class")
-    if "labels" in outputs and not found.multilabel:
-        raise _invalid("output", "labels come from a multi-label model; this one gives a class")
+    problem = us.outputs_problem(found, outputs)
+    if problem:
+        raise _invalid("output", problem)
     multiple = found.network.multiple
     if tile_size % multiple or not multiple <= tile_size <= 2048:
         raise _invalid(

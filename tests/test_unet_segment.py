@@ -102,7 +102,7 @@ def test_configurations_and_multilabel(norm):
     assert probs.shape == (4, 50, 50)
     ok = np.isfinite(probs[0])
     assert not np.allclose(probs[:3].sum(axis=0)[ok], 1.0)  # sigmoids: independent classes
-    with pytest.raises(ValueError, match="no class"):
+    with pytest.raises(ValueError, match="not a class"):
         us.segment(_cube(50, 50), model, ("class",), 16, 4)
 
 
@@ -198,7 +198,7 @@ def test_labels_cut_at_each_labels_threshold_and_the_dates_choose_the_model():
     proba = us.segment(cube, model, ("probabilities",), 32, 8).values
     cut = np.where(np.isnan(proba), 255, proba >= np.array([0.3, 0.5, 0.7])[:, None, None])
     assert (out.values == cut).all() and out.values[0, 5, 7] == 255
-    with pytest.raises(ValueError, match="no class"):
+    with pytest.raises(ValueError, match="not a class"):
         us.segment(cube, model, ("class",), 32, 8)
     with pytest.raises(ValueError, match="multi-label model"):
         us.segment(cube, _model(), ("labels",), 32, 8)

@@ -328,7 +328,7 @@ def _outputs(proba: np.ndarray, outputs: tuple, thresholds: "np.ndarray | None")
         cls = np.where(valid, np.argmax(np.nan_to_num(proba, nan=-1.0), axis=0), CLASS_NODATA)
         layers.append(cls.astype(np.uint8 if small else np.float32))
     if "labels" in outputs:
-        yes = np.nan_to_num(proba, nan=0.0) >= thresholds[:, None, None]
+        yes = proba >= thresholds[:, None, None]  # NaN: no (and masked below)
         missing = CLASS_NODATA if small else np.nan
         layers += list(np.where(valid, yes, missing).astype(np.uint8 if small else np.float32))
     if "confidence" in outputs:
@@ -383,6 +383,15 @@ def default_outputs(model: UNetModel) -> tuple:
     return ("labels",) if model.multilabel else ("class",)
 
 
+def outputs_problem(model: UNetModel, outputs: tuple) -> "str | None":
+    """Why a model cannot give these outputs, or None."""
+    if "class" in outputs and model.multilabel:
+        return "a multi-label model gives labels, not a class"
+    if "labels" in outputs and not model.multilabel:
+        return "labels come from a multi-label model; this one gives a class"
+    return None
+
+
 def block_shape(
     ny: int, nx: int, channels: int, classes: int, cores: int | None = None
 ) -> tuple[int, int]:
@@ -432,10 +441,9 @@ def segment(
     outputs = tuple(outputs) if outputs else default_outputs(model)
     if any(o not in OUTPUTS for o in outputs):
         raise ValueError(f"output must be a non-empty list of {list(OUTPUTS)}")
-    if "class" in outputs and model.multilabel:
-        raise ValueError("a multi-label model gives labels (and probabilities), no class")
-    if "labels" in outputs and not model.multilabel:
-        raise ValueError("labels come from a multi-label model; this one gives a class")
+    problem = outputs_problem(model, outputs)
+    if problem:
+        raise ValueError(problem)
     m = model.network.multiple
     if tile_size % m or tile_size < m:
         raise ValueError(f"tile_size must be a positive multiple of {m} for this model")
