@@ -6,8 +6,10 @@
 (e2e_gapfill) the same cube -> ndvi_forecast(mode gapfill) -> GTiff (24 bands; two
           windows per pixel);
 (floor)   the forecast windows of the same pixels already encoded in memory as one
-          (pixels, 18, 5) float32 array, the bundled model's forward in batches of
+          (pixels, window, 5) float32 array, the same model's forward in batches of
           ndvi_forecast's size, one torch thread per core, each on its own batches.
+
+The model: the bundled default (`mixed`), or the one CROPCUBE_BENCH_NDVI_MODEL names.
 
 Each variant runs in its own process for its peak memory. Prints median pixels per
 second, per core, peak RSS above the start, and the ratios e2e / floor.
@@ -30,6 +32,7 @@ from variants import measure, pixel_rate_main  # noqa: E402  (beside this script
 
 CHUNK = 512
 MONTHS = 24
+MODEL = os.environ.get("CROPCUBE_BENCH_NDVI_MODEL", "mixed")
 
 
 def _cube(size: int):
@@ -68,7 +71,7 @@ def run_variant(name: str, size: int, runs: int) -> dict:
     from formats.gtiff import write_gtiff
     from udfs import ndvi_forecast as nf
 
-    model = nf.bundled("eolearn")
+    model = nf.bundled(MODEL)
     cube = _cube(size)
     if name.startswith("e2e"):
         out = Path(tempfile.mkdtemp(prefix="cropcube-bench-")) / "ndvi.tif"

@@ -25,7 +25,7 @@ def ndvi_forecast(
     data: Any,
     horizon: int = 6,
     mode: str = "forecast",
-    model: Any = "eolearn",
+    model: Any = "mixed",
     uncertainty: bool = False,
     **_: Any,
 ) -> xr.DataArray:

@@ -31,6 +31,7 @@ class NDVIConfig:
     layers: int = 1
     dropout: float = 0.1
     history: int = 12  # observed months a forecast reads
+    min_history: int = 0  # >0: forecast windows see L of them, L from this to `history`
     calendar: bool = True  # calendar month as an input
     epochs: int = 40
     patience: int = 6

@@ -162,9 +162,8 @@ def evaluate(
     left = np.zeros(values.shape, bool)
     left[:, :, :half] = True
     model, _ = fit(
-        _series(values, slice(None), column[:val_from]),
-        _series(values, slice(None), column[val_from:half]),
-        first,
+        [(_series(values, slice(None), column[:val_from]), first)],
+        [(_series(values, slice(None), column[val_from:half]), first)],
         config,
     )
     results["pixel-disjoint"] = {
@@ -174,9 +173,8 @@ def evaluate(
     early = np.asarray(months) < time_split
     n_early = int(early.sum())
     model, _ = fit(
-        _series(values, slice(0, n_early), column[: int(width * 0.9)]),
-        _series(values, slice(0, n_early), column[int(width * 0.9) :]),
-        first,
+        [(_series(values, slice(0, n_early), column[: int(width * 0.9)]), first)],
+        [(_series(values, slice(0, n_early), column[int(width * 0.9) :]), first)],
         config,
     )
     before = np.broadcast_to(early[:, None, None], values.shape)

@@ -1,16 +1,20 @@
 """Training the NDVI forecaster of ndvi_forecast on monthly NDVI series with gaps.
 
 Every batch is fresh random windows of `history + 6` months from the training pixels:
-forecast windows hide their last 6 months, gap-filling windows hide a share of their clear
-months (and now and then a run of 2-4 months, as a cloudy season does). Windows may
-overhang the series (the overhang is a gap), so short series and their first months are
-used too. The loss is the pinball loss of the 10/50/90 % quantiles on the hidden clear
-months only; early stopping on the median's MAE over fixed validation windows.
+forecast windows hide their last 6 months (and, with `min_history`, see only the last L of
+their history months, L drawn from it to `history`, as cubes of any length give them),
+gap-filling windows hide a share of their clear months (and now and then a run of 2-4
+months, as a cloudy season does). Windows start in every month and may overhang the
+series (the overhang is a gap), so short series and their first months are used too.
+Several series (places, data sets) with their own first months share every batch equally.
+The loss is the pinball loss of the 10/50/90 % quantiles on the hidden clear months only;
+early stopping on the median's MAE over fixed validation windows.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,9 +33,11 @@ def sample_windows(
     history: int,
     forecast_share: float = 0.5,
     gap_fraction: float = 0.2,
+    min_history: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pixels, months) -> inputs (n, window) with NaN gaps, targets (n, window) NaN but
-    at hidden clear months, calendar months (n, window)."""
+    at hidden clear months, calendar months (n, window). `min_history`: forecast windows
+    see the last L history months only, L uniform from it to `history`."""
     pixels, months = series.shape
     size = history + MAX_HORIZON
     pad = size
@@ -58,6 +64,9 @@ def sample_windows(
     hide[is_forecast] = position >= history
     hide &= clear
     inputs = np.where(hide, np.nan, values)
+    if min_history is not None:
+        seen = rng.integers(min_history, history + 1, n)
+        inputs[is_forecast[:, None] & (position < (history - seen)[:, None])] = np.nan
     targets = np.where(hide, values, np.nan)
     calendar = (first_month + start[:, None] + position) % 12
     return inputs, targets, calendar
@@ -79,15 +88,30 @@ def _tensors(inputs, targets, calendar) -> tuple[torch.Tensor, torch.Tensor]:
     )
 
 
+Series = tuple[np.ndarray, int]  # (pixels, months) monthly NDVI, calendar month of its first
+
+
+def sample_parts(
+    parts: list[Series], rng: np.random.Generator, n: int, **kw: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """sample_windows of n windows shared equally between the series, concatenated."""
+    shares = np.diff(np.linspace(0, n, len(parts) + 1).round().astype(int))
+    drawn = [
+        sample_windows(series, first, rng, int(k), **kw)
+        for (series, first), k in zip(parts, shares, strict=True)
+    ]
+    return tuple(np.concatenate(a) for a in zip(*drawn, strict=True))  # type: ignore[return-value]
+
+
 def fit(
-    train: np.ndarray,
-    val: np.ndarray,
-    first_month: int,
+    train: list[Series],
+    val: list[Series],
     config: NDVIConfig,
     meta: dict | None = None,
     progress: bool = False,
 ) -> tuple[NDVIModel, list[dict]]:
-    """Train on the series of `train` pixels (pixels, months), stop early on `val`'s."""
+    """Train on the series of `train` (pixels, months, each with its first calendar
+    month), stop early on `val`'s."""
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
@@ -103,17 +127,16 @@ def fit(
         "history": config.history,
         "forecast_share": config.forecast_share,
         "gap_fraction": config.gap_fraction,
+        "min_history": config.min_history or None,
     }
-    xv, yv = _tensors(
-        *sample_windows(val, first_month, np.random.default_rng(config.seed + 1), 20000, **kw)
-    )
+    xv, yv = _tensors(*sample_parts(val, np.random.default_rng(config.seed + 1), 20000, **kw))
     known = torch.isfinite(yv)
     stopper, history = EarlyStopping(config.patience, higher_is_better=False), []
     for epoch in tqdm(range(config.epochs), desc="ndvi", unit="epoch", disable=not progress):
         net.train()
         total = 0.0
         for _ in range(config.steps):
-            x, y = _tensors(*sample_windows(train, first_month, rng, config.batch_size, **kw))
+            x, y = _tensors(*sample_parts(train, rng, config.batch_size, **kw))
             optimiser.zero_grad()
             loss = _loss(net(x), y)
             loss.backward()
@@ -163,5 +186,9 @@ def fit_cube(
         **(meta or {}),
     }
     return fit(
-        flat[seen & ~is_val], flat[seen & is_val], first_month, config, meta=info, progress=progress
+        [(flat[seen & ~is_val], first_month)],
+        [(flat[seen & is_val], first_month)],
+        config,
+        meta=info,
+        progress=progress,
     )

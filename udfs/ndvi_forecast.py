@@ -93,6 +93,60 @@ def interpolate(values: np.ndarray) -> np.ndarray:
     return np.where(clear, values, out)
 
 
+def last_clear(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, months) with NaN gaps -> the last clear value of each window and its index
+    (NaN and -1 in a window without any)."""
+    size = windows.shape[1]
+    idx = np.maximum.accumulate(np.where(np.isfinite(windows), np.arange(size), -1), axis=1)
+    last = idx[:, -1]
+    value = np.take_along_axis(windows, np.clip(last, 0, None)[:, None], axis=1)[:, 0]
+    return np.where(last >= 0, value, np.nan), last
+
+
+def persistence(windows: np.ndarray) -> np.ndarray:
+    """The last clear month of each window, for every month ahead."""
+    return last_clear(windows)[0]
+
+
+def damped_trend(windows: np.ndarray, horizon: int, phi: float) -> np.ndarray:
+    """The last clear month plus the slope from the clear month before it, damped by phi
+    each month after the last clear one (Gardner's damped trend); persistence where the
+    window has one clear month."""
+    value, last = last_clear(windows)
+    before = np.where(np.arange(windows.shape[1]) < last[:, None], windows, np.nan)
+    prev, first = last_clear(before)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where(first >= 0, (value - prev) / (last - first), 0.0)
+    steps = windows.shape[1] - 1 - last + horizon
+    damping = phi * (1 - phi**steps) / (1 - phi) if phi < 1 else steps.astype(float)
+    return np.clip(value + slope * damping, -1.0, 1.0)
+
+
+def seasonal(windows: np.ndarray, horizon: int) -> np.ndarray:
+    """The mean of the window's clear months in the target's calendar month (12, 24, ...
+    months before it); persistence where the window holds none (seasonal naive)."""
+    size = windows.shape[1]
+    same = windows[:, (size - 1 - np.arange(size) + horizon) % 12 == 0]
+    count = np.isfinite(same).sum(axis=1)
+    found = np.nansum(same, axis=1) / np.maximum(count, 1)
+    return np.where(count > 0, found, persistence(windows))
+
+
+# The simple answers a forecast must beat, by the names a model's fallbacks use.
+TREND_DAMPING = 0.3
+BASELINES = {
+    "persistence": lambda windows, horizon: persistence(windows),
+    "damped_trend": lambda windows, horizon: damped_trend(windows, horizon, TREND_DAMPING),
+    "seasonal": seasonal,
+}
+HISTORY_STEPS = (2, 3, 6, 12, 24)  # history lengths (months) fallbacks are chosen for
+
+
+def history_step(months: int) -> int:
+    """The history length, of HISTORY_STEPS, that a cube of `months` months counts as."""
+    return max([s for s in HISTORY_STEPS if s <= months] or [HISTORY_STEPS[0]])
+
+
 def encode(values: np.ndarray, calendar: np.ndarray) -> np.ndarray:
     """(windows, months) NDVI with NaN gaps, (windows, months) or (months,) calendar month
     0-11 -> (windows, months, 5) float32 network input: value (0 in gaps), clear flag,
@@ -187,14 +241,24 @@ class NDVIModel:
 
     def forecast(self, series: np.ndarray, first_month: int, horizon: int) -> np.ndarray:
         """(pixels, months) monthly NDVI, the calendar month (0-11) of its first month ->
-        (pixels, horizon, 3) quantiles of the `horizon` months after the last one."""
+        (pixels, horizon, 3) quantiles of the `horizon` months after the last one.
+
+        Where the model's meta names a fallback for this history length and horizon (a
+        baseline that beat the network on validation), the range is centred on it."""
         n, months = series.shape
         hist = self.history
         window = np.full((n, self.network.window), np.nan, np.float32)
         take = min(hist, months)
         window[:, hist - take : hist] = series[:, months - take :]
         calendar = (first_month + months - hist + np.arange(self.network.window)) % 12
-        return self.quantiles(window, calendar)[:, hist : hist + horizon]
+        out = self.quantiles(window, calendar)[:, hist : hist + horizon]
+        fallbacks = self.meta.get("fallbacks", {}).get(str(history_step(months)), {})
+        for h in range(1, horizon + 1):
+            name = fallbacks.get(str(h))
+            if name:  # a baseline beat the network here on validation: centre on it
+                base = BASELINES[name](series[:, months - take :], h)
+                out[:, h - 1] += (base - out[:, h - 1, 1])[:, None]
+        return out
 
     def gapfill(self, series: np.ndarray, first_month: int) -> np.ndarray:
         """(pixels, months) -> (pixels, months, 3) quantiles of every month, each from the
@@ -295,7 +359,7 @@ def predict_block(
 
 def forecast(
     cube: xarray.DataArray,
-    model: "NDVIModel | str" = "eolearn",
+    model: "NDVIModel | str" = "mixed",
     horizon: int = 6,
     mode: str = "forecast",
     uncertainty: bool = False,
@@ -347,7 +411,7 @@ def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:
     """openEO UDF entry point; context: model (bundled name or path to a model.pt),
     horizon, mode, uncertainty (see the process spec)."""
     context = dict(context or {})
-    model = context.pop("model", "eolearn")
+    model = context.pop("model", "mixed")
     if isinstance(model, str) and model.endswith(".pt"):
         model = NDVIModel.load(model)
     return forecast(cube, model, **context)
