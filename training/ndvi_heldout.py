@@ -78,9 +78,9 @@ class Source:
     def first(self) -> int:
         return calendar_of(self.months)
 
-    def series(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """(pixels, months) float32 of the chosen pixels, with 2 or more clear months."""
-        flat = self.values.reshape(self.values.shape[0], -1).T[rows].astype(np.float32)
+    def series(self) -> np.ndarray:
+        """(pixels, months) float32 of the pixels with 2 or more clear months."""
+        flat = self.values.reshape(self.values.shape[0], -1).T.astype(np.float32)
         return flat[np.isfinite(flat).sum(axis=1) >= 2]
 
 
