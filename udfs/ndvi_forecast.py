@@ -7,7 +7,9 @@ of `history` observed months plus 6 months to predict; every month of the window
 (NDVI, clear flag, sine and cosine of the calendar month), and the network gives the
 10 %, 50 % and 90 % quantiles of NDVI for every month. One network does both jobs:
 forecasting is filling the 6 months after the last one, gap filling is filling the
-cloudy months between clear ones; it is trained on both (training/ndvi_lstm.py).
+cloudy months between clear ones; it is trained on both (training/ndvi_lstm.py). The
+simple answers a forecast must beat (persistence, damped trend, seasonal naive) live here
+too: a model falls back on one where it beat its network on validation (meta `fallbacks`).
 Self-contained (numpy, torch, xarray, dask), so the file also runs through the openeo
 client's local UDF runner.
 """
