@@ -64,6 +64,7 @@ EOLEARN_CLASSES = {
     10: "snow and ice",
 }
 DEMO_CLASSES = {**dict(enumerate(CROP_CLASSES)), **OTHER_CLASSES}
+HELD_OUT = ("eolearn 2017 (across years)", f"demo seed {TEST_SEED} (across places)")
 
 
 class Source:
@@ -114,7 +115,6 @@ def sources(eolearn: Path, train_dir: Path, test_dir: Path) -> dict[str, Source]
     col = EOLEARN_VAL_COLUMN
     demo_train = _demo(train_dir, TRAIN_SEED)
     pool = _sample(demo_train, DEMO_TRAIN + DEMO_VAL, 0)
-    half = np.arange(DEMO_TRAIN + DEMO_VAL)
     return {
         "eolearn train": Source(
             values[:n_early, :, :col], months[:n_early], lulc[:, :col], EOLEARN_CLASSES
@@ -123,19 +123,19 @@ def sources(eolearn: Path, train_dir: Path, test_dir: Path) -> dict[str, Source]
             values[:n_early, :, col:], months[:n_early], lulc[:, col:], EOLEARN_CLASSES
         ),
         "demo train": Source(
-            pool.values[:, :, half[:DEMO_TRAIN]],
+            pool.values[:, :, :DEMO_TRAIN],
             pool.months,
             pool.classes[:, :DEMO_TRAIN],
             DEMO_CLASSES,
         ),
         "demo validation": Source(
-            pool.values[:, :, half[DEMO_TRAIN:]],
+            pool.values[:, :, DEMO_TRAIN:],
             pool.months,
             pool.classes[:, DEMO_TRAIN:],
             DEMO_CLASSES,
         ),
-        "eolearn 2017 (across years)": Source(values, months, lulc, EOLEARN_CLASSES, ~early),
-        f"demo seed {TEST_SEED} (across places)": _sample(_demo(test_dir, TEST_SEED), DEMO_TEST, 1),
+        HELD_OUT[0]: Source(values, months, lulc, EOLEARN_CLASSES, ~early),
+        HELD_OUT[1]: _sample(_demo(test_dir, TEST_SEED), DEMO_TEST, 1),
     }
 
 
@@ -212,13 +212,15 @@ def train(found: dict[str, Source], config: NDVIConfig = CONFIG) -> nf.NDVIModel
     return model
 
 
-def evaluate(found: dict[str, Source], methods: dict[str, nw.Method]) -> dict:
+def evaluate(
+    found: dict[str, Source], methods: dict[str, nw.Method], names: tuple[str, ...] = HELD_OUT
+) -> dict:
     """Scores of every method on the held-out sets."""
-    return {
-        name: nw.evaluate_set(s.values, s.months, s.classes, s.targets, methods, s.names)
-        for name, s in found.items()
-        if "(" in name
-    }
+    out = {}
+    for name in names:
+        s = found[name]
+        out[name] = nw.evaluate_set(s.values, s.months, s.classes, s.targets, methods, s.names)
+    return out
 
 
 def bar(results: dict, method: str = "default") -> list[str]:
@@ -238,14 +240,16 @@ def bar(results: dict, method: str = "default") -> list[str]:
     return missed
 
 
-def gapfill(found: dict[str, Source], model: nf.NDVIModel) -> dict:
+def gapfill(
+    found: dict[str, Source], model: nf.NDVIModel, names: tuple[str, ...] = HELD_OUT
+) -> dict:
     """Gap filling of 20 % of the held-out sets' clear target months, hidden (seed 0),
     against linear interpolation."""
     out = {}
-    for name, source in found.items():
-        if "(" in name:
-            test = np.broadcast_to(source.targets[:, None, None], source.values.shape)
-            out[name] = gapfill_scores(model, source.values, source.months, test)
+    for name in names:
+        source = found[name]
+        test = np.broadcast_to(source.targets[:, None, None], source.values.shape)
+        out[name] = gapfill_scores(model, source.values, source.months, test)
     return out
 
 
@@ -375,12 +379,9 @@ def main(argv: list[str] | None = None) -> dict:
     found = sources(args.eolearn, args.train_dir, args.test_dir)
     config = NDVIConfig(**{**asdict(CONFIG), "epochs": args.epochs})
     model = train(found, config)
-    methods = {
-        "default": network(model),
-        "network alone": network(nf.NDVIModel(model.network)),
-        **baselines(),
-        "lstm demo": network(nf.bundled("demo")),
-    }
+    methods = {"default": network(model), **baselines(), "lstm demo": network(nf.bundled("demo"))}
+    if model.meta["fallbacks"]:  # else the network alone is the default
+        methods["network alone"] = network(nf.NDVIModel(model.network))
     results = evaluate(found, methods)
     missed = bar(results)
     filled = gapfill(found, model)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-HISTORIES = (2, 3, 6, 12, 24)
+from udfs.ndvi_forecast import HISTORY_STEPS
 
 # A method: (windows (n, L) with NaN gaps, calendar month 0-11 of each window's first
 # month (n,), horizon) -> (n,) forecasts; or the (n, 3) quantiles 10/50/90 %.
@@ -112,7 +112,7 @@ def evaluate_set(
     targets: np.ndarray,
     methods: dict[str, Method],
     class_names: dict[int, str],
-    histories: tuple[int, ...] = HISTORIES,
+    histories: tuple[int, ...] = HISTORY_STEPS,
     horizons: tuple[int, ...] = (1, 2, 3, 4, 5, 6),
 ) -> dict:
     """{history: {horizon: score}} of a held-out set: (months, y, x) values, (y, x)

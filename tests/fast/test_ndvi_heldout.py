@@ -39,7 +39,7 @@ def test_fallbacks_are_chosen_on_validation_and_kept_by_the_default(tmp_path):
         "network alone": nh.network(nf.NDVIModel(model.network)),
         **nh.baselines(),
     }
-    results = nh.evaluate(held, methods)
+    results = nh.evaluate(held, methods, tuple(held))
     rows = results["hand-made (held out)"]
     checked = 0
     for history, by_h in fallbacks.items():
