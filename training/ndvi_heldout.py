@@ -322,7 +322,8 @@ def write_card(out_dir: Path, metrics: dict) -> None:
     hist = metrics["config"]["history"]
     (out_dir / "MODEL_CARD.md").write_text(f"""# cropcube NDVI forecaster (mixed): the default
 
-File: `model.pt`. Written by `python -m training.ndvi_heldout --out {out_dir.name}`.
+File: `model.pt`. Written by `python -m training.ndvi_heldout --train-dir D42 --test-dir D7
+--out {out_dir.name}` (D42, D7: data dirs of `cropcube demo-data --seed 42` and `--seed 7`).
 
 ## Data
 - training: {metrics["data"]}; eo-learn: real Sentinel-2 NDVI with its cloud mask
