@@ -1,8 +1,12 @@
-"""Users (a JSON file of password hashes) and bearer tokens (signed, expiring).
+"""Who a request is: Basic logins (a JSON file of password hashes) and OpenID Connect.
 
 Basic login: GET /credentials/basic with HTTP Basic credentials returns a random token;
 clients then send `Authorization: Bearer basic//<token>`. The store keeps only a hash of
 each token with its expiry, so tokens survive restarts and a leaked database holds none.
+OpenID Connect: clients send `Bearer oidc/<provider id>/<access token>`, checked by that
+provider's `OidcVerifier`. API 1.3 clients may send either token bare: a JWT goes to the
+provider named by its issuer, anything else is looked up as a login token, then shown to
+each provider's userinfo endpoint.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from backend.oidc import Identity, OidcVerifier, looks_like_jwt, unverified_issuer
 from backend.store import Store
 from core.errors import (
     AuthenticationRequired,
@@ -42,6 +47,8 @@ class UserStore:
         """Create or replace a user; the file is replaced atomically."""
         if not name or not password:
             raise ValueError("a user needs a name and a password")
+        if ":" in name:
+            raise ValueError("a user name cannot hold ':' (OpenID Connect users' ids do)")
         with _lock:
             users = self._read()
             users[name] = generate_password_hash(password)
@@ -76,22 +83,65 @@ class Auth:
         self.users = UserStore(settings.users_file)
         self.ttl = settings.token_ttl_s
         self.store = store
+        self.oidc = {
+            p.id: OidcVerifier(p, settings.oidc_cache_s, settings.oidc_key_cooldown_s)
+            for p in settings.oidc_providers
+        }
 
     def login(self, name: str | None, password: str | None) -> str:
         if not name or password is None or not self.users.check(name, password):
             raise CredentialsInvalid()
         return self.store.new_token(name, self.ttl)
 
-    def user_for(self, authorization: str | None) -> str:
-        """The user a request's Authorization header proves, or an openEO auth error."""
+    def identify(self, authorization: str | None) -> Identity:
+        """The identity a request's Authorization header proves, or an openEO auth error."""
         if not authorization:
             raise AuthenticationRequired()
         scheme, _, value = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not value.startswith("basic//"):
+        value = value.strip()
+        if scheme.lower() != "bearer" or not value:
+            raise AuthenticationSchemeInvalid("Send 'Authorization: Bearer <token>'.")
+        if value.startswith("basic//"):
+            return self._basic(value[len("basic//") :])
+        if value.startswith("oidc/"):
+            provider_id, _, token = value[len("oidc/") :].partition("/")
+            verifier = self.oidc.get(provider_id)
+            if verifier is None:
+                raise AuthenticationSchemeInvalid(
+                    f"Unknown OpenID Connect provider '{provider_id}': see GET /credentials/oidc."
+                )
+            return verifier.verify(token)
+        if "/" in value:
             raise AuthenticationSchemeInvalid(
-                "Only basic authentication is supported: send 'Bearer basic//<token>'."
+                "Send 'Bearer basic//<token>', 'Bearer oidc/<provider>/<token>' or a bare token."
             )
-        name = self.store.token_user(value[len("basic//") :])
+        return self._bare(value)
+
+    def _basic(self, token: str) -> Identity:
+        name = self.store.token_user(token)
         if not name or not self.users.exists(name):
             raise TokenInvalid()
-        return name
+        return Identity(name, name)
+
+    def _bare(self, token: str) -> Identity:
+        """API 1.3's bare bearer token: a provider's JWT, a login token, or an opaque token."""
+        if looks_like_jwt(token):
+            issuer = unverified_issuer(token)
+            for verifier in self.oidc.values():
+                if verifier.provider.issuer == issuer:
+                    return verifier.verify(token)
+            raise TokenInvalid("The token's issuer is not one of this server's providers.")
+        try:
+            return self._basic(token)
+        except TokenInvalid:
+            pass
+        for verifier in self.oidc.values():
+            try:
+                return verifier.verify(token)
+            except TokenInvalid:
+                continue
+        raise TokenInvalid()
+
+    def user_for(self, authorization: str | None) -> str:
+        """The user id a request's Authorization header proves, or an openEO auth error."""
+        return self.identify(authorization).user_id

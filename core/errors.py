@@ -182,6 +182,14 @@ class UdfUnavailable(OpenEOError):
     )
 
 
+class ServiceUnavailable(OpenEOError):
+    code, status, default_message = (
+        "ServiceUnavailable",
+        503,
+        "Service is unavailable at the moment: {reason}",
+    )
+
+
 class Internal(OpenEOError):
     code, status, default_message = "Internal", 500, "Server error: {reason}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
@@ -22,6 +23,52 @@ def _map(value: str) -> dict[str, str]:
     """'A=b, C=d' -> {'A': 'b', 'C': 'd'}."""
     pairs = (p.partition("=") for p in value.split(",") if p.strip())
     return {k.strip(): v.strip() for k, _, v in pairs}
+
+
+@dataclass(frozen=True)
+class OidcProvider:
+    """An OpenID Connect provider whose tokens log users in (listed by GET /credentials/oidc).
+
+    `audience`, when set, is the `aud` a JWT access token must name; `default_clients` are
+    the openEO API's public clients ({"id", "grant_types", "redirect_urls"})."""
+
+    id: str
+    issuer: str
+    title: str
+    scopes: tuple[str, ...] = ("openid",)
+    description: str = ""
+    audience: str = ""
+    default_clients: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> OidcProvider:
+        missing = {"id", "issuer", "title"} - doc.keys()
+        unknown = doc.keys() - {f.name for f in fields(cls)}
+        if missing or unknown:
+            raise ValueError(
+                f"OIDC provider {doc.get('id', '?')!r}: missing {sorted(missing)}, "
+                f"unknown {sorted(unknown)}"
+            )
+        if not str(doc["id"]).replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"OIDC provider id {doc['id']!r}: letters, digits, - and _ only")
+        return cls(
+            **{
+                **doc,
+                "issuer": doc["issuer"].rstrip("/"),
+                "scopes": tuple(doc.get("scopes", ("openid",))),
+                "default_clients": tuple(doc.get("default_clients", ())),
+            }
+        )
+
+
+def _oidc_providers(value: str) -> tuple[OidcProvider, ...]:
+    """A JSON list of providers, or the path of a file holding one."""
+    text = value.strip()
+    if not text:
+        return ()
+    if not text.startswith("["):
+        text = Path(text).read_text()
+    return tuple(OidcProvider.from_json(d) for d in json.loads(text))
 
 
 def setting(
@@ -108,6 +155,21 @@ class Settings:
         100_000_000, "most values (pixels x dates x bands) one `POST /result` may load", int
     )
     token_ttl_s: int = setting(24 * 3600, "lifetime of a login token (s)", int)
+    oidc_providers: tuple[OidcProvider, ...] = setting(
+        (),
+        "OpenID Connect providers: a JSON list (or the path of a JSON file) of `{id, issuer, "
+        "title, scopes, audience, default_clients}` ([auth](auth.md))",
+        _oidc_providers,
+        shown="none",
+    )
+    oidc_cache_s: float = setting(
+        300.0, "how long a provider's discovery document and keys are reused (s)", float
+    )
+    oidc_key_cooldown_s: float = setting(
+        10.0,
+        "least time between two fetches of a provider's keys for tokens naming an unknown key (s)",
+        float,
+    )
     dask_chunk_px: int = setting(1024, "spatial chunk size of loaded cubes (px)", int)
     stac_page_size: int = setting(100, "items per page asked of a STAC API", int)
     stac_cache_s: float = setting(60.0, "how long a STAC API search's items are reused (s)", float)

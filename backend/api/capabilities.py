@@ -33,6 +33,8 @@ def _endpoints() -> list[dict]:
             continue
         if rule.endpoint in UNLISTED:
             continue
+        if rule.endpoint == "credentials.oidc_providers" and not services().settings.oidc_providers:
+            continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule[len(API_PREFIX) :])
         found.setdefault(path, set()).update((rule.methods or set()) - {"HEAD", "OPTIONS"})
     return [{"path": p, "methods": sorted(m)} for p, m in sorted(found.items())]

@@ -1,11 +1,12 @@
-"""GET /credentials/basic (a token for HTTP Basic credentials) and GET /me."""
+"""GET /credentials/basic (a token for HTTP Basic credentials), GET /credentials/oidc (the
+OpenID Connect providers) and GET /me."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from backend.services import current_user, services
-from core.errors import AuthenticationRequired
+from backend.services import services
+from core.errors import AuthenticationRequired, NotFound
 
 bp = Blueprint("credentials", __name__)
 
@@ -18,7 +19,23 @@ def basic_login():
     return jsonify({"access_token": services().auth.login(creds.username, creds.password)})
 
 
+@bp.get("/credentials/oidc")
+def oidc_providers():
+    """Listed in the capabilities only where providers are configured (the API wants one)."""
+    if not services().settings.oidc_providers:
+        raise NotFound("This server has no OpenID Connect providers: log in with Basic.")
+    providers = []
+    for p in services().settings.oidc_providers:
+        doc = {"id": p.id, "issuer": p.issuer, "title": p.title, "scopes": list(p.scopes)}
+        if p.description:
+            doc["description"] = p.description
+        if p.default_clients:
+            doc["default_clients"] = list(p.default_clients)
+        providers.append(doc)
+    return jsonify({"providers": providers})
+
+
 @bp.get("/me")
 def me():
-    user = current_user()
-    return jsonify({"user_id": user, "name": user, "links": []})
+    who = services().auth.identify(request.headers.get("Authorization"))
+    return jsonify({"user_id": who.user_id, "name": who.name, "links": []})

@@ -1,0 +1,73 @@
+"""Authorization headers in every form the API allows, the OIDC provider settings, and
+what a server without providers says (the real provider is in tests/test_oidc.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from backend.auth import UserStore
+from core.settings import OidcProvider, Settings
+
+API = "/openeo/1.2"
+
+
+def test_a_bare_login_token_works_as_api_1_3_allows(client, alice_headers):
+    bare = alice_headers["Authorization"].replace("basic//", "")
+    r = client.get(f"{API}/me", headers={"Authorization": bare})
+    assert r.status_code == 200 and r.json["user_id"] == "alice"
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "code"),
+    [
+        ("Basic YWxpY2U6YWxpY2UtcHc=", 403, "AuthenticationSchemeInvalid"),
+        ("Bearer ", 403, "AuthenticationSchemeInvalid"),
+        ("Bearer saml/x/token", 403, "AuthenticationSchemeInvalid"),
+        ("Bearer oidc/nowhere/a.b.c", 403, "AuthenticationSchemeInvalid"),
+        ("Bearer not-a-token", 403, "TokenInvalid"),
+        ("Bearer eyJhbGciOiJub25lIn0.eyJpc3MiOiJodHRwczovL2V2aWwifQ.", 403, "TokenInvalid"),
+    ],
+)
+def test_bad_authorization_headers(client, header, status, code):
+    r = client.get(f"{API}/me", headers={"Authorization": header})
+    assert (r.status_code, r.json["code"]) == (status, code)
+    assert "Traceback" not in r.json["message"]
+
+
+def test_without_providers_credentials_oidc_is_not_offered(client):
+    r = client.get(f"{API}/credentials/oidc")
+    assert r.status_code == 404 and r.json["code"] == "NotFound"
+    paths = [e["path"] for e in client.get(f"{API}/").json["endpoints"]]
+    assert "/credentials/basic" in paths and "/credentials/oidc" not in paths
+
+
+def test_provider_settings_from_json_or_a_file(tmp_path, monkeypatch):
+    doc = [{"id": "egi", "issuer": "https://aai.egi.eu/realm/", "title": "EGI"}]
+    monkeypatch.setenv("CROPCUBE_OIDC_PROVIDERS", json.dumps(doc))
+    (provider,) = Settings.from_env().oidc_providers
+    assert provider == OidcProvider("egi", "https://aai.egi.eu/realm", "EGI")
+    path = tmp_path / "oidc.json"
+    path.write_text(json.dumps(doc))
+    monkeypatch.setenv("CROPCUBE_OIDC_PROVIDERS", str(path))
+    assert Settings.from_env().oidc_providers == (provider,)
+
+
+@pytest.mark.parametrize(
+    ("doc", "says"),
+    [
+        ({"id": "x", "issuer": "https://i"}, "missing ['title']"),
+        ({"id": "x", "issuer": "https://i", "title": "t", "client": "c"}, "unknown ['client']"),
+        ({"id": "a/b", "issuer": "https://i", "title": "t"}, "letters, digits"),
+    ],
+)
+def test_bad_provider_settings_say_what_is_wrong(doc, says, monkeypatch):
+    monkeypatch.setenv("CROPCUBE_OIDC_PROVIDERS", json.dumps([doc]))
+    with pytest.raises(ValueError, match=says.replace("[", r"\[").replace("]", r"\]")):
+        Settings.from_env()
+
+
+def test_basic_user_names_cannot_look_like_oidc_users(tmp_path):
+    with pytest.raises(ValueError, match="':'"):
+        UserStore(tmp_path / "users.json").add("egi:someone", "pw")
