@@ -38,7 +38,11 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     if args.if_missing and store.exists(args.name):
         print(f"user {args.name} exists")
         return 0
-    store.add(args.name, args.password)
+    try:
+        store.add(args.name, args.password)
+    except ValueError as exc:
+        print(f"cropcube user add: {exc}", file=sys.stderr)
+        return 2
     print(f"user {args.name} saved in {store.path}")
     return 0
 
