@@ -1,4 +1,5 @@
-"""Flask app factory: blueprints under /openeo/1.2, CORS and openEO errors on every response."""
+"""Flask app factory: the API's blueprints under /openeo/1.2 and /openeo/1.3, CORS and openEO
+errors on every response."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from backend.api import (
     results,
     web_services,
 )
-from backend.services import API_PREFIX, Services
+from backend.services import API_PREFIXES, Services
 from core import errors
 from core.settings import Settings
 
@@ -45,23 +46,29 @@ def _error_response(exc: errors.OpenEOError) -> Response:
     return resp
 
 
+def blueprint_name(name: str, version: str) -> str:
+    """1.2's blueprints keep their names; another version's carry it: `jobs_v1_3`."""
+    return name if version == "1.2.0" else f"{name}_v{version.rsplit('.', 1)[0].replace('.', '_')}"
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     # Flask's default JSON provider has sort_keys; the base class it is typed as has not.
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["cropcube"] = Services.build(settings)
-    for bp in (
-        capabilities.bp,
-        collections.bp,
-        processes.bp,
-        credentials.bp,
-        results.bp,
-        jobs.bp,
-        process_graphs.bp,
-        web_services.bp,
-    ):
-        app.register_blueprint(bp, url_prefix=API_PREFIX)
+    for version, prefix in API_PREFIXES.items():
+        for bp in (
+            capabilities.bp,
+            collections.bp,
+            processes.bp,
+            credentials.bp,
+            results.bp,
+            jobs.bp,
+            process_graphs.bp,
+            web_services.bp,
+        ):
+            app.register_blueprint(bp, url_prefix=prefix, name=blueprint_name(bp.name, version))
     app.register_blueprint(capabilities.well_known)
     app.register_blueprint(jobs.downloads)
 

@@ -93,8 +93,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     gc.freeze()  # as the job workers' supervisor does before forking (backend.jobs.pool)
     print(
-        f"cropcube serves http://{args.host}:{args.port}/openeo/1.2/ "
-        f"(data: {settings.catalog_url}; {workers} job workers)",
+        f"cropcube serves http://{args.host}:{args.port}/ (openEO API 1.2.0 under /openeo/1.2/, "
+        f"1.3.0 under /openeo/1.3/; data: {settings.catalog_url}; {workers} job workers)",
         flush=True,
     )
     try:

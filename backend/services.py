@@ -12,8 +12,9 @@ from backend.store import Store
 from core.settings import Settings
 from sources.catalog import Catalog
 
-API_VERSION = "1.2.0"
-API_PREFIX = "/openeo/1.2"
+# The openEO API versions served, each under its own prefix; the same views answer both.
+API_PREFIXES = {"1.2.0": "/openeo/1.2", "1.3.0": "/openeo/1.3"}
+LATEST_API = "1.3.0"
 
 
 @dataclass
@@ -35,11 +36,23 @@ def services() -> Services:
     return current_app.extensions["cropcube"]
 
 
-def base_url() -> str:
-    """Absolute URL of the API root as the client reached it (or the configured public URL)."""
+def api_version() -> str:
+    """The API version of this request, from its path (the latest outside any prefix)."""
+    for version, prefix in API_PREFIXES.items():
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            return version
+    return LATEST_API
+
+
+def root_url() -> str:
+    """The server's URL as the client reached it (or the configured public URL)."""
     public = services().settings.public_url
-    root = public.rstrip("/") if public else request.host_url.rstrip("/")
-    return root + API_PREFIX
+    return public.rstrip("/") if public else request.host_url.rstrip("/")
+
+
+def base_url(version: str | None = None) -> str:
+    """Absolute URL of the API root of this request's version (or of `version`)."""
+    return root_url() + API_PREFIXES[version or api_version()]
 
 
 def current_user() -> str:

@@ -30,7 +30,9 @@ class OidcProvider:
     """An OpenID Connect provider whose tokens log users in (listed by GET /credentials/oidc).
 
     `audience`, when set, is the `aud` a JWT access token must name; `default_clients` are
-    the openEO API's public clients ({"id", "grant_types", "redirect_urls"})."""
+    the openEO API's public clients ({"id", "grant_types", "redirect_urls"});
+    `authorization_parameters` (API 1.3) what clients must add to the authorization request
+    (e.g. {"prompt": "consent"})."""
 
     id: str
     issuer: str
@@ -39,6 +41,7 @@ class OidcProvider:
     description: str = ""
     audience: str = ""
     default_clients: tuple[dict[str, Any], ...] = ()
+    authorization_parameters: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> OidcProvider:
@@ -57,6 +60,9 @@ class OidcProvider:
                 "issuer": doc["issuer"].rstrip("/"),
                 "scopes": tuple(doc.get("scopes", ("openid",))),
                 "default_clients": tuple(doc.get("default_clients", ())),
+                "authorization_parameters": tuple(
+                    (str(k), str(v)) for k, v in doc.get("authorization_parameters", {}).items()
+                ),
             }
         )
 

@@ -14,7 +14,7 @@ from sources.catalog import Catalog
 from sources.safe_urls import UrlPolicy
 
 # Our own links to a job's results: read as the job itself, with the rights of the user asking.
-JOB_RESULTS_URL = re.compile(r"/openeo/1\.2/jobs/([\w-]+)/results/?$")
+JOB_RESULTS_URL = re.compile(r"/openeo/1\.[23]/jobs/([\w-]+)/results/?$")
 
 
 class NotYours(Exception):

@@ -49,7 +49,9 @@ def bob(job_server) -> Api:
 
 
 def test_client_batch_job_end_to_end(job_server, demo_catalog, tmp_path):
-    con = openeo.connect(job_server.url).authenticate_basic("alice", USERS["alice"])
+    # Through well-known discovery, as users connect: the client picks API 1.3.
+    con = openeo.connect(job_server.root).authenticate_basic("alice", USERS["alice"])
+    assert con.capabilities().api_version() == "1.3.0"
     cube = con.load_collection(
         "SENTINEL2_L2A",
         spatial_extent=TEST_BOX,
@@ -61,6 +63,15 @@ def test_client_batch_job_end_to_end(job_server, demo_catalog, tmp_path):
     assert job.status() == "created"
     job.start_and_wait(max_poll_interval=1)
     assert job.status() == "finished"
+    # API 1.3's timestamps: queued <= started <= updated (finished), results kept 30 days.
+    doc = job.describe()
+    created, queued, started, updated, unpublished = (
+        np.datetime64(doc[k].rstrip("Z"))
+        for k in ("created", "queued", "started", "updated", "unpublished")
+    )
+    assert created <= queued <= started <= updated
+    kept = unpublished - updated  # `finished` is taken a moment before `updated`
+    assert np.timedelta64(30 * 86400 - 1, "s") <= kept <= np.timedelta64(30, "D")
     results = job.get_results()
     paths = results.download_files(tmp_path)
     tif = next(p for p in paths if p.suffix == ".tif")
@@ -99,6 +110,10 @@ def test_client_batch_job_end_to_end(job_server, demo_catalog, tmp_path):
     picture = np.asarray(Image.open(tmp_path / "thumbnail.png").convert("LA"))
     assert picture[..., 1].max() == 255 and picture[..., 0][picture[..., 1] == 255].std() > 10
     assert meta["properties"]["start_datetime"].startswith("2022-06")
+    assert {k: meta["properties"][k] for k in ("queued", "started", "unpublished")} == {
+        k: doc[k] for k in ("queued", "started", "unpublished")
+    }
+    assert meta["links"][0]["href"].startswith(f"{job_server.root}/openeo/1.3/jobs/")
     assert "signature=" in asset["href"] and "expires=" in asset["href"]
     # Signed links download without a bearer token ...
     assert requests.get(asset["href"], timeout=30).content == tif.read_bytes()

@@ -31,8 +31,8 @@ def test_js_client_end_to_end(server, demo_catalog, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["apiVersion"] == "1.2.0"
-    assert report["user"] == "alice"
+    assert report["apiVersion"] == "1.3.0"  # well-known discovery picks the latest
+    assert report["user"] == "alice" and report["bearer"] == "bare"
     assert report["collections"] == ["CROP_LABELS", "SENTINEL2_L2A"]
     assert "SCL" in report["s2Bands"] and report["hasNdvi"]
     assert report["resultType"].startswith("image/tiff")

@@ -3,39 +3,57 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from flask import Blueprint, current_app, jsonify
 
 import formats
 from backend import __version__
-from backend.services import API_PREFIX, API_VERSION, base_url, services
+from backend.services import API_PREFIXES, api_version, base_url, root_url, services
 from processes import udf
 
 bp = Blueprint("capabilities", __name__)
 well_known = Blueprint("well_known", __name__)
 
-CONFORMANCE = [
-    "https://api.openeo.org/1.2.0",
+STAC_AND_OGC = [
     "https://api.stacspec.org/v1.0.0/core",
     "https://api.stacspec.org/v1.0.0/collections",
     "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
 ]
+# API 1.3 clients that see the JWT class send tokens bare (no `basic//` or `oidc/<id>/`).
+CONFORMANCE = {
+    "1.2.0": ["https://api.openeo.org/1.2.0", *STAC_AND_OGC],
+    "1.3.0": [
+        "https://api.openeo.org/1.3.0",
+        "https://api.openeo.org/1.3.0/authentication/jwt",
+        *STAC_AND_OGC,
+    ],
+}
+WEB_EDITOR = "https://editor.openeo.org/"
 
 UNLISTED = {"web_services.tile", "processes.process_example"}
+
+
+def _view(endpoint: str) -> str:
+    """`jobs_v1_3.job_results` -> `jobs.job_results`: the view, whatever version serves it."""
+    blueprint, _, view = endpoint.rpartition(".")
+    return f"{blueprint.split('_v1_')[0]}.{view}"
 
 
 def _endpoints() -> list[dict]:
     """Every openEO API route this app serves, with its methods: capabilities list nothing
     else (the tiles and example graphs that services and specs link to are not API routes)."""
+    prefix = API_PREFIXES[api_version()]
     found: dict[str, set[str]] = {}
     for rule in current_app.url_map.iter_rules():
-        if not rule.rule.startswith(API_PREFIX + "/") or rule.rule == API_PREFIX + "/":
+        if not rule.rule.startswith(prefix + "/") or rule.rule == prefix + "/":
             continue
-        if rule.endpoint in UNLISTED:
+        view = _view(rule.endpoint)
+        if view in UNLISTED:
             continue
-        if rule.endpoint == "credentials.oidc_providers" and not services().settings.oidc_providers:
+        if view == "credentials.oidc_providers" and not services().settings.oidc_providers:
             continue
-        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule[len(API_PREFIX) :])
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule[len(prefix) :])
         found.setdefault(path, set()).update((rule.methods or set()) - {"HEAD", "OPTIONS"})
     return [{"path": p, "methods": sorted(m)} for p, m in sorted(found.items())]
 
@@ -45,7 +63,7 @@ def capabilities():
     base = base_url()
     return jsonify(
         {
-            "api_version": API_VERSION,
+            "api_version": api_version(),
             "backend_version": __version__,
             "stac_version": "1.0.0",
             "type": "Catalog",
@@ -54,13 +72,20 @@ def capabilities():
             "description": "An openEO backend for crop-type mapping from Sentinel-2 L2A time "
             "series: standard openEO processes over xarray/dask datacubes.",
             "production": False,
+            "conformsTo": CONFORMANCE[api_version()],
             "endpoints": _endpoints(),
             "links": [
                 {"rel": "self", "href": f"{base}/", "type": "application/json"},
                 {
                     "rel": "version-history",
-                    "href": f"{base.rsplit('/openeo', 1)[0]}/.well-known/openeo",
+                    "href": f"{root_url()}/.well-known/openeo",
                     "type": "application/json",
+                },
+                {
+                    "rel": "web-editor",
+                    "href": f"{WEB_EDITOR}?server={quote(root_url(), safe='')}",
+                    "type": "text/html",
+                    "title": "The openEO Web Editor, connected to this server",
                 },
                 {
                     "rel": "data",
@@ -77,13 +102,18 @@ def capabilities():
 @well_known.get("/.well-known/openeo")
 def versions():
     return jsonify(
-        {"versions": [{"url": base_url() + "/", "api_version": API_VERSION, "production": False}]}
+        {
+            "versions": [
+                {"url": base_url(version) + "/", "api_version": version, "production": False}
+                for version in API_PREFIXES
+            ]
+        }
     )
 
 
 @bp.get("/conformance")
 def conformance():
-    return jsonify({"conformsTo": CONFORMANCE})
+    return jsonify({"conformsTo": CONFORMANCE[api_version()]})
 
 
 @bp.get("/file_formats")

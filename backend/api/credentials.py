@@ -31,6 +31,8 @@ def oidc_providers():
             doc["description"] = p.description
         if p.default_clients:
             doc["default_clients"] = list(p.default_clients)
+        if p.authorization_parameters:
+            doc["authorization_parameters"] = dict(p.authorization_parameters)
         providers.append(doc)
     return jsonify({"providers": providers})
 

@@ -23,14 +23,28 @@ downloads = Blueprint("downloads", __name__)
 EDITABLE = {"title", "description", "process", "plan", "budget", "log_level"}
 
 
+def timestamps(job: Job) -> dict[str, Any]:
+    """A job's times as API 1.3 names them: `queued` and `started` of its last run, and
+    `unpublished`, when its results are (or were) deleted."""
+    days = services().settings.results_days
+    return {
+        "created": iso(job.created),
+        "updated": iso(job.updated),
+        "queued": iso(job.queued_at),
+        "started": iso(job.started),
+        "unpublished": iso(job.finished + dt.timedelta(days=days))
+        if job.finished and job.status == "finished"
+        else None,
+    }
+
+
 def job_summary(job: Job) -> dict[str, Any]:
     doc = {
         "id": job.id,
         "title": job.title,
         "description": job.description,
         "status": job.status,
-        "created": iso(job.created),
-        "updated": iso(job.updated),
+        **timestamps(job),
         "plan": job.plan,
         "costs": 0,
         "budget": job.budget,
@@ -180,8 +194,7 @@ def job_results(job_id: str):
         "datetime": None,
         "title": job.title,
         "description": job.description,
-        "created": iso(job.created),
-        "updated": iso(job.updated),
+        **without_unset(timestamps(job)),
         "openeo:status": job.status,
     }
     if results.get("start_datetime"):

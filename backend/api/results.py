@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 from flask import Blueprint, jsonify, request, send_file
@@ -15,6 +18,7 @@ from backend.validation import process_graph_of
 from core.errors import BadRequest
 
 bp = Blueprint("results", __name__)
+log = logging.getLogger(__name__)
 
 
 def _json_body() -> object:
@@ -33,6 +37,9 @@ def _optional_user() -> str | None:
 def compute_result():
     user = current_user()
     graph = process_graph_of(_json_body())
+    # API 1.3's identifier of a synchronous request: in the response and the server's log.
+    request_id = f"r-{uuid.uuid4().hex[:16]}"
+    started = time.monotonic()
     svc = services()
     ctx = context_for(svc.settings, svc.catalog, svc.store, user, synchronous=True)
     value = executor.evaluate(graph, ctx)
@@ -45,6 +52,15 @@ def compute_result():
     response = send_file(stream, mimetype=output.media_type, download_name=output.path.name)
     response.content_length = os.fstat(stream.fileno()).st_size
     response.headers["OpenEO-Costs"] = "0"
+    response.headers["OpenEO-Identifier"] = request_id
+    log.info(
+        "result %s of %s: %s, %d bytes in %.1f s",
+        request_id,
+        user,
+        output.media_type,
+        response.content_length,
+        time.monotonic() - started,
+    )
     return response
 
 

@@ -187,6 +187,7 @@ def run(
     out_json: Path | None = None,
     pytest_args: list[str] | None = None,
     lanes: int = 2,
+    api: str = "1.2",
 ) -> dict[str, dict]:
     """Summary per part: passed, total (skips not counted), failed {test: message}. The
     parts run in `lanes` suite processes at once against one server, in START_ORDER."""
@@ -205,7 +206,12 @@ def run(
             with ThreadPoolExecutor(lanes) as pool:
                 futures = {
                     part: pool.submit(
-                        _run_part, part, suite, scratch, server.url, pytest_args or []
+                        _run_part,
+                        part,
+                        suite,
+                        scratch,
+                        f"{server.root}/openeo/{api}",
+                        pytest_args or [],
                     )
                     for part in sorted(chosen, key=START_ORDER.index)
                 }
@@ -225,11 +231,20 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the summary here")
     parser.add_argument("-k", default=None, help="pytest -k expression")
     parser.add_argument("--lanes", type=int, default=2, help="parts run at once (default 2)")
+    parser.add_argument(
+        "--api", choices=("1.2", "1.3"), default="1.2", help="the API version tested (default 1.2)"
+    )
     args = parser.parse_args()
     unknown = set(args.parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}")
-    summaries = run(args.parts or None, args.json, ["-k", args.k] if args.k else None, args.lanes)
+    summaries = run(
+        args.parts or None,
+        args.json,
+        ["-k", args.k] if args.k else None,
+        args.lanes,
+        args.api,
+    )
     for part, summary in summaries.items():
         print(
             f"\n{part} ({PARTS[part][0]}): {summary['passed']} of {summary['total']} passed "

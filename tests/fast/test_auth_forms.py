@@ -4,9 +4,11 @@ what a server without providers says (the real provider is in tests/test_oidc.py
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
+from backend.app import create_app
 from backend.auth import UserStore
 from core.settings import OidcProvider, Settings
 
@@ -52,6 +54,24 @@ def test_provider_settings_from_json_or_a_file(tmp_path, monkeypatch):
     path.write_text(json.dumps(doc))
     monkeypatch.setenv("CROPCUBE_OIDC_PROVIDERS", str(path))
     assert Settings.from_env().oidc_providers == (provider,)
+
+
+def test_configured_providers_are_listed_as_the_api_says(settings):
+    provider = {
+        "id": "egi",
+        "issuer": "https://aai.egi.eu/realm",
+        "title": "EGI",
+        "scopes": ["openid", "email"],
+        "description": "EGI Check-in",
+        "default_clients": [{"id": "c", "grant_types": ["refresh_token"], "redirect_urls": []}],
+        "authorization_parameters": {"prompt": "consent"},
+    }
+    app = create_app(replace(settings, oidc_providers=(OidcProvider.from_json(provider),)))
+    client = app.test_client()
+    for prefix in ("/openeo/1.2", "/openeo/1.3"):
+        assert client.get(f"{prefix}/credentials/oidc").json == {"providers": [provider]}
+        paths = [e["path"] for e in client.get(f"{prefix}/").json["endpoints"]]
+        assert "/credentials/oidc" in paths
 
 
 @pytest.mark.parametrize(

@@ -10,20 +10,33 @@ API = "/openeo/1.2"
 def test_well_known_and_capabilities(client):
     versions = client.get("/.well-known/openeo").json["versions"]
     assert versions == [
-        {"url": "http://localhost/openeo/1.2/", "api_version": "1.2.0", "production": False}
+        {"url": "http://localhost/openeo/1.2/", "api_version": "1.2.0", "production": False},
+        {"url": "http://localhost/openeo/1.3/", "api_version": "1.3.0", "production": False},
     ]
-    caps = client.get(f"{API}/").json
-    assert caps["api_version"] == "1.2.0" and caps["id"] == "cropcube"
-    assert caps["stac_version"] and caps["backend_version"] and caps["title"]
-    endpoints = {e["path"]: set(e["methods"]) for e in caps["endpoints"]}
-    assert endpoints["/result"] == {"POST"}
-    assert endpoints["/collections/{collection_id}"] == {"GET"}
-    # Every listed endpoint answers with something other than 404/405.
-    for path, methods in endpoints.items():
-        url = API + path.replace("{collection_id}", "SENTINEL2_L2A")
-        for method in methods:
-            r = client.open(url, method=method)
-            assert r.status_code not in (404, 405), (method, path, r.status_code)
+    for prefix, version in (("/openeo/1.2", "1.2.0"), ("/openeo/1.3", "1.3.0")):
+        caps = client.get(f"{prefix}/").json
+        assert caps["api_version"] == version and caps["id"] == "cropcube"
+        assert caps["stac_version"] and caps["backend_version"] and caps["title"]
+        assert caps["type"] == "Catalog"
+        assert f"https://api.openeo.org/{version}" in caps["conformsTo"]
+        assert caps["conformsTo"] == client.get(f"{prefix}/conformance").json["conformsTo"]
+        links = {link["rel"]: link["href"] for link in caps["links"]}
+        assert links["self"] == f"http://localhost{prefix}/"
+        assert links["web-editor"] == "https://editor.openeo.org/?server=http%3A%2F%2Flocalhost"
+        endpoints = {e["path"]: set(e["methods"]) for e in caps["endpoints"]}
+        assert endpoints["/result"] == {"POST"}
+        assert endpoints["/collections/{collection_id}"] == {"GET"}
+        # Every listed endpoint answers with something other than 404/405.
+        for path, methods in endpoints.items():
+            url = prefix + path.replace("{collection_id}", "SENTINEL2_L2A")
+            for method in methods:
+                r = client.open(url, method=method)
+                assert r.status_code not in (404, 405), (method, path, r.status_code)
+    # Both versions list the same endpoints; 1.3 adds bare (JWT) bearer tokens.
+    assert client.get(f"{API}/").json["endpoints"] == client.get("/openeo/1.3/").json["endpoints"]
+    jwt_class = "https://api.openeo.org/1.3.0/authentication/jwt"
+    assert jwt_class in client.get("/openeo/1.3/conformance").json["conformsTo"]
+    assert jwt_class not in client.get(f"{API}/conformance").json["conformsTo"]
 
 
 def test_file_formats_udf_runtimes_service_types(client):

@@ -44,4 +44,6 @@ console.log(JSON.stringify({
   hasNdvi: processes.processes.some((p) => p.id === "ndvi"),
   resultType: blob.type,
   errorCode,
+  // API 1.3 with the JWT conformance class: the token goes bare, without `basic//`.
+  bearer: con.getAuthProvider().getToken().startsWith("basic//") ? "prefixed" : "bare",
 }));
