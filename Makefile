@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make serve      - install into .venv if needed, build the demo data if missing, serve on :8080
-#   make test       - install into .venv (and PostgreSQL, Node.js, Chromium if missing), run every test
+#   make test       - install into .venv (and PostgreSQL, Node.js, Chromium, the STAC API and the
+#                     openEO aggregator in their own venvs, if missing), run every test
 # and, for the daily round:
 #   make test-fast  - the in-process tier (tests/fast): API, errors, auth, layers; about 20 s
 # PYTHON must be a Python 3.11 (`make test PYTHON=python3.11` where python3 is another).
@@ -12,7 +13,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.cropcube-installed
 JS_STAMP := tests/js/node_modules/.cropcube-installed
 
-.PHONY: install serve test test-fast lint conformance js-deps pg-deps stac-deps browser-deps docs
+.PHONY: install serve test test-fast lint conformance js-deps pg-deps stac-deps aggregator-deps browser-deps docs
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
@@ -50,12 +51,23 @@ $(STAC_STAMP): tests/stac-api-requirements.txt
 
 stac-deps: $(STAC_STAMP)
 
+# The real openeo-aggregator for the federation tests, in its own virtual environment: it
+# pins its own Flask and gunicorn.
+AGG_VENV := .cache/aggregator-venv
+AGG_STAMP := $(AGG_VENV)/.cropcube-installed
+$(AGG_STAMP): tests/aggregator-requirements.txt
+	test -x $(AGG_VENV)/bin/python || $(PYTHON) -m venv $(AGG_VENV)
+	$(AGG_VENV)/bin/python -m pip install --quiet -r tests/aggregator-requirements.txt
+	touch $(AGG_STAMP)
+
+aggregator-deps: $(AGG_STAMP)
+
 # Debian's Chromium for the Web Editor test (driven by playwright-core; never a downloaded browser)
 browser-deps:
 	test -x /usr/bin/chromium || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-test: $(STAMP) $(JS_STAMP) pg-deps $(STAC_STAMP) browser-deps
+test: $(STAMP) $(JS_STAMP) pg-deps $(STAC_STAMP) $(AGG_STAMP) browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -12,6 +12,7 @@ from backend.api import (
     capabilities,
     collections,
     credentials,
+    health,
     jobs,
     process_graphs,
     processes,
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             jobs.bp,
             process_graphs.bp,
             web_services.bp,
+            health.bp,
         ):
             app.register_blueprint(bp, url_prefix=prefix, name=blueprint_name(bp.name, version))
     app.register_blueprint(capabilities.well_known)

@@ -203,9 +203,14 @@ def _shape(cube: xr.DataArray) -> str:
 # --- the process and its parents -----------------------------------------------------------
 
 
+def available(limits: UdfLimits) -> bool:
+    """Whether UDFs can run here (a sandbox that works, or plain processes by choice)."""
+    return not launch.unavailable(limits.sandbox)
+
+
 def runtimes(limits: UdfLimits) -> dict[str, Any]:
     """GET /udf_runtimes: the Python runtime where UDFs can run here, else none."""
-    return {} if launch.unavailable(limits.sandbox) else runtime.describe()
+    return runtime.describe() if available(limits) else {}
 
 
 def run_udf(

@@ -31,7 +31,8 @@ CONFORMANCE = {
 }
 WEB_EDITOR = "https://editor.openeo.org/"
 
-UNLISTED = {"web_services.tile", "processes.process_example"}
+# Routes that are not openEO API endpoints: map tiles, example graphs, the health check.
+UNLISTED = {"web_services.tile", "processes.process_example", "health.health"}
 
 
 def _view(endpoint: str) -> str:

@@ -7,9 +7,9 @@ import json
 
 from flask import Blueprint, jsonify
 
-from backend.services import base_url
+from backend.services import base_url, services
 from core.errors import NotFound
-from processes import registry
+from processes import registry, udf
 from processes.declare import SPECS_DIR
 
 bp = Blueprint("processes", __name__)
@@ -24,11 +24,21 @@ def _absolute_links(spec: dict) -> dict:
     return spec
 
 
+# Processes that run only where users' code can: left out where it cannot (a federation
+# then routes graphs that use them to members that can).
+NEED_UDFS = {"run_udf"}
+
+
 @bp.get("/processes")
 def list_processes():
+    udfs = udf.available(services().settings.udf_limits)
     return jsonify(
         {
-            "processes": [_absolute_links(spec) for spec in registry.specs()],
+            "processes": [
+                _absolute_links(spec)
+                for spec in registry.specs()
+                if udfs or spec["id"] not in NEED_UDFS
+            ],
             "links": [{"rel": "self", "href": f"{base_url()}/processes"}],
         }
     )

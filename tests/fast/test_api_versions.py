@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
+
+from backend.app import create_app
+from helpers.serverctl import free_port
 
 V12, V13 = "/openeo/1.2", "/openeo/1.3"
 ADD = {
@@ -45,3 +49,19 @@ def test_one_job_seen_through_both_versions(client, alice_headers):
     assert doc["status"] == "queued" and doc["queued"] >= doc["created"]
     client.delete(f"{V13}/jobs/{job_id}", headers=alice_headers)
     assert client.get(f"{V12}/jobs/{job_id}", headers=alice_headers).status_code == 404
+
+
+def test_health_needs_no_login_and_is_not_an_api_endpoint(client):
+    for prefix in (V12, V13):
+        r = client.get(f"{prefix}/health")
+        assert r.status_code == 200 and r.json == {"status": "ok", "store": "ok", "collections": 2}
+        paths = [e["path"] for e in client.get(f"{prefix}/").json["endpoints"]]
+        assert "/health" not in paths
+
+
+def test_health_is_a_503_when_the_store_is_gone(settings):
+    # A PostgreSQL store where nothing listens.
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none?connect_timeout=2"
+    r = create_app(replace(settings, database_url=url)).test_client().get(f"{V13}/health")
+    assert r.status_code == 503 and r.json["code"] == "ServiceUnavailable"
+    assert "store" in r.json["message"] and "Traceback" not in r.json["message"]

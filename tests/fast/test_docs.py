@@ -40,3 +40,19 @@ def test_readme_links_point_at_files():
     missing = [t for t in targets if not (REPO / t).exists()]
     assert missing == []
     assert len(text.splitlines()) <= 160  # the front door, not the whole house
+
+
+def test_the_federation_config_shown_is_the_one_the_tests_use():
+    from helpers.aggregator import aggregator_config
+
+    shown = aggregator_config(
+        {"s2": "http://127.0.0.1:8081/", "labels": "http://127.0.0.1:8082/"},
+        {
+            "id": "local",
+            "issuer": "http://127.0.0.1:8090",
+            "title": "Test provider (oidc-provider)",
+            "scopes": ["openid", "profile"],
+        },
+    )
+    for page in (REPO / "README.md", REPO / "docs" / "guide" / "federation.md"):
+        assert f"```python\n{shown}```" in page.read_text(), page

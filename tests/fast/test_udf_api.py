@@ -101,6 +101,9 @@ def other_app(settings):
 def test_sandbox_off_refuses_run_udf_and_lists_no_runtime(other_app, alice_headers):
     client = other_app(udf_sandbox="off")
     assert client.get(f"{API}/udf_runtimes").json == {}
+    # GET /processes lists what runs here: not run_udf (a federation routes it elsewhere).
+    listed = {p["id"] for p in client.get(f"{API}/processes").json["processes"]}
+    assert "run_udf" not in listed and "apply" in listed
     message = _error(client, alice_headers, _graph(), "UdfUnavailable", 501)
     assert "CROPCUBE_UDF_SANDBOX" in message
 
@@ -108,6 +111,7 @@ def test_sandbox_off_refuses_run_udf_and_lists_no_runtime(other_app, alice_heade
 def test_trusted_subprocesses_run_udfs_where_allowed(other_app, alice_headers):
     client = other_app(udf_sandbox="subprocess")
     assert "Python" in client.get(f"{API}/udf_runtimes").json
+    assert "run_udf" in {p["id"] for p in client.get(f"{API}/processes").json["processes"]}
     r = client.post(f"{API}/result", json=_graph(context={"factor": 3}), headers=alice_headers)
     assert r.status_code == 200, r.data
 

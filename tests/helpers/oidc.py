@@ -77,11 +77,12 @@ class Provider:
         if keys is not None:
             self.keys = keys
         self.config.write_text(json.dumps(_config(self)))
-        self.process = subprocess.Popen(
-            ["node", str(JS_DIR / "oidc_provider.mjs"), str(self.config)],
-            stdout=self.log.open("a"),
-            stderr=subprocess.STDOUT,
-        )
+        with self.log.open("a") as out:  # the child keeps its own copy of the file
+            self.process = subprocess.Popen(
+                ["node", str(JS_DIR / "oidc_provider.mjs"), str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.process.poll() is not None:
