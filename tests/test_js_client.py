@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 
 from helpers.reference import ndvi_stack
@@ -17,22 +18,36 @@ from helpers.serverctl import USERS
 JS_DIR = Path(__file__).resolve().parent / "js"
 
 
-def test_js_client_end_to_end(server, demo_catalog, tmp_path):
+@pytest.mark.parametrize(
+    ("where", "version", "bearer"),
+    [("root", "1.3.0", "bare"), ("/openeo/1.2", "1.2.0", "prefixed")],
+    ids=["discovered-1.3", "1.2"],
+)
+def test_js_client_end_to_end(server, demo_catalog, tmp_path, where, version, bearer):
+    """From the server's root, well-known discovery picks 1.3 (tokens go bare, as its JWT
+    conformance class says); from 1.2's URL, the prefixed tokens of 1.2."""
     assert shutil.which("node"), "Node.js is required (the README's test command installs it)"
     assert (JS_DIR / "node_modules" / "@openeo" / "js-client").is_dir(), (
         "run `npm ci --prefix tests/js` (the README's test command does)"
     )
     out = tmp_path / "js.tif"
     proc = subprocess.run(
-        ["node", str(JS_DIR / "client_smoke.mjs"), server.root, "alice", USERS["alice"], str(out)],
+        [
+            "node",
+            str(JS_DIR / "client_smoke.mjs"),
+            server.root if where == "root" else server.root + where,
+            "alice",
+            USERS["alice"],
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["apiVersion"] == "1.3.0"  # well-known discovery picks the latest
-    assert report["user"] == "alice" and report["bearer"] == "bare"
+    assert report["apiVersion"] == version
+    assert report["user"] == "alice" and report["bearer"] == bearer
     assert report["collections"] == ["CROP_LABELS", "SENTINEL2_L2A"]
     assert "SCL" in report["s2Bands"] and report["hasNdvi"]
     assert report["resultType"].startswith("image/tiff")
