@@ -69,7 +69,7 @@ class OidcVerifier:
         self._lock = threading.Lock()
         self._discovery: tuple[float, dict[str, Any]] | None = None
         self._keys: jwt.PyJWKClient | None = None
-        self._userinfo: dict[str, tuple[float, Identity]] = {}
+        self._userinfo: dict[str, tuple[float, Identity | None]] = {}
 
     def discovery(self) -> dict[str, Any]:
         """The provider's OpenID configuration, fetched at most once per cache period."""
@@ -137,8 +137,10 @@ class OidcVerifier:
         now = time.monotonic()
         with self._lock:
             hit = self._userinfo.get(digest)
-            if hit and hit[0] > now:
-                return hit[1]
+        if hit and hit[0] > now:
+            if hit[1] is None:  # refused a moment ago: not asked again for every request
+                raise TokenInvalid("The provider does not accept this access token.")
+            return hit[1]
         endpoint = self.discovery().get("userinfo_endpoint")
         if not endpoint:
             raise TokenInvalid(f"Provider '{self.provider.id}' cannot check opaque tokens.")
@@ -149,15 +151,20 @@ class OidcVerifier:
         except requests.RequestException as exc:
             raise self._unavailable("its userinfo endpoint") from exc
         if r.status_code in (400, 401, 403):
+            self._keep(digest, None, now)
             raise TokenInvalid("The provider does not accept this access token.")
         if not r.ok:
             raise self._unavailable(f"its userinfo endpoint (HTTP {r.status_code})")
         identity = self._identity(r.json())
+        self._keep(digest, identity, now)
+        return identity
+
+    def _keep(self, digest: str, identity: Identity | None, now: float) -> None:
+        """The provider's answer for a token (None: refused), for a minute at most."""
         with self._lock:
             if len(self._userinfo) >= USERINFO_CACHE_MAX:
                 self._userinfo = {k: v for k, v in self._userinfo.items() if v[0] > now}
             self._userinfo[digest] = (now + min(USERINFO_KEEP_S, self.cache_s), identity)
-        return identity
 
     def _identity(self, claims: dict[str, Any]) -> Identity:
         sub = claims.get("sub")
