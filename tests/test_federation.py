@@ -200,3 +200,4 @@ def test_a_user_defined_process_through_the_aggregator(federation, user):
     )
     assert result == 42
     udp.delete()
+
