@@ -200,4 +200,3 @@ def test_a_user_defined_process_through_the_aggregator(federation, user):
     )
     assert result == 42
     udp.delete()
-
