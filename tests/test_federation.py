@@ -14,6 +14,7 @@ import rasterio
 import requests
 
 from helpers.aggregator import start_aggregator, stop_aggregator
+from helpers.bad_inputs import load_graph
 from helpers.oidc import OPAQUE_DEVICE, device_display, start_provider
 from helpers.reference import ndvi_stack
 from helpers.scene import TEST_BOX
@@ -136,22 +137,7 @@ def test_a_synchronous_graph_goes_to_the_member_with_its_collection(
     labels.download(out, format="GTiff")
     assert "result r-" in members["labels"].log.read_text()
     # A member's openEO error comes through the aggregator as the member said it.
-    bad = {
-        "load": {
-            "process_id": "load_collection",
-            "arguments": {
-                "id": "SENTINEL2_L2A",
-                "spatial_extent": TEST_BOX,
-                "temporal_extent": ["2022-06-01", "2022-07-01"],
-                "bands": ["B99"],
-            },
-        },
-        "save": {
-            "process_id": "save_result",
-            "arguments": {"data": {"from_node": "load"}, "format": "GTiff"},
-            "result": True,
-        },
-    }
+    bad = load_graph(bands=["B99"])
     with pytest.raises(openeo.rest.OpenEoApiError) as err:
         user.download(bad, tmp_path / "none.tif")
     assert err.value.http_status_code == 400 and err.value.code == "ProcessParameterInvalid"

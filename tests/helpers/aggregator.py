@@ -9,15 +9,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from helpers.scene import REPO
-from helpers.serverctl import free_port
+from helpers.serverctl import free_port, stop_process, wait_until_up
 
 AGGREGATOR_VENV = REPO / ".cache" / "aggregator-venv"
 
@@ -70,24 +67,9 @@ def start_aggregator(tmp: Path, backends: dict[str, str], provider: dict[str, An
     with log.open("w") as out:  # the child keeps its own copy of the file
         proc = subprocess.Popen(command, env=env, cwd=tmp, stdout=out, stderr=subprocess.STDOUT)
     root = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"openeo-aggregator exited:\n{log.read_text()[-5000:]}")
-        try:
-            r = requests.get(f"{root}/openeo/1.2/", timeout=5)
-            if r.ok:
-                return Aggregator(f"{root}/openeo/1.2", proc, log, config)
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"openeo-aggregator did not start:\n{log.read_text()[-5000:]}")
+    wait_until_up(proc, f"{root}/openeo/1.2/", log, "openeo-aggregator")
+    return Aggregator(f"{root}/openeo/1.2", proc, log, config)
 
 
 def stop_aggregator(agg: Aggregator) -> None:
-    agg.process.terminate()
-    try:
-        agg.process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        agg.process.kill()
+    stop_process(agg.process)

@@ -23,7 +23,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from helpers.serverctl import free_port
+from helpers.serverctl import free_port, stop_process, wait_until_up
 
 JS_DIR = Path(__file__).resolve().parent.parent / "js"
 AUDIENCE = "https://cropcube.test/openeo"
@@ -83,21 +83,16 @@ class Provider:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"oidc-provider exited:\n{self.log.read_text()}")
-            try:
-                if requests.get(f"{self.issuer}/.well-known/openid-configuration", timeout=2).ok:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        raise RuntimeError(f"oidc-provider did not start:\n{self.log.read_text()}")
+        wait_until_up(
+            self.process,
+            f"{self.issuer}/.well-known/openid-configuration",
+            self.log,
+            "oidc-provider",
+        )
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+            stop_process(self.process)
 
     def token(self, claims: dict[str, Any], key: SigningKey | None = None, **kw: Any) -> str:
         """A JWT access token as the provider makes them, from these claims over the usual."""

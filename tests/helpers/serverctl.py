@@ -57,29 +57,43 @@ def start_server(data_dir: Path, env_extra: dict[str, str]) -> Server:
         )
     port = free_port()
     log = data_dir / "server.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    command = [sys.executable, "-m", "backend.cli", "serve", "--host", "127.0.0.1"]
+    with log.open("w") as out:  # the child keeps its own copy of the file
+        proc = subprocess.Popen(
+            [*command, "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     root = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
+    wait_until_up(proc, f"{root}/.well-known/openeo", log, "cropcube serve")
+    return Server(f"{root}/openeo/1.2", root, data_dir, proc, log)
+
+
+def wait_until_up(
+    proc: subprocess.Popen, url: str, log: Path, what: str, timeout_s: float = 120
+) -> None:
+    """Wait until `url` answers 2xx; raise with the log's tail if the process exits or
+    never answers (then it is killed)."""
+    deadline = time.time() + timeout_s
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited:\n{log.read_text()}")
+            raise RuntimeError(f"{what} exited:\n{log.read_text()[-5000:]}")
         try:
-            if requests.get(f"{root}/.well-known/openeo", timeout=2).ok:
-                return Server(f"{root}/openeo/1.2", root, data_dir, proc, log)
+            if requests.get(url, timeout=5).ok:
+                return
         except requests.ConnectionError:
-            time.sleep(0.3)
+            pass
+        time.sleep(0.2)
     proc.kill()
-    raise RuntimeError(f"server did not start:\n{log.read_text()}")
+    raise RuntimeError(f"{what} did not start:\n{log.read_text()[-5000:]}")
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM, and SIGKILL after 20 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def stop_server(server: Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    stop_process(server.process)
