@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 from training.commands import add_train_parsers
 
 
@@ -178,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per plugin at each start
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:
+        print(f"cropcube: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -48,10 +48,12 @@ class OidcProvider:
         missing = {"id", "issuer", "title"} - doc.keys()
         unknown = doc.keys() - {f.name for f in fields(cls)}
         if missing or unknown:
-            raise ValueError(
-                f"OIDC provider {doc.get('id', '?')!r}: missing {sorted(missing)}, "
-                f"unknown {sorted(unknown)}"
-            )
+            wrong = [
+                f"{what} {', '.join(sorted(keys))}"
+                for what, keys in (("missing", missing), ("unknown", unknown))
+                if keys
+            ]
+            raise ValueError(f"OIDC provider {doc.get('id', '?')!r}: {'; '.join(wrong)}")
         if not str(doc["id"]).replace("-", "").replace("_", "").isalnum():
             raise ValueError(f"OIDC provider id {doc['id']!r}: letters, digits, - and _ only")
         return cls(
@@ -72,9 +74,12 @@ def _oidc_providers(value: str) -> tuple[OidcProvider, ...]:
     text = value.strip()
     if not text:
         return ()
-    if not text.startswith("["):
+    if not text.startswith(("[", "{")):
         text = Path(text).read_text()
-    return tuple(OidcProvider.from_json(d) for d in json.loads(text))
+    docs = json.loads(text)
+    if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
+        raise ValueError("expected a JSON list of providers, each an object")
+    return tuple(OidcProvider.from_json(d) for d in docs)
 
 
 def setting(
@@ -86,6 +91,10 @@ def setting(
     if isinstance(default, dict | list):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+class SettingsError(ValueError):
+    """A CROPCUBE_* variable that cannot be read, named with what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -291,7 +300,10 @@ class Settings:
         for f in fields(cls):
             raw = os.environ.get(env_name(f.name))
             if raw is not None:
-                values[f.name] = f.metadata["parse"](raw)
+                try:
+                    values[f.name] = f.metadata["parse"](raw)
+                except (ValueError, OSError) as exc:
+                    raise SettingsError(f"{env_name(f.name)}: {exc}") from exc
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(str(values.get("data_dir", "data"))).resolve()
         return cls(**values)  # type: ignore[arg-type]

@@ -4,13 +4,15 @@ what a server without providers says (the real provider is in tests/test_oidc.py
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import pytest
 
+from backend import cli
 from backend.app import create_app
 from backend.auth import UserStore
-from core.settings import OidcProvider, Settings
+from core.settings import OidcProvider, Settings, SettingsError
 
 API = "/openeo/1.2"
 
@@ -77,15 +79,31 @@ def test_configured_providers_are_listed_as_the_api_says(settings):
 @pytest.mark.parametrize(
     ("doc", "says"),
     [
-        ({"id": "x", "issuer": "https://i"}, "missing ['title']"),
-        ({"id": "x", "issuer": "https://i", "title": "t", "client": "c"}, "unknown ['client']"),
+        ({"id": "x"}, "OIDC provider 'x': missing issuer, title"),
+        ({"id": "x", "issuer": "https://i", "title": "t", "client": "c"}, "unknown client"),
         ({"id": "a/b", "issuer": "https://i", "title": "t"}, "letters, digits"),
     ],
 )
 def test_bad_provider_settings_say_what_is_wrong(doc, says, monkeypatch):
     monkeypatch.setenv("CROPCUBE_OIDC_PROVIDERS", json.dumps([doc]))
-    with pytest.raises(ValueError, match=says.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(SettingsError, match=f"^CROPCUBE_OIDC_PROVIDERS: .*{re.escape(says)}"):
         Settings.from_env()
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ('{"id": "x"}', "a JSON list"),
+        ("[{", "Expecting property name"),
+        ("/nowhere/oidc.json", "No such file"),
+    ],
+)
+def test_a_server_with_bad_provider_settings_does_not_start(value, says, monkeypatch, capsys):
+    monkeypatch.setenv("CROPCUBE_OIDC_PROVIDERS", value)
+    assert cli.main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cropcube: CROPCUBE_OIDC_PROVIDERS: ") and says in err
+    assert "Traceback" not in err
 
 
 def test_basic_user_names_cannot_look_like_oidc_users(tmp_path):
