@@ -338,8 +338,15 @@ def test_train_command_writes_model_card_and_evaluation(tmp_path):
         row = metrics["evaluation"][split]["forecast"]["1"]
         assert row["lstm"]["n"] == row["persistence"]["n"] > 10000
         assert metrics["evaluation"][split]["gapfill"]["linear"]["n"] > 1000
+        # As a user meets it: short histories too, beside the product's baselines.
+        by_history = metrics["evaluation"][split]["by_history"]
+        assert {"2", "3", "6", "12"} <= set(by_history)
+        row = by_history["2"]["1"]
+        assert {"lstm", "persistence", "damped_trend", "seasonal"} == set(row["mae"])
+        assert row["n"] > 1000 and 0 < row["coverage"]["lstm"] < 1
     card = (out / "MODEL_CARD.md").read_text()
     assert "eo-learn example patch" in card and "| time-disjoint | 6 |" in card
+    assert "**time-disjoint**: MAE of lstm" in card and "| 2 months |" in card
     model = nf.NDVIModel.load(out / "model.pt")
     assert model.network.config["hidden"] == 8 and model.meta["data"]["months"]
 

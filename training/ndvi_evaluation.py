@@ -4,8 +4,11 @@
 
 For each data set and split, a model is trained on the training part only (its own
 validation pixels inside it) and scored beside persistence, climatology and their blend
-(fitted on the training part) on the same clear targets, for horizons 1-6; gap filling is
-scored against linear interpolation on 20 % of the test part's clear months, hidden.
+(fitted on the training part) on the same clear targets, for horizons 1-6, from the whole
+series before each target; then as a user meets it, from histories of 2, 3, 6, 12 and 24
+months only, beside the product's baselines, per class of field (`training.ndvi_windows`);
+gap filling is scored against linear interpolation on 20 % of the test part's clear
+months, hidden.
 - eo-learn stack (real Sentinel-2, 2015-2017): pixel-disjoint (columns < 50 train, the
   right half tests, every month); time-disjoint (train on 2015-2016, test 2017 targets).
 - demo collection (simulated, Sep 2021 - Dec 2022): pixel-disjoint (left / right half);
@@ -23,16 +26,45 @@ import dask
 import numpy as np
 import xarray as xr
 
+from core.classes import CROP_CLASSES, OTHER_CLASSES
 from core.settings import Settings
 from demo.build import DemoScene, ensure_demo_data
+from demo.landscape import build_landscape
 from sources.catalog import Catalog
 from training import ndvi_baselines as nb
+from training import ndvi_windows as nw
 from training.config import NDVIConfig
 from training.ndvi_lstm import fit
 from udfs import ndvi_forecast as nf
 from udfs.ndvi_forecast import MAX_HORIZON, NDVIModel
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "eolearn-testeopatch"
+# eo-learn's LULC legend (its example patch holds 0-4 and 8)
+EOLEARN_CLASSES = {
+    0: "no data",
+    1: "cultivated land",
+    2: "forest",
+    3: "grassland",
+    4: "shrubland",
+    5: "water",
+    6: "wetland",
+    7: "tundra",
+    8: "artificial surface",
+    9: "bare land",
+    10: "snow and ice",
+}
+DEMO_CLASSES = {**dict(enumerate(CROP_CLASSES)), **OTHER_CLASSES}
+ALL = {0: "all"}  # the one class of a data set without a class map
+
+
+def eolearn_classes(path: Path) -> np.ndarray:
+    """(y, x) LULC classes of the eo-learn patch (EOLEARN_CLASSES)."""
+    return np.load(path / "mask_timeless" / "LULC.npy")[..., 0]
+
+
+def demo_classes(scene: DemoScene) -> np.ndarray:
+    """(y, x) classes of a demo scene (DEMO_CLASSES): the landscape it was built from."""
+    return build_landscape(scene.size, scene.size, scene.seed).labels
 
 
 def load_eolearn(path: Path) -> xr.DataArray:
@@ -149,12 +181,34 @@ def _series(values: np.ndarray, months: slice, columns: np.ndarray) -> np.ndarra
     return part.reshape(part.shape[0], -1).T.astype(np.float32)
 
 
+def by_history(
+    model: NDVIModel,
+    values: np.ndarray,
+    months: np.ndarray,
+    classes: np.ndarray,
+    names: dict[int, str],
+    targets: np.ndarray,
+) -> dict:
+    """The model (`lstm`) and the product's baselines from histories of 2-24 months, per
+    horizon and class, on the target months (months,) of these pixels."""
+    methods = {"lstm": nw.network(model), **nw.baselines()}
+    return nw.evaluate_set(values, months, classes, targets, methods, names)
+
+
 def evaluate(
-    values: np.ndarray, months: np.ndarray, time_split: np.datetime64, config: NDVIConfig, name: str
+    values: np.ndarray,
+    months: np.ndarray,
+    time_split: np.datetime64,
+    config: NDVIConfig,
+    name: str,
+    classes: np.ndarray | None = None,
+    names: dict[int, str] = ALL,
 ) -> dict:
     """Pixel-disjoint (left half trains) and time-disjoint (months before `time_split`
-    train) results of one data set."""
+    train) results of one data set; `classes` (y, x) splits the scores by class."""
     _, _, width = values.shape
+    if classes is None:
+        classes = np.zeros(values.shape[1:], np.int64)
     half, val_from = width // 2, int(width * 0.45)
     first = calendar_of(months)
     column = np.arange(width)
@@ -166,9 +220,13 @@ def evaluate(
         [(_series(values, slice(None), column[val_from:half]), first)],
         config,
     )
+    every = np.ones(len(months), bool)
     results["pixel-disjoint"] = {
         "forecast": forecast_scores(model, values, months, ~left, left),
         "gapfill": gapfill_scores(model, values, months, ~left),
+        "by_history": by_history(
+            model, values[:, :, half:], months, classes[:, half:], names, every
+        ),
     }
     early = np.asarray(months) < time_split
     n_early = int(early.sum())
@@ -181,6 +239,7 @@ def evaluate(
     results["time-disjoint"] = {
         "forecast": forecast_scores(model, values, months, ~before, before),
         "gapfill": gapfill_scores(model, values, months, ~before),
+        "by_history": by_history(model, values, months, classes, names, ~early),
     }
     _print(name, results)
     return results
@@ -204,6 +263,7 @@ def _print(name: str, results: dict) -> None:
             f"  gapfill n={g['lstm']['n']} lstm {g['lstm']['mae']:.4f} "
             f"linear {g['linear']['mae']:.4f}"
         )
+        print(nw.tables({f"{name} {split}": res["by_history"]}, "lstm"))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -217,10 +277,26 @@ def main(argv: list[str] | None = None) -> dict:
     config = NDVIConfig(epochs=args.epochs)
     results = {}
     values, months = nb.monthly_ndvi(load_eolearn(args.eolearn))
-    results["eolearn"] = evaluate(values, months, np.datetime64("2017-01-01"), config, "eolearn")
+    results["eolearn"] = evaluate(
+        values,
+        months,
+        np.datetime64("2017-01-01"),
+        config,
+        "eolearn",
+        eolearn_classes(args.eolearn),
+        EOLEARN_CLASSES,
+    )
     if not args.skip_demo:
-        values, months, _ = demo_ndvi(args.demo_dir)
-        results["demo"] = evaluate(values, months, np.datetime64("2022-09-01"), config, "demo")
+        values, months, scene = demo_ndvi(args.demo_dir)
+        results["demo"] = evaluate(
+            values,
+            months,
+            np.datetime64("2022-09-01"),
+            config,
+            "demo",
+            demo_classes(scene),
+            DEMO_CLASSES,
+        )
     if args.out:
         args.out.write_text(json.dumps(results, indent=1))
     return results

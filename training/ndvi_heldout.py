@@ -23,21 +23,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from core.classes import CROP_CLASSES, OTHER_CLASSES
-from demo.landscape import build_landscape
 from training import ndvi_baselines as nb
 from training import ndvi_windows as nw
 from training.config import NDVIConfig
 from training.ndvi_evaluation import (
     DEFAULT,
+    DEMO_CLASSES,
+    EOLEARN_CLASSES,
     calendar_of,
+    demo_classes,
     demo_ndvi,
+    eolearn_classes,
     gapfill_scores,
     load_eolearn,
 )
@@ -49,21 +50,6 @@ EOLEARN_TEST_FROM = np.datetime64("2017-01")
 EOLEARN_VAL_COLUMN = 90
 DEMO_TRAIN, DEMO_VAL, DEMO_TEST = 60_000, 10_000, 10_000
 CONFIG = NDVIConfig(history=12, min_history=2)
-# eo-learn's LULC legend (its example patch holds 0-4 and 8)
-EOLEARN_CLASSES = {
-    0: "no data",
-    1: "cultivated land",
-    2: "forest",
-    3: "grassland",
-    4: "shrubland",
-    5: "water",
-    6: "wetland",
-    7: "tundra",
-    8: "artificial surface",
-    9: "bare land",
-    10: "snow and ice",
-}
-DEMO_CLASSES = {**dict(enumerate(CROP_CLASSES)), **OTHER_CLASSES}
 HELD_OUT = ("eolearn 2017 (across years)", f"demo seed {TEST_SEED} (across places)")
 
 
@@ -89,8 +75,7 @@ def _demo(data_dir: Path, seed: int) -> Source:
     values, months, scene = demo_ndvi(data_dir)
     if scene.seed != seed:
         raise SystemExit(f"{data_dir} holds the demo scene of seed {scene.seed}, not {seed}")
-    labels = build_landscape(scene.size, scene.size, seed).labels
-    return Source(values, months, labels, DEMO_CLASSES)
+    return Source(values, months, demo_classes(scene), DEMO_CLASSES)
 
 
 def _sample(source: Source, n: int, seed: int) -> Source:
@@ -109,7 +94,7 @@ def _sample(source: Source, n: int, seed: int) -> Source:
 def sources(eolearn: Path, train_dir: Path, test_dir: Path) -> dict[str, Source]:
     """The pool's parts and the held-out sets, by name."""
     values, months = nb.monthly_ndvi(load_eolearn(eolearn))
-    lulc = np.load(eolearn / "mask_timeless" / "LULC.npy")[..., 0]
+    lulc = eolearn_classes(eolearn)
     early = np.asarray(months) < EOLEARN_TEST_FROM
     n_early = int(early.sum())
     col = EOLEARN_VAL_COLUMN
@@ -139,24 +124,6 @@ def sources(eolearn: Path, train_dir: Path, test_dir: Path) -> dict[str, Source]
     }
 
 
-def _baseline(base: Callable[[np.ndarray, int], np.ndarray]) -> nw.Method:
-    return lambda windows, first, horizon: base(windows, horizon)
-
-
-def baselines() -> dict[str, nw.Method]:
-    """The product's baselines as methods of the scoring."""
-    return {name: _baseline(base) for name, base in nf.BASELINES.items()}
-
-
-def network(model: nf.NDVIModel) -> nw.Method:
-    """A model's (n, 3) quantiles of each case, its fallbacks applied."""
-
-    def run(windows: np.ndarray, first: np.ndarray, horizon: int) -> np.ndarray:
-        return model.forecast(windows, int(first[0]), horizon)[:, horizon - 1]
-
-    return nw.by_first_month(run)
-
-
 def _cases(source: Source, history: int, horizon: int) -> nw.Cases | None:
     flat = source.values.reshape(source.values.shape[0], -1)
     return nw.cases(
@@ -168,7 +135,7 @@ def choose_fallbacks(model: nf.NDVIModel, validation: list[Source]) -> dict:
     """{history: {horizon: baseline}} where a baseline's MAE beat the network's on every
     validation source (the best of those on their sum)."""
     fallbacks: dict = {}
-    plain = network(nf.NDVIModel(model.network))
+    plain = nw.network(nf.NDVIModel(model.network))
     for history in nf.HISTORY_STEPS:
         for h in range(1, nf.MAX_HORIZON + 1):
             found = [c for s in validation if (c := _cases(s, history, h)) is not None]
@@ -253,39 +220,10 @@ def gapfill(
     return out
 
 
-SHORT = {"persistence": "P", "damped_trend": "T", "seasonal": "S"}
-
-
 def tables(results: dict) -> str:
     """Markdown: per held-out set, the default's MAE against the best baseline's by
     history length and horizon, and the 10-90 % range's coverage."""
-    lines = []
-    for split, rows in results.items():
-        lines += [
-            f"**{split}**: MAE of the default / the best baseline (P persistence, T damped "
-            "trend, S seasonal naive); coverage of the 10-90 % range at h1-h6",
-            "",
-            "| history | cases (h1) | h1 | h2 | h3 | h4 | h5 | h6 | coverage |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for history, by_h in rows.items():
-            cells = []
-            for h in range(1, nf.MAX_HORIZON + 1):
-                row = by_h.get(h) or by_h.get(str(h))
-                if row is None:
-                    cells.append("-")
-                    continue
-                best = min(nf.BASELINES, key=lambda k: row["mae"][k])
-                cells.append(f"{row['mae']['default']:.4f} / {row['mae'][best]:.4f} {SHORT[best]}")
-            first = by_h.get(1) or by_h.get("1")
-            cover = [r["coverage"]["default"] for r in by_h.values()]
-            lines.append(
-                f"| {history} months | {first['n']:,} | "
-                + " | ".join(cells)
-                + f" | {min(cover):.2f}-{max(cover):.2f} |"
-            )
-        lines.append("")
-    return "\n".join(lines)
+    return nw.tables(results, "default")
 
 
 def class_table(results: dict, history: int = 3, top: int = 6) -> str:
@@ -380,9 +318,13 @@ def main(argv: list[str] | None = None) -> dict:
     found = sources(args.eolearn, args.train_dir, args.test_dir)
     config = NDVIConfig(**{**asdict(CONFIG), "epochs": args.epochs})
     model = train(found, config)
-    methods = {"default": network(model), **baselines(), "lstm demo": network(nf.bundled("demo"))}
+    methods = {
+        "default": nw.network(model),
+        **nw.baselines(),
+        "lstm demo": nw.network(nf.bundled("demo")),
+    }
     if model.meta["fallbacks"]:  # else the network alone is the default
-        methods["network alone"] = network(nf.NDVIModel(model.network))
+        methods["network alone"] = nw.network(nf.NDVIModel(model.network))
     results = evaluate(found, methods)
     missed = bar(results)
     filled = gapfill(found, model)

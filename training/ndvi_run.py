@@ -11,6 +11,7 @@ import numpy as np
 
 from demo.build import describe
 from training import ndvi_baselines as nb
+from training import ndvi_windows as nw
 from training.config import NDVIConfig
 from training.ndvi_evaluation import (
     DEFAULT,
@@ -182,7 +183,11 @@ Gap filling: 20 % of the test part's clear months hidden (seed 0).
 
 {_rows(results)}
 
-All figures in `metrics.json`.
+As a user meets it: the same models from histories of 2, 3, 6, 12 and 24 months only
+(the months ending h before each clear target), beside the product's baselines.
+
+{nw.tables({split: res["by_history"] for split, res in results.items()}, "lstm")}
+All figures in `metrics.json`, per class of field too where the data set has a class map.
 
 Where the LSTM does not beat the best baseline:
 {chr(10).join(f"- {line}" for line in losses(results)) or "- nowhere"}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from udfs import ndvi_forecast as nf
 from udfs.ndvi_forecast import HISTORY_STEPS
 
 # A method: (windows (n, L) with NaN gaps, calendar month 0-11 of each window's first
@@ -79,6 +80,59 @@ def by_first_month(method: Method) -> Method:
         return out
 
     return run
+
+
+def _baseline(base: Callable[[np.ndarray, int], np.ndarray]) -> Method:
+    return lambda windows, first, horizon: base(windows, horizon)
+
+
+def baselines() -> dict[str, Method]:
+    """The product's baselines as methods of the scoring."""
+    return {name: _baseline(base) for name, base in nf.BASELINES.items()}
+
+
+def network(model: nf.NDVIModel) -> Method:
+    """A model's (n, 3) quantiles of each case, its fallbacks applied."""
+
+    def run(windows: np.ndarray, first: np.ndarray, horizon: int) -> np.ndarray:
+        return model.forecast(windows, int(first[0]), horizon)[:, horizon - 1]
+
+    return by_first_month(run)
+
+
+SHORT = {"persistence": "P", "damped_trend": "T", "seasonal": "S"}
+
+
+def tables(results: dict, method: str) -> str:
+    """Markdown: per set, `method`'s MAE against the best baseline's by history length and
+    horizon, and the 10-90 % range's coverage."""
+    lines = []
+    for split, rows in results.items():
+        lines += [
+            f"**{split}**: MAE of {method} / the best baseline (P persistence, T damped "
+            "trend, S seasonal naive); coverage of the 10-90 % range at h1-h6",
+            "",
+            "| history | cases (h1) | h1 | h2 | h3 | h4 | h5 | h6 | coverage |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for history, by_h in rows.items():
+            cells = []
+            for h in range(1, nf.MAX_HORIZON + 1):
+                row = by_h.get(h) or by_h.get(str(h))
+                if row is None:
+                    cells.append("-")
+                    continue
+                best = min(nf.BASELINES, key=lambda k: row["mae"][k])
+                cells.append(f"{row['mae'][method]:.4f} / {row['mae'][best]:.4f} {SHORT[best]}")
+            first = by_h.get(1) or by_h.get("1")
+            cover = [r["coverage"][method] for r in by_h.values()]
+            lines.append(
+                f"| {history} months | {first['n'] if first else 0:,} | "
+                + " | ".join(cells)
+                + f" | {min(cover):.2f}-{max(cover):.2f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
 
 
 def score(

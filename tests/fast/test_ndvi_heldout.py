@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from training import ndvi_heldout as nh
+from training import ndvi_windows as nw
 from udfs import ndvi_forecast as nf
 
 MONTHS = np.arange("2020-01", "2021-07", dtype="datetime64[M]")  # 18 months
@@ -35,9 +36,9 @@ def test_fallbacks_are_chosen_on_validation_and_kept_by_the_default(tmp_path):
     model.meta.update(fallbacks=fallbacks, epochs_run=0, best_val_mae=0.5, data="hand-made")
     held = {"hand-made (held out)": _source(3, MONTHS >= np.datetime64("2020-10"))}
     methods = {
-        "default": nh.network(model),
-        "network alone": nh.network(nf.NDVIModel(model.network)),
-        **nh.baselines(),
+        "default": nw.network(model),
+        "network alone": nw.network(nf.NDVIModel(model.network)),
+        **nw.baselines(),
     }
     results = nh.evaluate(held, methods, tuple(held))
     rows = results["hand-made (held out)"]
