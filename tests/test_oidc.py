@@ -76,10 +76,12 @@ def test_providers_are_listed_with_their_default_clients(oidc_server, provider):
     assert {"path": "/credentials/oidc", "methods": ["GET"]} in caps["endpoints"]
 
 
-def test_client_credentials_with_the_openeo_client(oidc_server):
-    con = openeo.connect(oidc_server.url).authenticate_oidc_client_credentials(
+@pytest.mark.parametrize("where", ["url", "root"], ids=["1.2", "discovered-1.3"])
+def test_client_credentials_with_the_openeo_client(oidc_server, where):
+    con = openeo.connect(getattr(oidc_server, where)).authenticate_oidc_client_credentials(
         client_id=SERVICE[0], client_secret=SERVICE[1], provider_id="local"
     )
+    assert con.capabilities().api_version() == ("1.2.0" if where == "url" else "1.3.0")
     assert con.describe_account()["user_id"] == f"local:{SERVICE[0]}"
     # The token's subject owns what it makes; Basic users do not see it.
     graph = {"a": {"process_id": "add", "arguments": {"x": 1, "y": 2}, "result": True}}
