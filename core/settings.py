@@ -68,6 +68,21 @@ class OidcProvider:
             }
         )
 
+    def listed(self) -> dict[str, Any]:
+        """What GET /credentials/oidc says of it (the audience stays with the server)."""
+        doc: dict[str, Any] = {
+            "id": self.id,
+            "issuer": self.issuer,
+            "title": self.title,
+            "scopes": list(self.scopes),
+        }
+        optional = {
+            "description": self.description,
+            "default_clients": list(self.default_clients),
+            "authorization_parameters": dict(self.authorization_parameters),
+        }
+        return {**doc, **{k: v for k, v in optional.items() if v}}
+
 
 def _oidc_providers(value: str) -> tuple[OidcProvider, ...]:
     """A JSON list of providers, or the path of a file holding one."""

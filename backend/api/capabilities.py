@@ -36,9 +36,11 @@ UNLISTED = {"web_services.tile", "processes.process_example", "health.health"}
 
 
 def _view(endpoint: str) -> str:
-    """`jobs_v1_3.job_results` -> `jobs.job_results`: the view, whatever version serves it."""
-    blueprint, _, view = endpoint.rpartition(".")
-    return f"{blueprint.split('_v1_')[0]}.{view}"
+    """`jobs_v1_3.job_results` -> `jobs.job_results`: the view, whatever version serves it
+    (each registration of a blueprint keeps the blueprint itself, with its own name)."""
+    registered, _, view = endpoint.rpartition(".")
+    blueprint = current_app.blueprints.get(registered)
+    return f"{blueprint.name if blueprint else registered}.{view}"
 
 
 def _endpoints() -> list[dict]:

@@ -24,17 +24,7 @@ def oidc_providers():
     """Listed in the capabilities only where providers are configured (the API wants one)."""
     if not services().settings.oidc_providers:
         raise NotFound("This server has no OpenID Connect providers: log in with Basic.")
-    providers = []
-    for p in services().settings.oidc_providers:
-        doc = {"id": p.id, "issuer": p.issuer, "title": p.title, "scopes": list(p.scopes)}
-        if p.description:
-            doc["description"] = p.description
-        if p.default_clients:
-            doc["default_clients"] = list(p.default_clients)
-        if p.authorization_parameters:
-            doc["authorization_parameters"] = dict(p.authorization_parameters)
-        providers.append(doc)
-    return jsonify({"providers": providers})
+    return jsonify({"providers": [p.listed() for p in services().settings.oidc_providers]})
 
 
 @bp.get("/me")
