@@ -17,9 +17,12 @@ bands + SCL, in one run, each variant in its own process (for its peak memory):
 (e)  (a) with the catalog and COGs served over HTTP on loopback (range requests, another
      process), each answer --latency-ms late, as a cloud bucket's round trip would be.
 (f)  (a) on a Dask cluster on loopback: a `dask scheduler` and two `dask worker` processes
-     of one thread each, the blocks computed there as a batch job's are; prints how the
-     task time divides between reading and computing and between the workers (the job
+     of one thread each, started as docs/guide/jobs.md says (the environment of
+     backend.jobs.dask_workers), the blocks computed there as a batch job's are; prints how
+     the task time divides between reading and computing and between the workers (the job
      log's line).
+(f0) (f) with the workers started on Dask's defaults (the statistical profiler on, the
+     nanny's MALLOC_TRIM_THRESHOLD_): the baseline of (f).
 
 (a), (e) and (f) are timed to the COG written; its B08 sum (the check that every variant
 made the same composite) is read back afterwards, outside the timing. Prints median wall
@@ -209,11 +212,14 @@ def _b08_of(path: Path) -> float:
         )
 
 
-def _cluster() -> str:
+def _cluster(recommended: bool) -> str:
     """A `dask scheduler` and two one-thread `dask worker` processes on loopback, stopped at
-    exit; the scheduler's address."""
+    exit, the workers in the environment the docs recommend or on Dask's defaults; the
+    scheduler's address."""
     import atexit
     import subprocess
+
+    from backend.jobs.dask_workers import WORKER_ENVIRONMENT
 
     bin_dir = Path(sys.executable).parent
     port = _free_port()
@@ -224,7 +230,8 @@ def _cluster() -> str:
         [*scheduler, "--no-dashboard"],
         [*worker, "--no-dashboard", "--host", "127.0.0.1", "--memory-limit", "0"],
     ):
-        proc = subprocess.Popen(command, stderr=subprocess.DEVNULL, cwd=REPO)
+        env = {**os.environ, **(WORKER_ENVIRONMENT if recommended else {})}
+        proc = subprocess.Popen(command, stderr=subprocess.DEVNULL, cwd=REPO, env=env)
         atexit.register(proc.wait, timeout=30)
         atexit.register(proc.terminate)
     return address
@@ -303,12 +310,12 @@ def run_variant(name: str, size: int, runs: int) -> dict:
 
         def work():
             return _through_backend(catalog, tmp)
-    elif name == "f":
+    elif name in ("f", "f0"):
         from distributed import Client
 
         tmp = Path(tempfile.mkdtemp(prefix="cropcube-bench-"))
         splits: list[str] = []
-        client = Client(_cluster(), timeout=60)
+        client = Client(_cluster(recommended=name == "f"), timeout=60)
         client.wait_for_workers(2, timeout=60)
 
         def peak_mb() -> float:  # defined here, so that it travels to the workers by value
@@ -388,6 +395,7 @@ def main() -> int:
         "d": "(d)  decode floor, rasterio, no warp",
         "e": f"(e)  (a) over HTTP, +{LATENCY_MS:g} ms a request",
         "f": "(f)  (a) on a Dask cluster, 2 workers",
+        "f0": "(f0) (f), workers on Dask's defaults",
     }
     found = run_each(__file__, args)
     print(
@@ -419,8 +427,12 @@ def main() -> int:
         print(f"  time (e)/(a)      {_ratio(found, 'e', 'a', 'seconds')}")
     if "f" in found:
         print(f"  time (f)/(a)      {_ratio(found, 'f', 'a', 'seconds')}")
-        peaks = ", ".join(f"+{mb:,.0f} MB" for mb in found["f"]["worker_peaks_mb"])
-        print(f"  (f) workers' peaks {peaks}; {found['f']['split']}")
+    if "f0" in found:
+        print(f"  time (f)/(f0)     {_ratio(found, 'f', 'f0', 'seconds')}")
+    for key in ("f", "f0"):
+        if key in found:
+            peaks = ", ".join(f"+{mb:,.0f} MB" for mb in found[key]["worker_peaks_mb"])
+            print(f"  ({key}) workers' peaks {peaks}; {found[key]['split']}")
     sums = {k: round(r["checksum_b08"], 0) for k, r in found.items() if k != "d"}
     print(f"  B08 sums (same composite): {sums}")
     return 0

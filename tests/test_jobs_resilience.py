@@ -16,6 +16,7 @@ import rasterio
 import requests
 from test_jobs import JOB_ENV
 
+from backend.jobs.dask_workers import WORKER_ENVIRONMENT
 from helpers.jobs import Api, job_workers, ndvi_graph, slow_graph
 from helpers.reference import ndvi_stack
 from helpers.scene import TEST_BOX
@@ -197,22 +198,26 @@ def test_job_on_a_separate_dask_scheduler(demo_catalog, tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    worker = subprocess.Popen(
-        [
-            os.path.join(bin_dir, "dask"),
-            "worker",
-            address,
-            "--nworkers",
-            "2",
-            "--nthreads",
-            "1",
-            "--no-dashboard",
-            "--host",
-            "127.0.0.1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # Two workers: one started as docs/guide/jobs.md says, one on Dask's defaults, which the
+    # job's log names as slowing its tasks.
+    workers = [
+        subprocess.Popen(
+            [
+                os.path.join(bin_dir, "dask"),
+                "worker",
+                address,
+                "--nthreads",
+                "1",
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, **env},
+        )
+        for env in (WORKER_ENVIRONMENT, {})
+    ]
     srv = None
     try:
         from dask.distributed import Client
@@ -248,12 +253,18 @@ def test_job_on_a_separate_dask_scheduler(demo_catalog, tmp_path):
             assert " on 2 thread(s) of 2 worker(s): " in split, split
             per_worker = re.findall(r"(\S+) reading ([\d.]+) s, computing ([\d.]+) s", split)
             assert len(per_worker) == 2 and all(float(r) > 0 for _, r, _ in per_worker), split
+            logs = alice.logs(job_id)
+            (advice,) = [e for e in logs if e["message"].startswith("The Dask workers")]
+            assert advice["level"] == "warning"
+            assert "the statistical profiler on (1 of 2)" in advice["message"], advice
+            assert "MALLOC_TRIM_THRESHOLD_=65536 (the nanny's default)" in advice["message"]
             # a UDF's blocks run in sandboxes the Dask worker starts, not in the job
             udf_job = alice.create(_rescale_udf_graph())
             alice.start(udf_job)
             assert alice.wait(udf_job, {"finished", "error"}) == "finished", alice.logs(udf_job)
             sandboxes = [
                 p
+                for worker in workers
                 for p in psutil.Process(worker.pid).children(recursive=True)
                 if "sandbox.guest" in " ".join(p.cmdline())
             ]
@@ -270,6 +281,6 @@ def test_job_on_a_separate_dask_scheduler(demo_catalog, tmp_path):
     finally:
         if srv is not None:
             stop_server(srv)
-        for proc in (worker, scheduler):
+        for proc in (*workers, scheduler):
             proc.terminate()
             proc.wait(timeout=30)

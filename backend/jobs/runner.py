@@ -24,6 +24,7 @@ from distributed import span
 
 from backend import executor
 from backend.execution import context_for
+from backend.jobs import dask_workers
 from backend.jobs.assets import describe
 from backend.store import Store
 from core import errors
@@ -160,6 +161,10 @@ def compute(
     written = ", ".join(f"{o.path.name} ({_size(o.path.stat().st_size)})" for o in outputs)
     store.log(job_id, "info", f"Read, computed and written in {wall:.1f} s: {written}.")
     store.log(job_id, "info", time_split(client, span_id, watch, wall))
+    if settings.dask_scheduler:
+        slow = dask_workers.advice(client.run(dask_workers.worker_settings))
+        if slow:
+            store.log(job_id, "warning", slow)
     store.set_progress(job_id, 90.0)
     started = time.monotonic()
     assets, bbox = {}, None

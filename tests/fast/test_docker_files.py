@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from backend.cli import build_parser
+from backend.jobs.dask_workers import WORKER_ENVIRONMENT
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,6 +28,7 @@ def test_compose_commands_are_valid_cli_calls():
     assert api.workers == 0  # the worker service runs the jobs
     assert "8786" in services["scheduler"]["command"]
     assert "tcp://scheduler:8786" in services["dask-worker"]["command"]
+    assert services["dask-worker"]["environment"] == WORKER_ENVIRONMENT
 
 
 def test_dockerfile_copies_existing_paths_and_exposes_the_served_port():
