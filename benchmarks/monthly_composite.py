@@ -226,12 +226,14 @@ def _cluster(recommended: bool) -> str:
     address = f"tcp://127.0.0.1:{port}"
     scheduler = [bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port)]
     worker = [bin_dir / "dask", "worker", address, "--nworkers", "2", "--nthreads", "1"]
-    for command in (
-        [*scheduler, "--no-dashboard"],
-        [*worker, "--no-dashboard", "--host", "127.0.0.1", "--memory-limit", "0"],
+    worker_env = WORKER_ENVIRONMENT if recommended else {}
+    for command, env in (
+        ([*scheduler, "--no-dashboard"], {}),
+        ([*worker, "--no-dashboard", "--host", "127.0.0.1", "--memory-limit", "0"], worker_env),
     ):
-        env = {**os.environ, **(WORKER_ENVIRONMENT if recommended else {})}
-        proc = subprocess.Popen(command, stderr=subprocess.DEVNULL, cwd=REPO, env=env)
+        proc = subprocess.Popen(
+            command, stderr=subprocess.DEVNULL, cwd=REPO, env={**os.environ, **env}
+        )
         atexit.register(proc.wait, timeout=30)
         atexit.register(proc.terminate)
     return address
