@@ -5,6 +5,10 @@
           what a job does after load_collection;
 (e2e_gapfill) the same cube -> ndvi_forecast(mode gapfill) -> GTiff (24 bands; two
           windows per pixel);
+(e2e_range) as (e2e) with uncertainty=True: the 10-90 % range too, calibrated on each
+          512 px cell's own past (up to 6 more forecasts of 4,096 of its pixels), 18 bands;
+(e2e_gapfill_range) as (e2e_gapfill) with uncertainty=True (one more gap filling of
+          4,096 pixels per cell), 72 bands;
 (floor)   the forecast windows of the same pixels already encoded in memory as one
           (pixels, window, 5) float32 array, the same model's forward in batches of
           ndvi_forecast's size, one torch thread per core, each on its own batches.
@@ -12,7 +16,8 @@
 The model: the bundled default (`mixed`), or the one CROPCUBE_BENCH_NDVI_MODEL names.
 
 Each variant runs in its own process for its peak memory. Prints median pixels per
-second, per core, peak RSS above the start, and the ratios e2e / floor.
+second, per core, peak RSS above the start, and the ratios e2e / floor and those with a
+range to those without.
 
     .venv/bin/python benchmarks/ndvi_forecast.py [--size 1000] [--runs 3]
 """
@@ -75,11 +80,12 @@ def run_variant(name: str, size: int, runs: int) -> dict:
     cube = _cube(size)
     if name.startswith("e2e"):
         out = Path(tempfile.mkdtemp(prefix="cropcube-bench-")) / "ndvi.tif"
-        mode = "gapfill" if name == "e2e_gapfill" else "forecast"
+        mode = "gapfill" if name.startswith("e2e_gapfill") else "forecast"
+        uncertainty = name.endswith("_range")
 
         def work() -> float:
             with dask.config.set(scheduler="threads"):
-                write_gtiff(nf.forecast(cube, model, 6, mode), out, {})
+                write_gtiff(nf.forecast(cube, model, 6, mode, uncertainty), out, {})
             return size * size
     else:
         from concurrent.futures import ThreadPoolExecutor
@@ -109,10 +115,10 @@ def main() -> int:
     return pixel_rate_main(
         __file__,
         __doc__,
-        "e2e,e2e_gapfill,floor",
+        "e2e,e2e_gapfill,e2e_range,e2e_gapfill_range,floor",
         f"{MONTHS} months of NDVI",
         run_variant,
-        ("e2e", "e2e_gapfill"),
+        ("e2e", "e2e_gapfill", "e2e_range:e2e", "e2e_gapfill_range:e2e_gapfill"),
     )
 
 

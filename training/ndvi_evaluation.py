@@ -166,12 +166,19 @@ def gapfill_scores(
     n = values.shape[0]
     pixels = np.flatnonzero(hidden.reshape(n, -1).any(axis=0))
     series = hidden_values.reshape(n, -1).T[pixels].astype(np.float32)
-    filled = np.full((values.shape[1] * values.shape[2], n), np.nan, np.float32)
-    filled[pixels] = model.gapfill(series, calendar_of(months))[..., 1]
-    filled = filled.T.reshape(values.shape)
+    sample = series[:: nf.sample_stride(len(series)) ** 2]
+    inside = {}
+    for name, calibration in (("calibrated", sample), ("as trained", None)):
+        q = np.full((values.shape[1] * values.shape[2], n, 3), np.nan, np.float32)
+        q[pixels] = model.gapfill(series, calendar_of(months), calibration)
+        q = q.transpose(1, 2, 0).reshape((n, 3) + values.shape[1:])
+        truth = values[hidden]
+        low, high = q[:, 0][hidden], q[:, 2][hidden]
+        inside[name] = float(((low <= truth) & (truth <= high)).mean())
     return {
-        "lstm": nb.scores(values[hidden], filled[hidden]),
+        "lstm": nb.scores(values[hidden], q[:, 1][hidden]),
         "linear": nb.scores(values[hidden], linear[hidden]),
+        "coverage": inside,
     }
 
 

@@ -91,11 +91,14 @@ def baselines() -> dict[str, Method]:
     return {name: _baseline(base) for name, base in nf.BASELINES.items()}
 
 
-def network(model: nf.NDVIModel) -> Method:
-    """A model's (n, 3) quantiles of each case, its fallbacks applied."""
+def network(model: nf.NDVIModel, calibrate: bool = False) -> Method:
+    """A model's (n, 3) quantiles of each case, its fallbacks applied; with `calibrate`,
+    the range calibrated as ndvi_forecast does it with `uncertainty`: on the backtests of
+    cases of the same calendar month (one cube), sampled as a cell of as many pixels is."""
 
     def run(windows: np.ndarray, first: np.ndarray, horizon: int) -> np.ndarray:
-        return model.forecast(windows, int(first[0]), horizon)[:, horizon - 1]
+        sample = windows[:: nf.sample_stride(len(windows)) ** 2] if calibrate else None
+        return model.forecast(windows, int(first[0]), horizon, sample)[:, horizon - 1]
 
     return by_first_month(run)
 
@@ -103,17 +106,24 @@ def network(model: nf.NDVIModel) -> Method:
 SHORT = {"persistence": "P", "damped_trend": "T", "seasonal": "S"}
 
 
-def tables(results: dict, method: str) -> str:
+def _coverage(by_h: dict, method: str) -> str:
+    cover = [r["coverage"][method] for r in by_h.values()]
+    return f"{min(cover):.2f}-{max(cover):.2f}"
+
+
+def tables(results: dict, method: str, uncalibrated: str | None = None) -> str:
     """Markdown: per set, `method`'s MAE against the best baseline's by history length and
-    horizon, and the 10-90 % range's coverage."""
+    horizon, and the 10-90 % range's coverage (and that of `uncalibrated`'s range)."""
     lines = []
+    extra = ", calibrated, and as the network gives it" if uncalibrated else ""
     for split, rows in results.items():
         lines += [
             f"**{split}**: MAE of {method} / the best baseline (P persistence, T damped "
-            "trend, S seasonal naive); coverage of the 10-90 % range at h1-h6",
+            f"trend, S seasonal naive); coverage of the 10-90 % range at h1-h6{extra}",
             "",
-            "| history | cases (h1) | h1 | h2 | h3 | h4 | h5 | h6 | coverage |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| history | cases (h1) | h1 | h2 | h3 | h4 | h5 | h6 | coverage |"
+            + (" as trained |" if uncalibrated else ""),
+            "|---|---|---|---|---|---|---|---|---|" + ("---|" if uncalibrated else ""),
         ]
         for history, by_h in rows.items():
             cells = []
@@ -125,11 +135,11 @@ def tables(results: dict, method: str) -> str:
                 best = min(nf.BASELINES, key=lambda k: row["mae"][k])
                 cells.append(f"{row['mae'][method]:.4f} / {row['mae'][best]:.4f} {SHORT[best]}")
             first = by_h.get(1) or by_h.get("1")
-            cover = [r["coverage"][method] for r in by_h.values()]
             lines.append(
                 f"| {history} months | {first['n'] if first else 0:,} | "
                 + " | ".join(cells)
-                + f" | {min(cover):.2f}-{max(cover):.2f} |"
+                + f" | {_coverage(by_h, method)} |"
+                + (f" {_coverage(by_h, uncalibrated)} |" if uncalibrated else "")
             )
         lines.append("")
     return "\n".join(lines)

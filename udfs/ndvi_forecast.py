@@ -10,6 +10,9 @@ forecasting is filling the 6 months after the last one, gap filling is filling t
 cloudy months between clear ones; it is trained on both (training/ndvi_lstm.py). The
 simple answers a forecast must beat (persistence, damped trend, seasonal naive) live here
 too: a model falls back on one where it beat its network on validation (meta `fallbacks`).
+The 10-90 % range is calibrated on each cell's own past, as split-conformal quantile
+regression does it: its last months forecast (or clear months hidden and filled) from the
+rest, and the range scaled to hold 80 % of them.
 Self-contained (numpy, torch, xarray, dask), so the file also runs through the openeo
 client's local UDF runner.
 """
@@ -28,6 +31,15 @@ MASK_CLASSES = (0, 1, 3, 8, 9, 10, 11)
 RED_NAMES, NIR_NAMES = ("B04", "red"), ("B08", "nir")
 BATCH = 8192  # windows per forward pass
 N_INPUTS = 5  # per month: value, clear flag, linear interpolation, calendar sine and cosine
+# The range is calibrated on the cube's own past: forecasts of its last months from the
+# months before them, per cell of CELL x CELL px (aligned to the cube's first pixel, so
+# chunking does not change it), from about SAMPLE of the cell's pixels (every k-th each way).
+RANGE_LEVEL = 0.8  # share of the truths a 10-90 % range should hold
+CELL, SAMPLE = 512, 4096
+BACKTEST_ORIGINS = 6  # the last months forecast from, each with the months after it
+MIN_SCORES = 100  # fewer backtested months: the network's own range
+MIN_SCALE = 0.5  # a range narrows to half the network's at most
+HIDE = 5  # gap filling is calibrated on 1 in HIDE clear months, hidden
 
 
 class NDVINet(nn.Module):
@@ -161,6 +173,32 @@ def encode(values: np.ndarray, calendar: np.ndarray) -> np.ndarray:
     ).astype(np.float32)
 
 
+def range_scores(q: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """(n, 3) quantiles, (n,) truths -> how far each truth lies from the median in units of
+    the range's half on its side: at most 1 inside the 10-90 % range, 2 at twice its
+    width (the conformity score of conformalised quantile regression, scaled)."""
+    below = (q[:, 1] - truth) / np.maximum(q[:, 1] - q[:, 0], 1e-6)
+    above = (truth - q[:, 1]) / np.maximum(q[:, 2] - q[:, 1], 1e-6)
+    return np.maximum(below, above)
+
+
+def range_scale(scores: np.ndarray, level: float = RANGE_LEVEL) -> float:
+    """The factor that makes a range hold `level` of the backtested truths (the split
+    conformal quantile); 1 with fewer than MIN_SCORES of them."""
+    n = len(scores)
+    if n < MIN_SCORES:
+        return 1.0
+    return max(float(np.quantile(scores, min(1.0, level * (n + 1) / n))), MIN_SCALE)
+
+
+def widen(q: np.ndarray, scale: float) -> np.ndarray:
+    """(..., 3) quantiles with both halves of the range times `scale` about the median."""
+    out = q.copy()
+    out[..., 0] = q[..., 1] - scale * (q[..., 1] - q[..., 0])
+    out[..., 2] = q[..., 1] + scale * (q[..., 2] - q[..., 1])
+    return out
+
+
 class NDVIModel:
     """A trained NDVINet with what it was trained on (meta)."""
 
@@ -241,12 +279,20 @@ class NDVIModel:
                 out[i : i + BATCH] = self.network(torch.from_numpy(x)).numpy()
         return out
 
-    def forecast(self, series: np.ndarray, first_month: int, horizon: int) -> np.ndarray:
+    def forecast(
+        self,
+        series: np.ndarray,
+        first_month: int,
+        horizon: int,
+        calibration: "np.ndarray | None" = None,
+    ) -> np.ndarray:
         """(pixels, months) monthly NDVI, the calendar month (0-11) of its first month ->
         (pixels, horizon, 3) quantiles of the `horizon` months after the last one.
 
         Where the model's meta names a fallback for this history length and horizon (a
-        baseline that beat the network on validation), the range is centred on it."""
+        baseline that beat the network on validation), the range is centred on it. With
+        `calibration` (pixels of the same months, the cube's or a sample of it), the range
+        is scaled to hold RANGE_LEVEL of their backtested months."""
         n, months = series.shape
         hist = self.history
         window = np.full((n, self.network.window), np.nan, np.float32)
@@ -260,11 +306,55 @@ class NDVIModel:
             if name:  # a baseline beat the network here on validation: centre on it
                 base = BASELINES[name](series[:, months - take :], h)
                 out[:, h - 1] += (base - out[:, h - 1, 1])[:, None]
+        if calibration is not None:
+            scores = self.backtest(calibration, first_month)
+            for h in range(1, horizon + 1):  # the nearest horizon backtested often enough
+                near = [s for s in scores[:h] if len(s) >= MIN_SCORES]
+                out[:, h - 1] = widen(out[:, h - 1], range_scale(near[-1]) if near else 1.0)
         return out
 
-    def gapfill(self, series: np.ndarray, first_month: int) -> np.ndarray:
+    def backtest(self, series: np.ndarray, first_month: int) -> list[np.ndarray]:
+        """Range scores (range_scores) of the series' own clear months forecast from the
+        months before them, per horizon 1-6: from each of the last BACKTEST_ORIGINS months
+        that leave a month after it (and 2 or more before)."""
+        months = series.shape[1]
+        scores: list[list[np.ndarray]] = [[np.empty(0, np.float32)] for _ in range(MAX_HORIZON)]
+        for origin in range(months - 2, 0, -1)[:BACKTEST_ORIGINS]:
+            past = series[:, : origin + 1]
+            seen = np.isfinite(past).any(axis=1)
+            ahead = min(MAX_HORIZON, months - 1 - origin)
+            truth = series[seen, origin + 1 : origin + 1 + ahead]
+            if not np.isfinite(truth).any():
+                continue
+            q = self.forecast(past[seen], first_month, ahead)
+            for h in range(ahead):
+                clear = np.isfinite(truth[:, h])
+                scores[h].append(range_scores(q[clear, h], truth[clear, h]))
+        return [np.concatenate(s) for s in scores]
+
+    def gapfill(
+        self, series: np.ndarray, first_month: int, calibration: "np.ndarray | None" = None
+    ) -> np.ndarray:
         """(pixels, months) -> (pixels, months, 3) quantiles of every month, each from the
-        window that holds it nearest its centre."""
+        window that holds it nearest its centre. With `calibration` (pixels of the same
+        months), the range is scaled to hold RANGE_LEVEL of their clear months hidden."""
+        out = self._gapfill(series, first_month)
+        if calibration is not None:
+            out = widen(out, range_scale(self.gap_backtest(calibration, first_month)))
+        return out
+
+    def gap_backtest(self, series: np.ndarray, first_month: int) -> np.ndarray:
+        """Range scores of 1 in HIDE of the series' clear months, hidden and filled (those
+        whose pixel and month indices sum to a multiple of HIDE)."""
+        clear = np.isfinite(series)
+        hide = clear & ((np.arange(len(series))[:, None] + np.arange(series.shape[1])) % HIDE == 0)
+        rows = hide.any(axis=1) & (clear & ~hide).any(axis=1)
+        if not rows.any():
+            return np.empty(0, np.float32)
+        q = self._gapfill(np.where(hide, np.nan, series)[rows], first_month)
+        return range_scores(q[hide[rows]], series[rows][hide[rows]])
+
+    def _gapfill(self, series: np.ndarray, first_month: int) -> np.ndarray:
         n, months = series.shape
         size = self.network.window
         starts = sorted(
@@ -333,6 +423,38 @@ def monthly(ndvi: xarray.DataArray) -> xarray.DataArray:
     return out.chunk({"t": -1}) if out.chunks else out
 
 
+def sample_stride(pixels: int) -> int:
+    """Every how many pixels, each way, a cell of `pixels` is backtested: about SAMPLE."""
+    return max(1, int(np.sqrt(pixels / SAMPLE)))
+
+
+def _pixels(block: np.ndarray) -> np.ndarray:
+    """(months, y, x) -> (pixels, months) float32."""
+    return np.ascontiguousarray(block.reshape(block.shape[0], -1).T, np.float32)
+
+
+def _quantiles(
+    block: np.ndarray, model: NDVIModel, mode: str, horizon: int, first_month: int, calibrate: bool
+) -> np.ndarray:
+    """(months, y, x) -> (out months, 3, y, x) quantiles; calibrated on the block's own
+    past (about SAMPLE pixels of it) if asked."""
+    months, ny, nx = block.shape
+    series = _pixels(block)
+    seen = np.isfinite(series).any(axis=1)
+    steps = horizon if mode == "forecast" else months
+    q = np.full((len(series), steps, 3), np.nan, np.float32)
+    if seen.any():
+        k = sample_stride(ny * nx)
+        sample = _pixels(block[:, ::k, ::k]) if calibrate else None
+        if mode == "forecast":
+            q[seen] = model.forecast(series[seen], first_month, horizon, sample)
+        else:
+            q[seen] = model.gapfill(series[seen], first_month, sample)
+            clear = np.isfinite(series)  # observed months keep their value
+            q[clear] = series[clear][:, None]
+    return q.transpose(1, 2, 0).reshape(steps, 3, ny, nx)
+
+
 def predict_block(
     block: np.ndarray,
     model: NDVIModel,
@@ -341,22 +463,22 @@ def predict_block(
     first_month: int,
     uncertainty: bool,
 ) -> np.ndarray:
-    """(months, y, x) monthly NDVI -> (out months, bands, y, x): NDVI, then q10 and q90."""
+    """(months, y, x) monthly NDVI -> (out months, bands, y, x): NDVI, then q10 and q90.
+
+    The range is calibrated per CELL x CELL cell; the block must start on a cell's corner
+    (forecast() chunks the cube so)."""
     torch.set_num_threads(1)  # blocks run in parallel
-    months, ny, nx = block.shape
-    series = np.ascontiguousarray(block.reshape(months, ny * nx).T, np.float32)
-    seen = np.isfinite(series).any(axis=1)
-    steps = horizon if mode == "forecast" else months
-    q = np.full((len(series), steps, 3), np.nan, np.float32)
-    if seen.any():
-        if mode == "forecast":
-            q[seen] = model.forecast(series[seen], first_month, horizon)
-        else:
-            q[seen] = model.gapfill(series[seen], first_month)
-            clear = np.isfinite(series)  # observed months keep their value
-            q[clear] = series[clear][:, None]
-    bands = (1, 0, 2) if uncertainty else (1,)
-    return q[..., bands].transpose(1, 2, 0).reshape(steps, len(bands), ny, nx)
+    if not uncertainty:
+        return _quantiles(block, model, mode, horizon, first_month, False)[:, [1]]
+    steps = horizon if mode == "forecast" else block.shape[0]
+    q = np.empty((steps, 3) + block.shape[1:], np.float32)
+    for y in range(0, block.shape[1], CELL):
+        for x in range(0, block.shape[2], CELL):
+            cell = block[:, y : y + CELL, x : x + CELL]
+            q[..., y : y + CELL, x : x + CELL] = _quantiles(
+                cell, model, mode, horizon, first_month, True
+            )
+    return q[:, [1, 0, 2]]
 
 
 def forecast(
@@ -387,6 +509,9 @@ def forecast(
     bands = ["NDVI", "NDVI_q10", "NDVI_q90"] if uncertainty else ["NDVI"]
     args = (model, mode, horizon, first_month, bool(uncertainty))
     data = series.data
+    if isinstance(data, da.Array) and uncertainty:
+        # blocks of whole calibration cells, aligned to the first pixel
+        data = data.rechunk({1: _cells(data.chunks[1]), 2: _cells(data.chunks[2])})
     if isinstance(data, da.Array):
         result = da.map_blocks(
             predict_block,
@@ -407,6 +532,11 @@ def forecast(
         attrs=dict(cube.attrs),
         name="ndvi_forecast",
     )
+
+
+def _cells(chunks: tuple[int, ...]) -> int:
+    """A chunk size of whole calibration cells near the largest of `chunks`."""
+    return CELL * max(1, round(max(chunks) / CELL))
 
 
 def apply_datacube(cube: xarray.DataArray, context: dict) -> xarray.DataArray:

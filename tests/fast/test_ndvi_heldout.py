@@ -36,7 +36,8 @@ def test_fallbacks_are_chosen_on_validation_and_kept_by_the_default(tmp_path):
     model.meta.update(fallbacks=fallbacks, epochs_run=0, best_val_mae=0.5, data="hand-made")
     held = {"hand-made (held out)": _source(3, MONTHS >= np.datetime64("2020-10"))}
     methods = {
-        "default": nw.network(model),
+        "default": nw.network(model, calibrate=True),
+        nh.AS_TRAINED: nw.network(model),
         "network alone": nw.network(nf.NDVIModel(model.network)),
         **nw.baselines(),
     }
@@ -63,14 +64,13 @@ def test_fallbacks_are_chosen_on_validation_and_kept_by_the_default(tmp_path):
     metrics = {
         "config": {"history": 12},
         "heldout": results,
-        "gapfill": {
-            "hand-made (held out)": {"lstm": {"n": 5, "mae": 0.1}, "linear": {"n": 5, "mae": 0.2}}
-        },
+        "gapfill": nh.gapfill(held, model, tuple(held)),
         "missed": missed,
         **model.meta,
     }
     nh.write_card(tmp_path, metrics)
     card = (tmp_path / "MODEL_CARD.md").read_text()
     assert "**hand-made (held out)**" in card and "| 3 months |" in card
+    assert "| coverage | as trained |" in card and "% of them calibrated" in card
     assert "| hand-made (held out) | maize |" in card
     assert ("- nowhere" in card) == (not missed)
