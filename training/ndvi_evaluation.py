@@ -166,11 +166,13 @@ def gapfill_scores(
     n = values.shape[0]
     pixels = np.flatnonzero(hidden.reshape(n, -1).any(axis=0))
     series = hidden_values.reshape(n, -1).T[pixels].astype(np.float32)
-    sample = series[:: nf.sample_stride(len(series)) ** 2]
+    raw = model.gapfill(series, calendar_of(months))
+    sample = series[:: nf.sample_stride(len(series)) ** 2]  # as ndvi_forecast calibrates
+    scale = nf.range_scale(model.gap_backtest(sample, calendar_of(months)))
     inside = {}
-    for name, calibration in (("calibrated", sample), ("as trained", None)):
+    for name, filled in (("calibrated", nf.widen(raw, scale)), ("as trained", raw)):
         q = np.full((values.shape[1] * values.shape[2], n, 3), np.nan, np.float32)
-        q[pixels] = model.gapfill(series, calendar_of(months), calibration)
+        q[pixels] = filled
         q = q.transpose(1, 2, 0).reshape((n, 3) + values.shape[1:])
         truth = values[hidden]
         low, high = q[:, 0][hidden], q[:, 2][hidden]
