@@ -169,16 +169,15 @@ def gapfill_scores(
     raw = model.gapfill(series, calendar_of(months))
     sample = series[:: nf.sample_stride(len(series)) ** 2]  # as ndvi_forecast calibrates
     scale = nf.range_scale(model.gap_backtest(sample, calendar_of(months)))
-    inside = {}
+    truth = values[hidden]
+    inside, median = {}, None
     for name, filled in (("calibrated", nf.widen(raw, scale)), ("as trained", raw)):
         q = np.full((values.shape[1] * values.shape[2], n, 3), np.nan, np.float32)
         q[pixels] = filled
-        q = q.transpose(1, 2, 0).reshape((n, 3) + values.shape[1:])
-        truth = values[hidden]
-        low, high = q[:, 0][hidden], q[:, 2][hidden]
+        low, median, high = q.transpose(2, 1, 0).reshape((3,) + values.shape)[:, hidden]
         inside[name] = float(((low <= truth) & (truth <= high)).mean())
     return {
-        "lstm": nb.scores(values[hidden], q[:, 1][hidden]),
+        "lstm": nb.scores(truth, median),
         "linear": nb.scores(values[hidden], linear[hidden]),
         "coverage": inside,
     }
