@@ -159,6 +159,24 @@ def choose_fallbacks(model: nf.NDVIModel, validation: list[Source]) -> dict:
     return fallbacks
 
 
+def choose_range_scales(model: nf.NDVIModel, validation: list[Source]) -> dict:
+    """{history: {horizon: factor}}: the range's scale that holds RANGE_LEVEL of the
+    validation truths on every source (the largest of their split-conformal factors), for
+    cubes with too little past to calibrate on."""
+    scales: dict = {}
+    method = nw.network(model)
+    for history in nf.HISTORY_STEPS:
+        for h in range(1, nf.MAX_HORIZON + 1):
+            found = [c for s in validation if (c := _cases(s, history, h)) is not None]
+            factors = [
+                nf.range_scale(nf.range_scores(method(c.windows, c.first, h), c.truth))
+                for c in found
+            ]
+            if found and len(found) == len(validation):
+                scales.setdefault(str(history), {})[str(h)] = round(max(factors), 4)
+    return scales
+
+
 def train(found: dict[str, Source], config: NDVIConfig = CONFIG) -> nf.NDVIModel:
     """The network on the pool, then its fallbacks chosen on the validation sources."""
     pool = ("eolearn train", "demo train", "eolearn validation", "demo validation")
@@ -174,9 +192,9 @@ def train(found: dict[str, Source], config: NDVIConfig = CONFIG) -> nf.NDVIModel
         },
     )
     model.meta["training_log"] = history
-    model.meta["fallbacks"] = choose_fallbacks(
-        model, [found["eolearn validation"], found["demo validation"]]
-    )
+    validation = [found["eolearn validation"], found["demo validation"]]
+    model.meta["fallbacks"] = choose_fallbacks(model, validation)
+    model.meta["range_scales"] = choose_range_scales(model, validation)
     return model
 
 
@@ -261,6 +279,7 @@ def write_card(out_dir: Path, metrics: dict) -> None:
     )
     missed = "\n".join(f"- {line}" for line in metrics["missed"]) or "- nowhere"
     fallbacks = json.dumps(metrics["fallbacks"]) if metrics["fallbacks"] else "none"
+    scales = json.dumps(metrics.get("range_scales")) if metrics.get("range_scales") else "none"
     hist = metrics["config"]["history"]
     (out_dir / "MODEL_CARD.md").write_text(f"""# cropcube NDVI forecaster (mixed): the default
 
@@ -284,6 +303,10 @@ epochs, best validation MAE {metrics["best_val_mae"]:.4f}. Settings:
 `{json.dumps(metrics["config"])}`.
 Fallbacks to a baseline (history length -> horizon -> baseline, chosen where the baseline
 beat the network on both validation sources): {fallbacks}.
+The 10-90 % range is calibrated on each cube's own past (ndvi_forecast); where a cube has
+too little past for that (as from 2 months of history), it is scaled by a factor chosen on
+the validation sources (history length -> horizon -> factor, the larger of the two
+sources'): `{scales}`.
 
 ## Evaluation on held-out data
 A case: a history of L months (gaps where cloudy) ending h months before a clear target
@@ -309,8 +332,8 @@ repeats (so the seasonal naive answer is nearly exact there from 12 months of hi
 10-90 % range as the network gives it is too narrow on a year it has not seen; ndvi_forecast
 calibrates it on the cube's own past (its last months forecast from the months before),
 which brings it nearer 80 % (coverage above) but cannot see a change that its past does not
-show, and has nothing to calibrate on from 2 months of history. No crop map is used: the
-seasonal shape of a field's own class is not a baseline here.
+show; from 2 months of history only the validation factors above apply. No crop map is
+used: the seasonal shape of a field's own class is not a baseline here.
 """)
 
 

@@ -292,7 +292,9 @@ class NDVIModel:
         Where the model's meta names a fallback for this history length and horizon (a
         baseline that beat the network on validation), the range is centred on it. With
         `calibration` (pixels of the same months, the cube's or a sample of it), the range
-        is scaled to hold RANGE_LEVEL of their backtested months."""
+        is scaled to hold RANGE_LEVEL of their backtested months; where too few months can
+        be backtested (a 2-month cube), by the model's meta `range_scales` (chosen on its
+        validation data) for this history length and horizon, if any."""
         n, months = series.shape
         hist = self.history
         window = np.full((n, self.network.window), np.nan, np.float32)
@@ -308,9 +310,11 @@ class NDVIModel:
                 out[:, h - 1] += (base - out[:, h - 1, 1])[:, None]
         if calibration is not None:
             scores = self.backtest(calibration, first_month)
+            prior = self.meta.get("range_scales", {}).get(str(history_step(months)), {})
             for h in range(1, horizon + 1):  # the nearest horizon backtested often enough
                 near = [s for s in scores[:h] if len(s) >= MIN_SCORES]
-                out[:, h - 1] = widen(out[:, h - 1], range_scale(near[-1]) if near else 1.0)
+                scale = range_scale(near[-1]) if near else float(prior.get(str(h), 1.0))
+                out[:, h - 1] = widen(out[:, h - 1], scale)
         return out
 
     def backtest(self, series: np.ndarray, first_month: int) -> list[np.ndarray]:

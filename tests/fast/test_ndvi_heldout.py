@@ -33,7 +33,12 @@ def test_fallbacks_are_chosen_on_validation_and_kept_by_the_default(tmp_path):
     fallbacks = nh.choose_fallbacks(model, [_source(1), _source(2)])
     assert fallbacks and set(fallbacks) <= {"2", "3", "6", "12"}
     assert {n for by_h in fallbacks.values() for n in by_h.values()} <= set(nf.BASELINES)
-    model.meta.update(fallbacks=fallbacks, epochs_run=0, best_val_mae=0.5, data="hand-made")
+    scales = nh.choose_range_scales(model, [_source(1), _source(2)])
+    assert set(scales) == {"2", "3", "6", "12"} and all(len(by_h) == 6 for by_h in scales.values())
+    assert all(s >= nf.MIN_SCALE for by_h in scales.values() for s in by_h.values())
+    model.meta.update(
+        fallbacks=fallbacks, range_scales=scales, epochs_run=0, best_val_mae=0.5, data="hand-made"
+    )
     held = {"hand-made (held out)": _source(3, MONTHS >= np.datetime64("2020-10"))}
     methods = {
         "default": nw.network(model, calibrate=True),
@@ -72,5 +77,6 @@ def test_fallbacks_are_chosen_on_validation_and_kept_by_the_default(tmp_path):
     card = (tmp_path / "MODEL_CARD.md").read_text()
     assert "**hand-made (held out)**" in card and "| 3 months |" in card
     assert "| coverage | as trained |" in card and "% of them calibrated" in card
+    assert f'"2": {{"1": {scales["2"]["1"]}' in card
     assert "| hand-made (held out) | maize |" in card
     assert ("- nowhere" in card) == (not missed)

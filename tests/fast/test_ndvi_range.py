@@ -79,3 +79,16 @@ def test_gap_filling_range_is_calibrated_on_hidden_clear_months():
     assert inside[0] < 0.5, inside  # the network's range, far too narrow for this noise
     assert 0.7 < inside[1] < 0.9, inside  # measured 0.76
     np.testing.assert_array_equal(calibrated[..., 1], raw[..., 1])
+
+
+def test_a_cube_too_short_to_backtest_takes_the_models_validation_factor():
+    model = nf.bundled("mixed")
+    series = _cube(np.full((30, 30), 0.1), months=2).reshape(2, -1).T
+    raw = model.forecast(series, 5, 2)
+    assert all(len(s) == 0 for s in model.backtest(series, 5))  # nothing to backtest
+    prior = nf.NDVIModel(model.network, {"range_scales": {"2": {"1": 2.0, "2": 0.5}}})
+    scaled = prior.forecast(series, 5, 2, series)
+    np.testing.assert_allclose(scaled[:, 0], nf.widen(raw[:, 0], 2.0), rtol=1e-6)
+    np.testing.assert_allclose(scaled[:, 1], nf.widen(raw[:, 1], 0.5), rtol=1e-6)
+    plain = nf.NDVIModel(model.network).forecast(series, 5, 2, series)  # no factors: as trained
+    np.testing.assert_array_equal(plain, raw)
