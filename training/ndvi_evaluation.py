@@ -168,7 +168,7 @@ def gapfill_scores(
     series = hidden_values.reshape(n, -1).T[pixels].astype(np.float32)
     raw = model.gapfill(series, calendar_of(months))
     sample = series[:: nf.sample_stride(len(series)) ** 2]  # as ndvi_forecast calibrates
-    scale = nf.range_scale(model.gap_backtest(sample, calendar_of(months)))
+    scale = model.gap_scale(sample, calendar_of(months))
     truth = values[hidden]
     inside, median = {}, None
     for name, filled in (("calibrated", nf.widen(raw, scale)), ("as trained", raw)):

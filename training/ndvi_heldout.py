@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -132,30 +133,36 @@ def _cases(source: Source, history: int, horizon: int) -> nw.Cases | None:
     )
 
 
+def _per_cell(validation: list[Source]) -> Iterator[tuple[int, int, list[nw.Cases]]]:
+    """(history, horizon, the cases of each validation source that has some) for every
+    history length and horizon a model keeps a choice for."""
+    for history in nf.HISTORY_STEPS:
+        for h in range(1, nf.MAX_HORIZON + 1):
+            yield history, h, [c for s in validation if (c := _cases(s, history, h)) is not None]
+
+
 def choose_fallbacks(model: nf.NDVIModel, validation: list[Source]) -> dict:
     """{history: {horizon: baseline}} where a baseline's MAE beat the network's on every
     validation source (the best of those on their sum)."""
     fallbacks: dict = {}
     plain = nw.network(nf.NDVIModel(model.network))
-    for history in nf.HISTORY_STEPS:
-        for h in range(1, nf.MAX_HORIZON + 1):
-            found = [c for s in validation if (c := _cases(s, history, h)) is not None]
-            mae: dict[str, list[float]] = {}
-            for c in found:
-                mae.setdefault("network", []).append(
-                    float(np.abs(plain(c.windows, c.first, h)[:, 1] - c.truth).mean())
-                )
-                for name, base in nf.BASELINES.items():
-                    err = np.abs(base(c.windows, h) - c.truth).mean()
-                    mae.setdefault(name, []).append(float(err))
-            wins = [
-                name
-                for name in nf.BASELINES
-                if found and all(a < b for a, b in zip(mae[name], mae["network"], strict=True))
-            ]
-            if wins:
-                best = min(wins, key=lambda name: sum(mae[name]))
-                fallbacks.setdefault(str(history), {})[str(h)] = best
+    for history, h, found in _per_cell(validation):
+        mae: dict[str, list[float]] = {}
+        for c in found:
+            mae.setdefault("network", []).append(
+                float(np.abs(plain(c.windows, c.first, h)[:, 1] - c.truth).mean())
+            )
+            for name, base in nf.BASELINES.items():
+                err = np.abs(base(c.windows, h) - c.truth).mean()
+                mae.setdefault(name, []).append(float(err))
+        wins = [
+            name
+            for name in nf.BASELINES
+            if found and all(a < b for a, b in zip(mae[name], mae["network"], strict=True))
+        ]
+        if wins:
+            best = min(wins, key=lambda name: sum(mae[name]))
+            fallbacks.setdefault(str(history), {})[str(h)] = best
     return fallbacks
 
 
@@ -165,20 +172,18 @@ def choose_range_scales(model: nf.NDVIModel, validation: list[Source]) -> dict:
     cubes with too little past to calibrate on."""
     scales: dict = {}
     method = nw.network(model)
-    for history in nf.HISTORY_STEPS:
-        for h in range(1, nf.MAX_HORIZON + 1):
-            found = [c for s in validation if (c := _cases(s, history, h)) is not None]
-            factors = [
-                nf.range_scale(nf.range_scores(method(c.windows, c.first, h), c.truth))
-                for c in found
-            ]
-            if found and len(found) == len(validation):
-                scales.setdefault(str(history), {})[str(h)] = round(max(factors), 4)
+    for history, h, found in _per_cell(validation):
+        factors = [
+            nf.range_scale(nf.range_scores(method(c.windows, c.first, h), c.truth)) for c in found
+        ]
+        if found and len(found) == len(validation):
+            scales.setdefault(str(history), {})[str(h)] = round(max(factors), 4)
     return scales
 
 
 def train(found: dict[str, Source], config: NDVIConfig = CONFIG) -> nf.NDVIModel:
-    """The network on the pool, then its fallbacks chosen on the validation sources."""
+    """The network on the pool, then its fallbacks and range factors chosen on the
+    validation sources."""
     pool = ("eolearn train", "demo train", "eolearn validation", "demo validation")
     parts = {k: (found[k].series(), found[k].first) for k in pool}
     model, history = fit(

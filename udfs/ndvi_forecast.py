@@ -344,19 +344,20 @@ class NDVIModel:
         months), the range is scaled to hold RANGE_LEVEL of their clear months hidden."""
         out = self._gapfill(series, first_month)
         if calibration is not None:
-            out = widen(out, range_scale(self.gap_backtest(calibration, first_month)))
+            out = widen(out, self.gap_scale(calibration, first_month))
         return out
 
-    def gap_backtest(self, series: np.ndarray, first_month: int) -> np.ndarray:
-        """Range scores of 1 in HIDE of the series' clear months, hidden and filled (those
-        whose pixel and month indices sum to a multiple of HIDE)."""
+    def gap_scale(self, series: np.ndarray, first_month: int) -> float:
+        """The factor for gap filling's range: from the range scores of 1 in HIDE of the
+        series' clear months, hidden and filled (those whose pixel and month indices sum to
+        a multiple of HIDE)."""
         clear = np.isfinite(series)
         hide = clear & ((np.arange(len(series))[:, None] + np.arange(series.shape[1])) % HIDE == 0)
         rows = hide.any(axis=1) & (clear & ~hide).any(axis=1)
         if not rows.any():
-            return np.empty(0, np.float32)
+            return 1.0
         q = self._gapfill(np.where(hide, np.nan, series)[rows], first_month)
-        return range_scores(q[hide[rows]], series[rows][hide[rows]])
+        return range_scale(range_scores(q[hide[rows]], series[rows][hide[rows]]))
 
     def _gapfill(self, series: np.ndarray, first_month: int) -> np.ndarray:
         n, months = series.shape
@@ -472,17 +473,15 @@ def predict_block(
     The range is calibrated per CELL x CELL cell; the block must start on a cell's corner
     (forecast() chunks the cube so)."""
     torch.set_num_threads(1)  # blocks run in parallel
-    if not uncertainty:
-        return _quantiles(block, model, mode, horizon, first_month, False)[:, [1]]
+    size = CELL if uncertainty else max(*block.shape[1:], 1)  # without a range: one piece
     steps = horizon if mode == "forecast" else block.shape[0]
     q = np.empty((steps, 3) + block.shape[1:], np.float32)
-    for y in range(0, block.shape[1], CELL):
-        for x in range(0, block.shape[2], CELL):
-            cell = block[:, y : y + CELL, x : x + CELL]
-            q[..., y : y + CELL, x : x + CELL] = _quantiles(
-                cell, model, mode, horizon, first_month, True
+    for y in range(0, block.shape[1], size):
+        for x in range(0, block.shape[2], size):
+            q[..., y : y + size, x : x + size] = _quantiles(
+                block[:, y : y + size, x : x + size], model, mode, horizon, first_month, uncertainty
             )
-    return q[:, [1, 0, 2]]
+    return q[:, [1, 0, 2] if uncertainty else [1]]
 
 
 def forecast(
